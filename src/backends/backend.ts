@@ -1,0 +1,155 @@
+// The small set of ops the model graph (src/model/*) is written in. Two backends
+// implement it: WebGPU (src/backends/webgpu, WGSL kernels) and WASM
+// (src/backends/wasm, AssemblyScript SIMD). The model never touches a GPU or WASM
+// object directly, so one graph serves both.
+//
+// Conventions for every op:
+// - Activations are f32, row-major. A "row" is one token (or one patch).
+// - Weights are uploaded once as f16 bits (Uint16Array) or f32; a matrix weight is
+//   [N, K] (out features, in features), as in PyTorch's nn.Linear.
+// - Ops are recorded in call order and take effect in that order; `read` waits for
+//   everything recorded before it. Sizes are passed explicitly (`rows`), because
+//   buffers are allocated once for the largest call and reused.
+// - Integer side inputs (ids, positions, row indices) live in "i32" buffers that
+//   the graph fills with `write` before the ops that read them.
+
+export type BufKind = "f32" | "i32";
+
+/** A device buffer of `length` elements of `kind`. Opaque to the model. */
+export interface Buf {
+  readonly label: string;
+  readonly kind: BufKind;
+  readonly length: number;
+}
+
+/** An uploaded weight tensor. Opaque to the model except for its shape. */
+export interface Weight {
+  readonly label: string;
+  readonly shape: readonly number[];
+}
+
+export interface LinearOptions {
+  /** Apply GELU (tanh approximation) to the result before storing it. */
+  gelu?: boolean;
+  /** y += result instead of y = result (fuses the residual add). */
+  accumulate?: boolean;
+}
+
+export interface AttentionOptions {
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  /** Multiplies q·k before the softmax. */
+  scale: number;
+  /** If > 0: s = cap * tanh(s / cap) after scaling (Gemma 2). */
+  softcap?: number;
+}
+
+export interface SampleOptions {
+  temperature: number;
+  /** 0 = no top-k limit. */
+  topK: number;
+  /** 1 = no nucleus limit. */
+  topP: number;
+}
+
+export interface ConvOptions {
+  batch: number;
+  /** Input spatial size. */
+  height: number;
+  width: number;
+  /** Square kernel size k. */
+  kernel: number;
+  stride: number;
+  padding: number;
+  /** max(0, ·) on the result (before any accumulate). */
+  relu?: boolean;
+  /** y += result instead of y = result (fuses a residual add). */
+  accumulate?: boolean;
+}
+
+export interface Backend {
+  readonly name: "webgpu" | "wasm";
+
+  // ---- memory ----
+  /** `data` is f16 bits (Uint16Array) or f32; length = product(shape). */
+  uploadWeight(label: string, data: Uint16Array | Float32Array, shape: readonly number[]): Weight;
+  alloc(label: string, length: number, kind?: BufKind): Buf;
+  /** Writes `data` at element `offset`; ordered with the recorded ops. */
+  write(buf: Buf, data: Float32Array | Int32Array, offset?: number): void;
+  /** Copies `length` elements from element `offset` back to JS after all recorded ops. */
+  read(buf: Buf, length?: number, offset?: number): Promise<Float32Array>;
+  readI32(buf: Buf, length?: number, offset?: number): Promise<Int32Array>;
+  /** Starts executing what was recorded (a no-op where ops run eagerly). */
+  submit(): void;
+  dispose(): void;
+
+  // ---- ops ----
+  /** y[r] = (accumulate ? y[r] : 0) + scale * table[ids[r]]; table [V, D], ids i32 [rows]. */
+  embed(y: Buf, ids: Buf, table: Weight, rows: number, opts?: { scale?: number; accumulate?: boolean }): void;
+
+  /**
+   * im2col for a stride-P, kernel-P conv: pixels [B, C, S, S] -> y [B * (S/P)^2, C*P*P],
+   * patches row-major over the grid, each row ordered (c, py, px) like a PyTorch
+   * conv weight [D, C, P, P] flattened.
+   */
+  patchify(y: Buf, pixels: Buf, batch: number, channels: number, imageSize: number, patchSize: number): void;
+
+  /** y[rows, N] = x[rows, K] · W[N, K]ᵀ + bias[N], then options. */
+  linear(y: Buf, x: Buf, w: Weight, bias: Weight | null, rows: number, opts?: LinearOptions): void;
+
+  /** y = (x - mean) / sqrt(var + eps) * w + b over the last dim D = w.shape[0]. */
+  layerNorm(y: Buf, x: Buf, w: Weight, b: Weight, rows: number, eps: number): void;
+
+  /** y (+)= x / sqrt(mean(x²) + eps) * (1 + w) over D = w.shape[0] (Gemma's RMSNorm). */
+  rmsNorm(y: Buf, x: Buf, w: Weight, rows: number, eps: number, opts?: { accumulate?: boolean }): void;
+
+  /** y[i] = gelu_tanh(gate[i]) * up[i] for i < n (Gemma's GeGLU). */
+  geluMul(y: Buf, gate: Buf, up: Buf, n: number): void;
+
+  /**
+   * Rotary embedding in place, rotate-half convention: x [rows, heads, headDim];
+   * positions i32 [rows]; angle = pos * theta^(-2i/headDim) for i < headDim/2.
+   */
+  rope(x: Buf, positions: Buf, rows: number, heads: number, headDim: number, theta: number): void;
+
+  /**
+   * out[t, h, :] = softmax over visible keys j of (scale · q[t,h]·k[base+j, h/g]) · v[base+j, h/g],
+   * with g = heads/kvHeads. q and out [rows, heads*headDim]; k, v [*, kvHeads*headDim].
+   * meta i32 [rows, 3] per query: (base, slot, prefix). Key j (0 <= j) is visible to
+   * the query iff j <= slot || j < prefix: full attention over a prefix, causal after.
+   * Must stream over keys (online softmax), never holding a rows x keys matrix.
+   */
+  attention(out: Buf, q: Buf, k: Buf, v: Buf, meta: Buf, rows: number, opts: AttentionOptions): void;
+
+  /** dst[idx[r]] = scale * src[r] for r < rows; rows of `width` elements; idx i32 [rows]. */
+  scatterRows(dst: Buf, idx: Buf, src: Buf, rows: number, width: number, scale?: number): void;
+
+  /** dst[r] = src[idx[r]] for r < rows; rows of `width` elements; idx i32 [rows]. */
+  gatherRows(dst: Buf, src: Buf, idx: Buf, rows: number, width: number): void;
+
+  /**
+   * 2-D convolution, NHWC activations: x [B, H, W, Cin] -> y [B, Ho, Wo, Cout] with
+   * Ho = (H + 2p - k) / s + 1; w [Cout, Cin, k, k] (PyTorch Conv2d layout), bias [Cout].
+   */
+  conv2d(y: Buf, x: Buf, w: Weight, bias: Weight, opts: ConvOptions): void;
+
+  /**
+   * Transposed 2-D convolution, NHWC: x [B, H, W, Cin] -> y [B, Ho, Wo, Cout] with
+   * Ho = (H - 1) * s - 2p + k; w [Cin, Cout, k, k] (PyTorch ConvTranspose2d layout).
+   */
+  convTranspose2d(y: Buf, x: Buf, w: Weight, bias: Weight, opts: ConvOptions): void;
+
+  /** x = cap * tanh(x / cap) in place, for the first n elements. */
+  softcap(x: Buf, n: number, cap: number): void;
+
+  /** ids[r] = argmax(logits[r, 0:vocab]) (lowest index on ties); ids i32 [rows]. */
+  argmax(ids: Buf, logits: Buf, rows: number, vocab: number): void;
+
+  /**
+   * ids[r] = a token drawn from softmax(logits[r] / temperature) restricted to the
+   * topK most likely and to the smallest set whose mass reaches topP; uniforms f32
+   * [rows] holds one uniform in [0, 1) per row (drawn by the caller's seeded RNG).
+   */
+  sample(ids: Buf, logits: Buf, uniforms: Buf, rows: number, vocab: number, opts: SampleOptions): void;
+}

@@ -1,0 +1,73 @@
+// Loads the AssemblyScript modules (image.wasm, tokenizer.wasm, ...) in every runtime.
+//
+// Core code only knows each module's URL next to this file (the build copies the
+// .wasm files beside the bundle). How bytes are obtained differs per runtime, so a
+// runtime adapter may replace the fetcher: Node reads files, workerd (which forbids
+// compiling WebAssembly from bytes) hands over modules imported at bundle time.
+
+export type WasmName = "image" | "tokenizer" | "cpu";
+
+export type WasmFetcher = (name: WasmName, url: URL) => Promise<BufferSource | WebAssembly.Module>;
+
+// Static `new URL("./x.wasm", import.meta.url)` literals so bundlers can see the assets.
+const urls: Record<WasmName, () => URL> = {
+  image: () => new URL("./image.wasm", import.meta.url),
+  tokenizer: () => new URL("./tokenizer.wasm", import.meta.url),
+  cpu: () => new URL("./cpu.wasm", import.meta.url),
+};
+
+let fetcher: WasmFetcher = async (_name, url) => {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`could not fetch ${url}: HTTP ${res.status}`);
+  return await res.arrayBuffer();
+};
+
+const modules = new Map<WasmName, Promise<WebAssembly.Module>>();
+
+export function setWasmFetcher(f: WasmFetcher): void {
+  fetcher = f;
+  modules.clear();
+}
+
+export function compileWasm(name: WasmName): Promise<WebAssembly.Module> {
+  let m = modules.get(name);
+  if (!m) {
+    m = fetcher(name, urls[name]()).then((src) =>
+      src instanceof WebAssembly.Module ? src : WebAssembly.compile(src),
+    );
+    modules.set(name, m);
+  }
+  return m;
+}
+
+/** AssemblyScript's runtime exports, present because asconfig sets exportRuntime. */
+export interface AsRuntime {
+  memory: WebAssembly.Memory;
+  __new(size: number, id: number): number;
+  __pin(ptr: number): number;
+  __unpin(ptr: number): void;
+  __collect(): void;
+}
+
+/** A fresh instance with its own memory; AssemblyScript's `abort` becomes a JS Error. */
+export async function instantiateWasm<T extends object>(name: WasmName): Promise<T & AsRuntime> {
+  const module = await compileWasm(name);
+  let memory: WebAssembly.Memory | undefined;
+  const readString = (ptr: number): string => {
+    if (!memory || ptr === 0) return "";
+    const len = new Uint32Array(memory.buffer, ptr - 4, 1)[0] >>> 1;
+    return String.fromCharCode(...new Uint16Array(memory.buffer, ptr, len));
+  };
+  const instance = await WebAssembly.instantiate(module, {
+    env: {
+      abort(msg: number, file: number, line: number, col: number) {
+        throw new Error(`${name}.wasm: ${readString(msg)} (${readString(file)}:${line}:${col})`);
+      },
+      seed: () => Date.now(),
+      trace() {},
+    },
+  });
+  const exports = instance.exports as unknown as T & AsRuntime;
+  memory = exports.memory;
+  return exports;
+}
