@@ -1,0 +1,11 @@
+// Every backend under test, so one test body runs on each (see tests/kernels/ops.test.ts).
+// The plain-TS reference backend (tests/reference/backend.ts) is the ground truth they
+// are compared against; it is not listed here.
+import type { Backend } from "../../src/backends/backend.js";
+
+export interface BackendFactory {
+  name: string;
+  create(): Promise<Backend>;
+}
+
+export const backends: BackendFactory[] = [];
