@@ -69,7 +69,8 @@ export interface ConvOptions {
 }
 
 export interface Backend {
-  readonly name: "webgpu" | "wasm";
+  /** "webgpu", "wasm", or "reference" for the plain-TS test oracle. */
+  readonly name: string;
 
   // ---- memory ----
   /** `data` is f16 bits (Uint16Array) or f32; length = product(shape). */
