@@ -1,0 +1,48 @@
+// Every error the SDK throws at its public boundary is a PaliGemmaError with a
+// stable `code` a caller can switch on; the message says what was wrong and what
+// was expected. Internal invariants use plain assertions instead.
+
+export class PaliGemmaError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** config.json (or generation_config.json) is missing a field or holds an impossible value. */
+export class ConfigError extends PaliGemmaError {
+  constructor(message: string) {
+    super("INVALID_CONFIG", message);
+  }
+}
+
+/** A checkpoint file is truncated, lies about offsets, or lacks/misshapes a tensor. */
+export class WeightsError extends PaliGemmaError {
+  constructor(message: string) {
+    super("INVALID_WEIGHTS", message);
+  }
+}
+
+/** A model file could not be fetched or read. */
+export class LoadError extends PaliGemmaError {
+  constructor(message: string) {
+    super("LOAD_FAILED", message);
+  }
+}
+
+/** A call's arguments are wrong (shapes, counts, options). */
+export class InputError extends PaliGemmaError {
+  constructor(message: string) {
+    super("INVALID_INPUT", message);
+  }
+}
+
+/** The model was used after dispose(). */
+export class DisposedError extends PaliGemmaError {
+  constructor(what: string) {
+    super("DISPOSED", `${what} was used after dispose()`);
+  }
+}
