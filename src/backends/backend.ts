@@ -76,6 +76,8 @@ export interface Backend {
   /** `data` is f16 bits (Uint16Array) or f32; length = product(shape). */
   uploadWeight(label: string, data: Uint16Array | Float32Array, shape: readonly number[]): Weight;
   alloc(label: string, length: number, kind?: BufKind): Buf;
+  /** Releases a buffer from alloc (its memory may be reused by later allocs). */
+  free(buf: Buf): void;
   /** Writes `data` at element `offset`; ordered with the recorded ops. */
   write(buf: Buf, data: Float32Array | Int32Array, offset?: number): void;
   /** Copies `length` elements from element `offset` back to JS after all recorded ops. */

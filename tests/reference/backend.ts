@@ -56,6 +56,8 @@ export class ReferenceBackend implements Backend {
     return new RefBuf(label, length, kind);
   }
 
+  free(): void {}
+
   write(buf: Buf, data: Float32Array | Int32Array, offset = 0): void {
     (buf as RefBuf).data.set(data, offset);
   }
