@@ -53,8 +53,7 @@ export function f16ArrayToF32(src: Uint16Array): Float32Array {
 }
 
 /** bf16 bits are the top half of an f32. */
-export function bf16ArrayToF32(src: Uint16Array): Float32Array {
-  const out = new Uint32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = src[i] << 16;
-  return new Float32Array(out.buffer);
+export function bf16ToF32(b: number): number {
+  u32[0] = b << 16;
+  return f32[0];
 }

@@ -1,0 +1,140 @@
+// PaliGemmaConfig: every size the model graph uses, read from a Hugging Face
+// config.json. Published PaliGemma configs omit fields that equal the transformers
+// defaults, so the defaults below are transformers' (SiglipVisionConfig,
+// GemmaConfig, Gemma2Config); nothing here is specific to one checkpoint.
+import { ConfigError } from "./errors.js";
+
+export interface VisionConfig {
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  imageSize: number;
+  patchSize: number;
+  layerNormEps: number;
+  /** (imageSize / patchSize)², the number of `<image>` tokens per image. */
+  numPatches: number;
+}
+
+export interface TextConfig {
+  /** 1: Gemma (PaliGemma), 2: Gemma 2 (PaliGemma 2). */
+  generation: 1 | 2;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  /** Attention scores are scaled by queryPreAttnScalar^-0.5 (Gemma 1: headDim). */
+  queryPreAttnScalar: number;
+  /** 0 = no softcap (Gemma 1). */
+  attnLogitSoftcap: number;
+  finalLogitSoftcap: number;
+}
+
+export interface PaliGemmaConfig {
+  vision: VisionConfig;
+  text: TextConfig;
+  imageTokenId: number;
+  bosTokenId: number;
+  /** Generation stops at any of these (generation_config.json may list several). */
+  eosTokenIds: number[];
+  padTokenId: number;
+}
+
+type Json = Record<string, unknown>;
+
+function num(obj: Json, key: string, fallback: number | undefined, where: string): number {
+  const v = obj[key] ?? fallback;
+  if (typeof v !== "number" || !Number.isFinite(v)) {
+    throw new ConfigError(`${where}.${key} must be a number, got ${JSON.stringify(obj[key])}`);
+  }
+  return v;
+}
+
+function ids(v: unknown): number[] {
+  if (typeof v === "number") return [v];
+  if (Array.isArray(v)) return v.filter((x): x is number => typeof x === "number");
+  return [];
+}
+
+/**
+ * Parses config.json (and generation_config.json when present, for stop tokens).
+ * `generationHint` comes from the checkpoint's tensor names when the config names no
+ * text model_type: Gemma 2 layers have pre/post feed-forward norms.
+ */
+export function parseConfig(config: Json, generationConfig?: Json, generationHint?: 1 | 2): PaliGemmaConfig {
+  if (typeof config !== "object" || config === null) throw new ConfigError("config.json is not a JSON object");
+  if (config.model_type !== undefined && config.model_type !== "paligemma") {
+    throw new ConfigError(`config.json model_type is "${config.model_type}", expected "paligemma"`);
+  }
+  const v = (config.vision_config ?? {}) as Json;
+  const t = (config.text_config ?? {}) as Json;
+  const textType = t.model_type as string | undefined;
+  if (textType !== undefined && textType !== "gemma" && textType !== "gemma2") {
+    throw new ConfigError(`text_config.model_type "${textType}" is not supported (expected "gemma" or "gemma2")`);
+  }
+  const generation: 1 | 2 = textType === "gemma2" ? 2 : textType === "gemma" ? 1 : (generationHint ?? 1);
+  if (generationHint && generationHint !== generation) {
+    throw new ConfigError(
+      `config.json says ${textType} but the weights have ${generationHint === 2 ? "Gemma 2" : "Gemma"} layers`,
+    );
+  }
+
+  const imageSize = num(v, "image_size", 224, "vision_config");
+  const patchSize = num(v, "patch_size", 14, "vision_config");
+  if (imageSize % patchSize !== 0) {
+    throw new ConfigError(`vision_config.image_size ${imageSize} is not a multiple of patch_size ${patchSize}`);
+  }
+  const vision: VisionConfig = {
+    hiddenSize: num(v, "hidden_size", 1152, "vision_config"),
+    intermediateSize: num(v, "intermediate_size", 4304, "vision_config"),
+    numLayers: num(v, "num_hidden_layers", 27, "vision_config"),
+    numHeads: num(v, "num_attention_heads", 16, "vision_config"),
+    imageSize,
+    patchSize,
+    layerNormEps: num(v, "layer_norm_eps", 1e-6, "vision_config"),
+    numPatches: (imageSize / patchSize) ** 2,
+  };
+
+  const hiddenSize = num(t, "hidden_size", 2048, "text_config");
+  const numHeads = num(t, "num_attention_heads", 8, "text_config");
+  const headDim = num(t, "head_dim", 256, "text_config");
+  const numKvHeads = num(t, "num_key_value_heads", 1, "text_config");
+  if (numHeads % numKvHeads !== 0) {
+    throw new ConfigError(`text_config.num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`);
+  }
+  if (headDim % 2 !== 0) throw new ConfigError(`text_config.head_dim ${headDim} must be even for rotary embeddings`);
+  const text: TextConfig = {
+    generation,
+    hiddenSize,
+    intermediateSize: num(t, "intermediate_size", 16384, "text_config"),
+    numLayers: num(t, "num_hidden_layers", 18, "text_config"),
+    numHeads,
+    numKvHeads,
+    headDim,
+    vocabSize: num(t, "vocab_size", num(config, "vocab_size", 257216, "config"), "text_config"),
+    rmsNormEps: num(t, "rms_norm_eps", 1e-6, "text_config"),
+    ropeTheta: num(t, "rope_theta", 10000, "text_config"),
+    queryPreAttnScalar: generation === 2 ? num(t, "query_pre_attn_scalar", 256, "text_config") : headDim,
+    attnLogitSoftcap: generation === 2 ? ((t.attn_logit_softcapping as number | null) ?? 0) : 0,
+    finalLogitSoftcap: generation === 2 ? ((t.final_logit_softcapping as number | null) ?? 0) : 0,
+  };
+
+  const numImageTokens = (t.num_image_tokens ?? v.num_image_tokens) as number | undefined;
+  if (numImageTokens !== undefined && numImageTokens !== vision.numPatches) {
+    throw new ConfigError(`num_image_tokens ${numImageTokens} != (image_size / patch_size)² = ${vision.numPatches}`);
+  }
+  const eos = ids(generationConfig?.eos_token_id);
+  return {
+    vision,
+    text,
+    imageTokenId: num(config, "image_token_index", 257152, "config"),
+    bosTokenId: num(config, "bos_token_id", 2, "config"),
+    eosTokenIds: eos.length ? eos : ids(config.eos_token_id ?? 1),
+    padTokenId: num(config, "pad_token_id", 0, "config"),
+  };
+}

@@ -1,0 +1,147 @@
+// The Gemma decoder, both generations, over tokens already embedded:
+//   Gemma 1 layer:  h += attn(rms(h));            h += mlp(rms(h))
+//   Gemma 2 layer:  h += rms(attn(rms(h)));       h += rms(mlp(rms(h)))
+// with RMSNorm's (1 + w), rotary positions (rotate-half), grouped-query attention
+// through the KV cache under the prefix-LM mask, and a GeGLU MLP. Gemma 2 adds
+// softcaps on attention scores and final logits and scales queries by
+// query_pre_attn_scalar^-0.5. No sliding window: big_vision trained PaliGemma 2
+// without one.
+import type { Backend, Buf, Weight } from "../backends/backend.js";
+import type { TextConfig } from "../config.js";
+import { GEMMA2_ONLY_NORM, LM_HEAD, TEXT } from "../weights/names.js";
+import type { KVCache } from "./kv-cache.js";
+import type { Workspace } from "./workspace.js";
+
+export interface GemmaLayerWeights {
+  inputNorm: Weight; // [D]
+  q: Weight; // [H * hd, D]
+  k: Weight; // [KV * hd, D]
+  v: Weight; // [KV * hd, D]
+  o: Weight; // [D, H * hd]
+  /** Gemma 1: the norm before the MLP. Gemma 2: the norm of the attention output. One name, two roles. */
+  postAttentionNorm: Weight; // [D]
+  /** Gemma 2 only. */
+  preFeedforwardNorm?: Weight; // [D]
+  postFeedforwardNorm?: Weight; // [D]
+  gate: Weight; // [I, D]
+  up: Weight; // [I, D]
+  down: Weight; // [D, I]
+}
+
+export interface GemmaWeights {
+  embed: Weight; // [V, D]
+  layers: GemmaLayerWeights[];
+  norm: Weight; // [D]
+  lmHead: Weight; // [V, D], the embeddings when tied
+}
+
+export function gemmaWeights(get: (name: string) => Weight, c: TextConfig): GemmaWeights {
+  return {
+    embed: get(`${TEXT}embed_tokens.weight`),
+    layers: Array.from({ length: c.numLayers }, (_, i) => {
+      const p = `${TEXT}layers.${i}.`;
+      return {
+        inputNorm: get(`${p}input_layernorm.weight`),
+        q: get(`${p}self_attn.q_proj.weight`),
+        k: get(`${p}self_attn.k_proj.weight`),
+        v: get(`${p}self_attn.v_proj.weight`),
+        o: get(`${p}self_attn.o_proj.weight`),
+        postAttentionNorm: get(`${p}post_attention_layernorm.weight`),
+        ...(c.generation === 2 && {
+          preFeedforwardNorm: get(`${p}${GEMMA2_ONLY_NORM}.weight`),
+          postFeedforwardNorm: get(`${p}post_feedforward_layernorm.weight`),
+        }),
+        gate: get(`${p}mlp.gate_proj.weight`),
+        up: get(`${p}mlp.up_proj.weight`),
+        down: get(`${p}mlp.down_proj.weight`),
+      };
+    }),
+    norm: get(`${TEXT}norm.weight`),
+    lmHead: get(LM_HEAD),
+  };
+}
+
+/** Where each of this call's T tokens sits: filled by the caller from the KV cache state. */
+export interface TokenPlacement {
+  /** i32 [T]: 1-indexed rotary positions (PaliGemma was trained so). */
+  positions: Buf;
+  /** i32 [T]: the KV cache row each token's key/value is written to. */
+  cacheRows: Buf;
+  /** i32 [T, 3]: (base, slot, prefix) per query, see Backend.attention. */
+  meta: Buf;
+}
+
+/** Runs every decoder layer over h [T, D] in place, appending K/V to the cache. */
+export function gemmaLayers(
+  b: Backend,
+  ws: Workspace,
+  w: GemmaWeights,
+  c: TextConfig,
+  h: Buf,
+  T: number,
+  at: TokenPlacement,
+  cache: KVCache,
+): void {
+  const D = c.hiddenSize;
+  const qWidth = c.numHeads * c.headDim;
+  const kvWidth = c.numKvHeads * c.headDim;
+  const x = ws.get("x", T * D);
+  const q = ws.get("q", T * qWidth);
+  const k = ws.get("k", T * kvWidth);
+  const v = ws.get("v", T * kvWidth);
+  const attn = ws.get("attn", T * qWidth);
+  const gate = ws.get("gate", T * c.intermediateSize);
+  const up = ws.get("up", T * c.intermediateSize);
+  const act = ws.get("act", T * c.intermediateSize);
+  const sub = c.generation === 2 ? ws.get("sub", T * D) : null; // a block's output before its post-norm
+  const eps = c.rmsNormEps;
+  const attention = {
+    heads: c.numHeads,
+    kvHeads: c.numKvHeads,
+    headDim: c.headDim,
+    scale: c.queryPreAttnScalar ** -0.5,
+    softcap: c.attnLogitSoftcap,
+  };
+
+  w.layers.forEach((l, i) => {
+    b.rmsNorm(x, h, l.inputNorm, T, eps);
+    b.linear(q, x, l.q, null, T);
+    b.linear(k, x, l.k, null, T);
+    b.linear(v, x, l.v, null, T);
+    b.rope(q, at.positions, T, c.numHeads, c.headDim, c.ropeTheta);
+    b.rope(k, at.positions, T, c.numKvHeads, c.headDim, c.ropeTheta);
+    b.scatterRows(cache.keys[i], at.cacheRows, k, T, kvWidth);
+    b.scatterRows(cache.values[i], at.cacheRows, v, T, kvWidth);
+    b.attention(attn, q, cache.keys[i], cache.values[i], at.meta, T, attention);
+    if (sub) {
+      b.linear(sub, attn, l.o, null, T);
+      b.rmsNorm(h, sub, l.postAttentionNorm, T, eps, { accumulate: true }); // h += rms(attn(rms(h)))
+      b.rmsNorm(x, h, l.preFeedforwardNorm!, T, eps);
+    } else {
+      b.linear(h, attn, l.o, null, T, { accumulate: true }); // h += attn(rms(h))
+      b.rmsNorm(x, h, l.postAttentionNorm, T, eps);
+    }
+    b.linear(gate, x, l.gate, null, T);
+    b.linear(up, x, l.up, null, T);
+    b.geluMul(act, gate, up, T * c.intermediateSize);
+    if (sub) {
+      b.linear(sub, act, l.down, null, T);
+      b.rmsNorm(h, sub, l.postFeedforwardNorm!, T, eps, { accumulate: true }); // h += rms(mlp(rms(h)))
+    } else {
+      b.linear(h, act, l.down, null, T, { accumulate: true }); // h += mlp(rms(h))
+    }
+  });
+}
+
+/** logits [R, V] for the R rows of h listed in `rows` (i32 [R]). */
+export function gemmaLogits(b: Backend, ws: Workspace, w: GemmaWeights, c: TextConfig, h: Buf, rows: Buf, R: number): Buf {
+  const D = c.hiddenSize;
+  const picked = ws.get("picked", R * D);
+  b.gatherRows(picked, h, rows, R, D);
+  const normed = ws.get("normed", R * D);
+  b.rmsNorm(normed, picked, w.norm, R, c.rmsNormEps);
+  const logits = ws.get("logits", R * c.vocabSize);
+  b.linear(logits, normed, w.lmHead, null, R);
+  if (c.finalLogitSoftcap > 0) b.softcap(logits, R * c.vocabSize, c.finalLogitSoftcap);
+  return logits;
+}

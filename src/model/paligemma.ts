@@ -1,0 +1,260 @@
+// PaliGemma: SigLIP sees the image, a linear projector maps its features into the
+// decoder's width, they replace the `<image>` tokens of the prompt, and the Gemma
+// decoder reads image + prompt with full attention (the prefix) and generates
+// causally after it.
+//
+//   image features  f = projector(siglip(pixels))                 [B*N, D]
+//   embeddings      e = √D · embed(ids), with e[<image> rows] = f   (HF scales f by
+//                   1/√D before the decoder multiplies everything by √D: they cancel)
+//   logits          = lmHead(rms(gemma(e)))
+import type { Backend, Buf, SampleOptions, Weight } from "../backends/backend.js";
+import { createBackend, type DeviceOption } from "../backends/select.js";
+import type { PaliGemmaConfig } from "../config.js";
+import { DisposedError, InputError } from "../errors.js";
+import { type Checkpoint, loadCheckpoint, type LoadProgress } from "../weights/checkpoint.js";
+import { type FetchOptions, type ModelSource, resolveSource } from "../weights/files.js";
+import { PROJECTOR } from "../weights/names.js";
+import { gemmaLayers, gemmaLogits, type GemmaWeights, gemmaWeights } from "./gemma.js";
+import { KVCache } from "./kv-cache.js";
+import { siglipForward, type SiglipWeights, siglipWeights } from "./siglip.js";
+import { Workspace } from "./workspace.js";
+
+export interface LoadOptions extends FetchOptions {
+  device?: DeviceOption;
+  /** A GPU, adapter or device to run on instead of navigator.gpu / the `webgpu` package. */
+  gpu?: GPU | GPUAdapter | GPUDevice;
+  /** A backend built by the caller (tests, advanced use); overrides device/gpu. */
+  backend?: Backend;
+  onProgress?: (p: LoadProgress) => void;
+}
+
+export interface ForwardInputs {
+  /** [batch, length] token ids, rows right-padded. */
+  inputIds: Int32Array;
+  /** [batch, 3, S, S], normalised; only with the prefix (the first call on a cache). */
+  pixelValues?: Float32Array;
+  /** [batch, length]: 1 for real tokens, then 0 for padding. Default: all 1. */
+  attentionMask?: Int32Array;
+  /** Continue from this cache; without one a cache sized for this call is created. */
+  kvCache?: KVCache;
+  batch?: number;
+  /** "all": logits at every position (as the reference); "last": only at each row's last real token. */
+  logits?: "all" | "last";
+}
+
+export interface ForwardOutput {
+  /** [batch, length, vocab] for "all", [batch, 1, vocab] for "last". */
+  logits: Float32Array;
+  kvCache: KVCache;
+}
+
+export class PaliGemmaForConditionalGeneration {
+  private readonly vision: SiglipWeights;
+  private readonly projector: { w: Weight; b: Weight }; // [D, Dv], [D]
+  private readonly text: GemmaWeights;
+  private readonly visionWs: Workspace;
+  private readonly textWs: Workspace;
+  private disposed = false;
+
+  constructor(
+    readonly config: PaliGemmaConfig,
+    readonly backend: Backend,
+    tensors: Map<string, Weight>,
+  ) {
+    const get = (name: string) => {
+      const w = tensors.get(name);
+      if (!w) throw new Error(`weight ${name} was not loaded`);
+      return w;
+    };
+    this.vision = siglipWeights(get, config.vision);
+    this.projector = { w: get(`${PROJECTOR}weight`), b: get(`${PROJECTOR}bias`) };
+    this.text = gemmaWeights(get, config.text);
+    this.visionWs = new Workspace(backend, "siglip");
+    this.textWs = new Workspace(backend, "gemma");
+  }
+
+  /** Loads config.json + safetensors from a folder URL, a local path or a map of files. */
+  static async load(source: ModelSource, opts: LoadOptions = {}): Promise<PaliGemmaForConditionalGeneration> {
+    const files = resolveSource(source, opts);
+    const backend = opts.backend ?? (await createBackend(opts.device ?? "auto", opts.gpu));
+    let ckpt: Checkpoint;
+    try {
+      ckpt = await loadCheckpoint(files, backend, opts.onProgress);
+    } catch (e) {
+      if (!opts.backend) backend.dispose();
+      throw e;
+    }
+    return new PaliGemmaForConditionalGeneration(ckpt.config, backend, ckpt.tensors);
+  }
+
+  createKVCache({ batch = 1, maxLength }: { batch?: number; maxLength: number }): KVCache {
+    this.assertUsable();
+    if (!(Number.isInteger(batch) && batch > 0 && Number.isInteger(maxLength) && maxLength > 0)) {
+      throw new InputError(`createKVCache needs positive integers, got batch ${batch}, maxLength ${maxLength}`);
+    }
+    return new KVCache(this.backend, this.config.text, batch, maxLength);
+  }
+
+  /** SigLIP output [B, N, Dv] and projector output [B, N, D] (before the 1/√D scaling). */
+  async encodeImages(pixelValues: Float32Array, batch = 1): Promise<{ vision: Float32Array; projected: Float32Array }> {
+    this.assertUsable();
+    const projected = this.recordImages(pixelValues, batch);
+    const N = this.config.vision.numPatches;
+    return {
+      vision: await this.backend.read(this.visionWs.get("out", 0), batch * N * this.config.vision.hiddenSize),
+      projected: await this.backend.read(projected, batch * N * this.config.text.hiddenSize),
+    };
+  }
+
+  async forward(inputs: ForwardInputs): Promise<ForwardOutput> {
+    const { logits, rows, kvCache } = this.record(inputs);
+    const V = this.config.text.vocabSize;
+    return { logits: await this.backend.read(logits, rows * V), kvCache };
+  }
+
+  /**
+   * One generation step on the device: runs the decoder and picks each row's next
+   * token after its last real token (argmax, or sampling with `uniforms`, one per
+   * row); only the ids come back.
+   */
+  async nextTokens(
+    inputs: Omit<ForwardInputs, "logits">,
+    sampling?: SampleOptions & { uniforms: Float32Array },
+  ): Promise<{ ids: Int32Array; kvCache: KVCache }> {
+    const { logits, rows, kvCache } = this.record({ ...inputs, logits: "last" });
+    const V = this.config.text.vocabSize;
+    const ids = this.textWs.get("next", rows, "i32");
+    if (sampling) {
+      const u = this.textWs.get("uniforms", rows);
+      this.backend.write(u, sampling.uniforms);
+      this.backend.sample(ids, logits, u, rows, V, sampling);
+    } else {
+      this.backend.argmax(ids, logits, rows, V);
+    }
+    return { ids: await this.backend.readI32(ids, rows), kvCache };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.backend.dispose();
+  }
+
+  private assertUsable(): void {
+    if (this.disposed) throw new DisposedError("the model");
+  }
+
+  /** pixels -> projector output [B*N, D] (a workspace buffer), recorded on the backend. */
+  private recordImages(pixelValues: Float32Array, batch: number): Buf {
+    const { vision: vc, text: tc } = this.config;
+    const n = batch * 3 * vc.imageSize * vc.imageSize;
+    if (pixelValues.length !== n) {
+      throw new InputError(`pixelValues has ${pixelValues.length} values; expected [${batch}, 3, ${vc.imageSize}, ${vc.imageSize}] = ${n}`);
+    }
+    const pixels = this.visionWs.get("pixels", n);
+    this.backend.write(pixels, pixelValues);
+    const features = siglipForward(this.backend, this.visionWs, this.vision, vc, pixels, batch);
+    const projected = this.visionWs.get("projected", batch * vc.numPatches * tc.hiddenSize);
+    this.backend.linear(projected, features, this.projector.w, this.projector.b, batch * vc.numPatches);
+    return projected;
+  }
+
+  /** Records the whole forward; returns the logits buffer and how many rows it holds. */
+  private record(inputs: ForwardInputs): { logits: Buf; rows: number; kvCache: KVCache } {
+    this.assertUsable();
+    const c = this.config;
+    const { inputIds } = inputs;
+    const B = inputs.batch ?? 1;
+    if (!(inputIds instanceof Int32Array)) throw new InputError("inputIds must be an Int32Array");
+    if (!Number.isInteger(B) || B < 1 || inputIds.length === 0 || inputIds.length % B !== 0) {
+      throw new InputError(`inputIds has ${inputIds.length} ids, not a non-empty multiple of batch ${B}`);
+    }
+    const L = inputIds.length / B;
+    for (const id of inputIds) {
+      if (!(id >= 0 && id < c.text.vocabSize)) throw new InputError(`token id ${id} is outside the vocabulary [0, ${c.text.vocabSize})`);
+    }
+    const mask = inputs.attentionMask ?? new Int32Array(B * L).fill(1);
+    if (mask.length !== B * L) throw new InputError(`attentionMask has ${mask.length} values; expected ${B * L}`);
+    const lengths = new Int32Array(B);
+    for (let b = 0; b < B; b++) {
+      const row = mask.subarray(b * L, (b + 1) * L);
+      lengths[b] = row.indexOf(0) === -1 ? L : row.indexOf(0);
+      if (row.subarray(lengths[b]).some((m) => m !== 0)) {
+        throw new InputError(`attentionMask row ${b} has a 1 after a 0: rows must be right-padded`);
+      }
+    }
+
+    const cache = inputs.kvCache ?? this.createKVCache({ batch: B, maxLength: L });
+    cache.assertUsable();
+    if (cache.batch !== B) throw new InputError(`the KV cache holds ${cache.batch} rows but inputs have ${B}`);
+    for (let b = 0; b < B; b++) {
+      if (cache.lengths[b] + L > cache.maxLength) {
+        throw new InputError(
+          `row ${b} would need ${cache.lengths[b] + L} positions but the KV cache holds ${cache.maxLength}: the prompt is longer than the context; create a larger cache with createKVCache({ batch, maxLength })`,
+        );
+      }
+    }
+    const prefill = cache.isEmpty;
+    if (inputs.pixelValues && !prefill) throw new InputError("pixelValues go with the prefix only (the first call on a KV cache)");
+
+    // Token placement: 1-indexed positions, cache rows, and the prefix-LM mask per query.
+    const T = B * L;
+    const positions = new Int32Array(T);
+    const cacheRows = new Int32Array(T);
+    const meta = new Int32Array(T * 3);
+    for (let b = 0; b < B; b++) {
+      const prefix = prefill ? lengths[b] : cache.prefix[b];
+      for (let i = 0; i < L; i++) {
+        const t = b * L + i;
+        const slot = cache.lengths[b] + i;
+        positions[t] = slot + 1;
+        cacheRows[t] = b * cache.maxLength + slot;
+        meta.set([b * cache.maxLength, slot, prefix], t * 3);
+      }
+    }
+
+    const ws = this.textWs;
+    const D = c.text.hiddenSize;
+    const h = ws.get("h", T * D); // [T, D]
+    this.backend.embed(h, ws.ints("ids", inputIds), this.text.embed, T, { scale: Math.sqrt(D) });
+
+    const imageRows: number[] = [];
+    for (let b = 0; b < B; b++) {
+      let count = 0;
+      for (let i = 0; i < lengths[b]; i++) {
+        if (inputIds[b * L + i] === c.imageTokenId) {
+          imageRows.push(b * L + i);
+          count++;
+        }
+      }
+      if (inputs.pixelValues && count !== c.vision.numPatches) {
+        throw new InputError(`row ${b} has ${count} <image> tokens; the model expects ${c.vision.numPatches} per image`);
+      }
+      if (!inputs.pixelValues && count > 0) throw new InputError(`row ${b} has <image> tokens but no pixelValues were given`);
+    }
+    if (inputs.pixelValues) {
+      const projected = this.recordImages(inputs.pixelValues, B);
+      this.backend.scatterRows(h, ws.ints("imageRows", Int32Array.from(imageRows)), projected, imageRows.length, D);
+    }
+
+    gemmaLayers(this.backend, ws, this.text, c.text, h, T, {
+      positions: ws.ints("positions", positions),
+      cacheRows: ws.ints("cacheRows", cacheRows),
+      meta: ws.ints("meta", meta),
+    }, cache);
+
+    const last = inputs.logits === "last";
+    const R = last ? B : T;
+    const rows = last
+      ? Int32Array.from(lengths, (n, b) => b * L + Math.max(n - 1, 0))
+      : Int32Array.from({ length: T }, (_, t) => t);
+    const logits = gemmaLogits(this.backend, ws, this.text, c.text, h, ws.ints("logitRows", rows), R);
+    this.backend.submit();
+
+    for (let b = 0; b < B; b++) {
+      if (prefill) cache.prefix[b] = lengths[b];
+      cache.lengths[b] += lengths[b];
+    }
+    return { logits, rows: R, kvCache: cache };
+  }
+}

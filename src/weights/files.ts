@@ -1,0 +1,109 @@
+// Where a model's files come from. A model is a folder of files (config.json,
+// model.safetensors or shards, tokenizer.json, ...) reached through one of:
+// - a URL of the folder (fetched; bodies streamed, never buffered whole),
+// - a map of file name -> Blob | File | ArrayBuffer | Uint8Array | URL string,
+// - a local folder path, through the opener a runtime adapter registers (Node, Deno).
+import { LoadError } from "../errors.js";
+
+export interface ModelFile {
+  /** Bytes, when known up front (Content-Length, Blob.size). */
+  size?: number;
+  stream(): ReadableStream<Uint8Array>;
+}
+
+export interface ModelFiles {
+  /** Where the files come from, for messages. */
+  readonly where: string;
+  /** undefined when the file does not exist. */
+  open(name: string): Promise<ModelFile | undefined>;
+}
+
+export type FileContent = Blob | ArrayBuffer | Uint8Array | string | URL;
+export type ModelSource = string | URL | Record<string, FileContent> | ModelFiles;
+
+export type PathOpener = (folder: string) => ModelFiles;
+let pathOpener: PathOpener | undefined;
+
+/** Runtime adapters with a file system (Node, Deno) register how to open a folder. */
+export function setPathOpener(opener: PathOpener): void {
+  pathOpener = opener;
+}
+
+export interface FetchOptions {
+  /** Sent as `Authorization: Bearer <token>` (gated Hugging Face repositories). */
+  token?: string;
+  fetch?: typeof fetch;
+}
+
+function urlFile(url: string, opts: FetchOptions): () => Promise<ModelFile | undefined> {
+  return async () => {
+    const doFetch = opts.fetch ?? fetch;
+    let res: Response;
+    try {
+      res = await doFetch(url, opts.token ? { headers: { Authorization: `Bearer ${opts.token}` } } : undefined);
+    } catch (e) {
+      throw new LoadError(`could not fetch ${url}: ${(e as Error).message}`);
+    }
+    if (res.status === 404) return undefined;
+    if (res.status === 401 || res.status === 403) {
+      throw new LoadError(
+        `${url} answered ${res.status}: the repository is gated or private; pass an access token (option token, or HF_TOKEN in Node/Deno) of an account that accepted its license`,
+      );
+    }
+    if (!res.ok || !res.body) throw new LoadError(`could not fetch ${url}: HTTP ${res.status}`);
+    const len = Number(res.headers.get("content-length"));
+    const body = res.body;
+    return { size: Number.isFinite(len) && len > 0 ? len : undefined, stream: () => body };
+  };
+}
+
+function contentFile(name: string, content: FileContent, opts: FetchOptions): () => Promise<ModelFile | undefined> {
+  if (typeof content === "string" || content instanceof URL) return urlFile(String(content), opts);
+  if (content instanceof Blob) return async () => ({ size: content.size, stream: () => content.stream() });
+  if (content instanceof ArrayBuffer || content instanceof Uint8Array) {
+    const bytes = content instanceof Uint8Array ? content : new Uint8Array(content);
+    return async () => ({ size: bytes.length, stream: () => new Blob([bytes]).stream() });
+  }
+  throw new LoadError(`file ${name}: expected a Blob, File, ArrayBuffer, Uint8Array or URL`);
+}
+
+export function resolveSource(source: ModelSource, opts: FetchOptions = {}): ModelFiles {
+  if (typeof source === "object" && source !== null && "open" in source && typeof source.open === "function") {
+    return source as ModelFiles;
+  }
+  if (source instanceof URL || (typeof source === "string" && /^https?:\/\//.test(source))) {
+    const base = String(source).replace(/\/?$/, "/");
+    return { where: base, open: (name) => urlFile(base + name, opts)() };
+  }
+  if (typeof source === "string") {
+    if (!pathOpener) {
+      throw new LoadError(
+        `"${source}" looks like a local path, but this runtime has no file system adapter: use a URL or a map of files`,
+      );
+    }
+    return pathOpener(source);
+  }
+  if (typeof source === "object" && source !== null) {
+    const files = source as Record<string, FileContent>;
+    return {
+      where: `the given files (${Object.keys(files).join(", ")})`,
+      open: async (name) => (name in files ? contentFile(name, files[name], opts)() : undefined),
+    };
+  }
+  throw new LoadError(`unsupported model source ${String(source)}: expected a URL, a folder path or a map of files`);
+}
+
+export async function readText(files: ModelFiles, name: string): Promise<string | undefined> {
+  const f = await files.open(name);
+  return f && new Response(f.stream()).text();
+}
+
+export async function readJson(files: ModelFiles, name: string): Promise<Record<string, unknown> | undefined> {
+  const text = await readText(files, name);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (e) {
+    throw new LoadError(`${name} in ${files.where} is not valid JSON: ${(e as Error).message}`);
+  }
+}
