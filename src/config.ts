@@ -33,6 +33,8 @@ export interface TextConfig {
   /** 0 = no softcap (Gemma 1). */
   attnLogitSoftcap: number;
   finalLogitSoftcap: number;
+  /** The longest sequence (prompt + generated tokens) the model was built for. */
+  maxPositions: number;
 }
 
 export interface PaliGemmaConfig {
@@ -122,6 +124,7 @@ export function parseConfig(config: Json, generationConfig?: Json, generationHin
     queryPreAttnScalar: generation === 2 ? num(t, "query_pre_attn_scalar", 256, "text_config") : headDim,
     attnLogitSoftcap: generation === 2 ? ((t.attn_logit_softcapping as number | null) ?? 0) : 0,
     finalLogitSoftcap: generation === 2 ? ((t.final_logit_softcapping as number | null) ?? 0) : 0,
+    maxPositions: num(t, "max_position_embeddings", 8192, "text_config"),
   };
 
   const numImageTokens = (t.num_image_tokens ?? v.num_image_tokens) as number | undefined;
