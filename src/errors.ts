@@ -46,3 +46,20 @@ export class DisposedError extends PaliGemmaError {
     super("DISPOSED", `${what} was used after dispose()`);
   }
 }
+
+/** An image is empty, truncated, corrupt, or its pixel buffer does not match its size. */
+export class ImageError extends PaliGemmaError {
+  constructor(message: string) {
+    super("INVALID_IMAGE", message);
+  }
+}
+
+/** Encoded bytes in a format the SDK does not decode (it decodes PNG, JPEG and WebP). */
+export class UnsupportedImageFormatError extends PaliGemmaError {
+  constructor(format: string) {
+    super(
+      "UNSUPPORTED_IMAGE_FORMAT",
+      `${format} images are not supported: pass PNG, JPEG or WebP bytes, or decoded pixels ({ width, height, data })`,
+    );
+  }
+}
