@@ -129,7 +129,8 @@ async function entryBytes(zip: Uint8Array, e: ZipEntry, file: string): Promise<U
     data = raw;
   } else if (e.method === DEFLATED) {
     try {
-      const inflated = new Blob([raw]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+      // Blob copies the bytes, so a view into any buffer will do (the cast only satisfies BlobPart's typing).
+      const inflated = new Blob([raw as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
       data = new Uint8Array(await new Response(inflated).arrayBuffer());
     } catch (err) {
       throw new WeightsError(`${file}: ${e.name} does not inflate (${(err as Error).message})`);
@@ -189,8 +190,9 @@ export function parseNpy(npy: Uint8Array, what: string): NpyTensor {
   if (npy.length - dataStart !== count * itemBytes) {
     throw new WeightsError(`${what}: shape (${shape}) of ${descr} needs ${count * itemBytes} bytes of data, the file has ${npy.length - dataStart}`);
   }
-  // A copy: the data sits at an arbitrary offset inside the archive, and typed arrays need alignment.
-  const buffer = npy.slice(dataStart).buffer;
+  // A copy (new Uint8Array(view) always copies; Node's Buffer.slice would not): the data
+  // sits at an arbitrary offset inside the archive, and typed arrays need alignment.
+  const buffer = new Uint8Array(npy.subarray(dataStart)).buffer;
   return { dtype: descr, shape, data: convert(type, buffer, count, what) };
 }
 

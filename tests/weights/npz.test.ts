@@ -39,9 +39,13 @@ describe("readNpz", () => {
     expect([...t.get("ids")!.data]).toEqual([0, 1, 2, 3, 4]);
   });
 
-  test("an ArrayBuffer works like a Uint8Array", async () => {
+  test("an ArrayBuffer or a Node Buffer works like a Uint8Array", async () => {
     const copy = formats.slice().buffer;
     expect([...(await readNpz(copy, { want: (n) => n === "f4" })).get("f4")!.data]).toEqual(base);
+    // Stored entries are read in place; Buffer.slice shares memory, so this catches a view mistaken for a copy.
+    const fromBuffer = await readNpz(readFileSync(`${FIXTURES}npz/formats.npz`), { want: (n) => ["f8", "i8"].includes(n) });
+    expect([...fromBuffer.get("f8")!.data]).toEqual(base);
+    expect([...fromBuffer.get("i8")!.data]).toEqual([-(2 ** 31), 5]);
   });
 
   test.each([
