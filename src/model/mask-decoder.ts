@@ -53,7 +53,8 @@ export const CODES_PER_MASK = 16;
 /** Side of a decoded mask. */
 export const MASK_SIZE = 64;
 const GRID = 4;
-const CODEBOOK_SIZE = TENSORS[CODEBOOK][0];
+/** Codebook rows: the <seg000>…<seg127> tokens. */
+export const CODEBOOK_SIZE = TENSORS[CODEBOOK][0];
 
 export interface MaskDecoder {
   /**
