@@ -53,8 +53,8 @@ export const CODES_PER_MASK = 16;
 /** Side of a decoded mask. */
 export const MASK_SIZE = 64;
 const GRID = 4;
-/** Codebook rows: the <seg000>…<seg127> tokens. */
-export const CODEBOOK_SIZE = TENSORS[CODEBOOK][0];
+/** Codebook rows (one per <seg000>…<seg127> token) and their width. */
+export const [CODEBOOK_SIZE, CODE_DIM] = TENSORS[CODEBOOK];
 
 export interface MaskDecoder {
   /**
@@ -73,7 +73,10 @@ export interface MaskDecoder {
 }
 
 /** Reads vae-oid.npz, checks every decoder tensor's name and shape, and uploads them to `backend`. */
-export async function loadMaskDecoder(npz: Uint8Array | ArrayBuffer, { backend }: { backend: Backend }): Promise<MaskDecoder> {
+export async function loadMaskDecoder(
+  npz: Uint8Array | ArrayBuffer,
+  { backend }: { backend: Backend },
+): Promise<MaskDecoder> {
   const file = "vae-oid.npz";
   const arrays = await readNpz(npz, { file, want: (name) => name in TENSORS });
   const weights: Record<string, Weight> = {};
@@ -83,7 +86,9 @@ export async function loadMaskDecoder(npz: Uint8Array | ArrayBuffer, { backend }
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       throw new WeightsError(`${file}: ${name} has shape [${t.shape}], the mask decoder needs [${shape}]`);
     }
-    if (!(t.data instanceof Float32Array)) throw new WeightsError(`${file}: ${name} has dtype ${t.dtype}; it must be floating point`);
+    if (!(t.data instanceof Float32Array)) {
+      throw new WeightsError(`${file}: ${name} has dtype ${t.dtype}; it must be floating point`);
+    }
     weights[name] = backend.uploadWeight(`mask-decoder.${name}`, t.data, shape);
   }
   return new VqVaeMaskDecoder(backend, weights);
@@ -99,12 +104,15 @@ class VqVaeMaskDecoder implements MaskDecoder {
 
   async decode(codes: Int32Array): Promise<Float32Array> {
     this.assertUsable();
-    if (!(codes instanceof Int32Array) || codes.length === 0 || codes.length % CODES_PER_MASK !== 0) {
-      throw new InputError(`decode() takes an Int32Array of K×${CODES_PER_MASK} codes, got ${Object.prototype.toString.call(codes)} of length ${codes?.length}`);
+    if (!(codes instanceof Int32Array) || codes.length % CODES_PER_MASK !== 0) {
+      throw new InputError(
+        `decode() takes an Int32Array of K×${CODES_PER_MASK} codes, got ${Object.prototype.toString.call(codes)} of length ${codes?.length}`,
+      );
     }
     const bad = codes.findIndex((c) => c < 0 || c >= CODEBOOK_SIZE);
     if (bad >= 0) throw new InputError(`code ${codes[bad]} at ${bad} is outside the codebook [0, ${CODEBOOK_SIZE})`);
     const K = codes.length / CODES_PER_MASK;
+    if (K === 0) return new Float32Array(0);
     const b = this.backend;
     // Buffers live for one call: masks are decoded once per segment() answer, with a K that varies.
     const bufs: Buf[] = [];
@@ -126,7 +134,7 @@ class VqVaeMaskDecoder implements MaskDecoder {
       const ids = alloc("codes", K * CODES_PER_MASK, "i32");
       b.write(ids, codes);
       // Row k*16 + t of the lookup lands at NHWC position (k, t / 4, t % 4): the grid is row-major.
-      const z = alloc("z", K * GRID * GRID * 512); // [K, 4, 4, 512]
+      const z = alloc("z", K * GRID * GRID * CODE_DIM); // [K, 4, 4, 512]
       b.embed(z, ids, this.w[CODEBOOK], K * CODES_PER_MASK);
 
       const h = alloc("h", K * GRID * GRID * 128); // [K, 4, 4, 128]
@@ -162,7 +170,9 @@ class VqVaeMaskDecoder implements MaskDecoder {
     this.assertUsable();
     const K = masks64.length / (MASK_SIZE * MASK_SIZE);
     if (!Number.isInteger(K) || boxes.length !== K * 4) {
-      throw new InputError(`paste() takes masks [K, 64, 64] and boxes [K, 4]; got ${masks64.length} mask values and ${boxes.length} box values`);
+      throw new InputError(
+        `paste() takes masks [K, 64, 64] and boxes [K, 4]; got ${masks64.length} mask values and ${boxes.length} box values`,
+      );
     }
     if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
       throw new InputError(`paste() needs the image size as positive integers, got ${width}x${height}`);
@@ -176,7 +186,8 @@ class VqVaeMaskDecoder implements MaskDecoder {
       const x1 = clamp(box[2], x0, width);
       const y1 = clamp(box[3], y0, height);
       if (x1 === x0 || y1 === y0) continue;
-      const mask = await resizeImage(toGray8(masks64.subarray(k * MASK_SIZE * MASK_SIZE, (k + 1) * MASK_SIZE * MASK_SIZE)), x1 - x0, y1 - y0);
+      const mask64 = masks64.subarray(k * MASK_SIZE * MASK_SIZE, (k + 1) * MASK_SIZE * MASK_SIZE);
+      const mask = await resizeImage(toGray8(mask64), x1 - x0, y1 - y0);
       const target = out.subarray(k * height * width, (k + 1) * height * width);
       for (let y = 0; y < y1 - y0; y++) {
         for (let x = 0; x < x1 - x0; x++) target[(y0 + y) * width + x0 + x] = mask.data[y * (x1 - x0) + x] / 255;

@@ -132,12 +132,13 @@ describe("loadMaskDecoder errors", () => {
     await expect(loadMaskDecoder(withoutExtras, { backend: reference })).resolves.toBeDefined();
   });
 
-  test("codes outside the codebook, ragged codes and use after dispose", async () => {
+  test("codes outside the codebook, ragged codes, no codes, and use after dispose", async () => {
     const decoder = await loadMaskDecoder(npz, { backend: reference });
     await expect(decoder.decode(Int32Array.from({ length: 16 }, (_, i) => (i === 5 ? 128 : 0)))).rejects.toThrow(
       "code 128 at 5 is outside the codebook [0, 128)",
     );
     await expect(decoder.decode(new Int32Array(15))).rejects.toThrow(InputError);
+    expect(await decoder.decode(new Int32Array(0))).toEqual(new Float32Array(0));
     decoder.dispose();
     await expect(decoder.decode(codes)).rejects.toThrow(DisposedError);
   });
