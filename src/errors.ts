@@ -63,3 +63,10 @@ export class UnsupportedImageFormatError extends PaliGemmaError {
     );
   }
 }
+
+/** A tokenizer.json is not valid JSON, is not a BPE tokenizer, or lacks what PaliGemma needs. */
+export class TokenizerError extends PaliGemmaError {
+  constructor(message: string) {
+    super("INVALID_TOKENIZER", message);
+  }
+}

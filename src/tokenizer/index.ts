@@ -1,0 +1,1 @@
+export type { Tokenizer, Encoding, EncodeOptions, DecodeOptions } from "./tokenizer.js";
