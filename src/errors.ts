@@ -33,6 +33,11 @@ export class LoadError extends PaliGemmaError {
   }
 }
 
+/** The hub refused a download (HTTP 401/403): a gated or private repository and no token, or one without access. */
+export class AuthError extends LoadError {
+  override readonly code = "AUTH_REQUIRED";
+}
+
 /** A call's arguments are wrong (shapes, counts, options). */
 export class InputError extends PaliGemmaError {
   constructor(message: string) {
