@@ -6,14 +6,10 @@
 import { InputError } from "./errors.js";
 import type { ImageInput } from "./image/input.js";
 import { preprocessImage } from "./image/preprocess.js";
+import type { Tokenizer } from "./tokenizer/index.js";
 
-/** What the processor needs of a tokenizer (the SDK's Tokenizer has it). */
-export interface ProcessorTokenizer {
-  encode(text: string, options?: { addSpecialTokens?: boolean }): { ids: Int32Array };
-  readonly bosId: number;
-  readonly padId: number;
-  readonly imageTokenId: number;
-}
+/** What the processor needs of the SDK's Tokenizer. */
+export type ProcessorTokenizer = Pick<Tokenizer, "encode" | "bosId" | "padId" | "imageTokenId">;
 
 export interface ProcessorOptions {
   /** Image tokens per image: (imageSize / patchSize)^2, e.g. 256 at 224. */

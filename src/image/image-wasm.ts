@@ -68,7 +68,8 @@ export class ImageKernels {
   }
 
   private load(data: Uint8Array): number {
-    const ptr = this.scratch("src", data.length);
+    // +1: the RGB horizontal pass loads 4 bytes for the last pixel's 3.
+    const ptr = this.scratch("src", data.length + 1);
     new Uint8Array(this.wasm.memory.buffer, ptr, data.length).set(data);
     return ptr;
   }
