@@ -63,7 +63,7 @@ function sniff(b: Uint8Array): ImageFormat | string {
   if (ascii(0, "BM")) return "BMP";
   if (ascii(0, "II*\0") || ascii(0, "MM\0*")) return "TIFF";
   if (ascii(4, "ftypavif") || ascii(4, "ftypavis")) return "AVIF";
-  if (ascii(4, "ftyphei") || ascii(4, "ftypmif1") || ascii(4, "ftypheix")) return "HEIF";
+  if (ascii(4, "ftyphei") || ascii(4, "ftypmif1")) return "HEIF";
   if ((b[0] === 0xff && b[1] === 0x0a) || ascii(4, "JXL ")) return "JPEG XL";
   if (b[0] === 0 && b[1] === 0 && b[2] === 1 && b[3] === 0) return "ICO";
   return "this";

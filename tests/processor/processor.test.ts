@@ -101,7 +101,7 @@ describe("pixel values", () => {
     expect(out.pixelValues.length).toBe(3 * plane);
     names.forEach((n, b) => {
       const expected = processorGolden.get(`${n}.pixel_values`)!.data as Float32Array;
-      expectClose(out.pixelValues.subarray(b * plane, (b + 1) * plane), expected, { atol: 1e-6 }, n);
+      expectClose(out.pixelValues.subarray(b * plane, (b + 1) * plane), expected, { atol: 0 }, n);
     });
   });
 
