@@ -33,6 +33,6 @@ export default {
     node: "src/runtime/node.ts",
   },
   output: { dir: "dist", format: "es", sourcemap: true },
-  external: [/^node:/, "webgpu"],
+  external: [/^node:/, "webgpu", /^@jsquash\//],
   plugins: [rawText, typescript({ tsconfig: "./tsconfig.build.json" }), copyWasm],
 };
