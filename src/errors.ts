@@ -75,3 +75,17 @@ export class TokenizerError extends PaliGemmaError {
     super("INVALID_TOKENIZER", message);
   }
 }
+
+/**
+ * Memory could not grow to hold a weight or buffer. `neededBytes` is the total
+ * the allocation required; `limitBytes` the most that could be had.
+ */
+export class OutOfMemoryError extends PaliGemmaError {
+  constructor(
+    message: string,
+    readonly neededBytes: number,
+    readonly limitBytes: number,
+  ) {
+    super("OUT_OF_MEMORY", message);
+  }
+}
