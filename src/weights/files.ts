@@ -2,8 +2,12 @@
 // model.safetensors or shards, tokenizer.json, ...) reached through one of:
 // - a URL of the folder (fetched; bodies streamed, never buffered whole),
 // - a map of file name -> Blob | File | ArrayBuffer | Uint8Array | URL string,
-// - a local folder path, through the opener a runtime adapter registers (Node, Deno).
+// - a local folder path, through the opener a runtime adapter registers (Node, Deno),
+// - a Hugging Face hub repository, "owner/name" or "hf://owner/name" (hub.ts).
 import { LoadError } from "../errors.js";
+import type { ModelCache } from "./cache.js";
+import type { LoadProgress } from "./checkpoint.js";
+import { hubFiles } from "./hub.js";
 
 export interface ModelFile {
   /** Bytes, when known up front (Content-Length, Blob.size). */
@@ -23,17 +27,40 @@ export type ModelSource = string | URL | Record<string, FileContent> | ModelFile
 
 export type PathOpener = (folder: string) => ModelFiles;
 let pathOpener: PathOpener | undefined;
+let isFolder: ((path: string) => boolean) | undefined;
 
-/** Runtime adapters with a file system (Node, Deno) register how to open a folder. */
-export function setPathOpener(opener: PathOpener): void {
+/**
+ * Runtime adapters with a file system (Node, Deno) register how to open a folder, and
+ * how to tell whether one exists (so a local "owner/name" folder wins over the hub).
+ */
+export function setPathOpener(opener: PathOpener, folderExists?: (path: string) => boolean): void {
   pathOpener = opener;
+  isFolder = folderExists;
 }
 
 export interface FetchOptions {
-  /** Sent as `Authorization: Bearer <token>` (gated Hugging Face repositories). */
+  /**
+   * Sent as `Authorization: Bearer <token>` (gated Hugging Face repositories). For hub
+   * repositories the default is the HF_TOKEN environment variable (Node, Deno).
+   */
   token?: string;
   fetch?: typeof fetch;
+  /** Hub repositories: the branch, tag or commit. Default "main". */
+  revision?: string;
+  /** Hub repositories: the hub or a mirror with its URL layout. Default https://huggingface.co. */
+  endpoint?: string;
+  /**
+   * Hub repositories: where downloads are kept. A folder (Node, Deno; default
+   * `$XDG_CACHE_HOME/paligemma-edge` or `~/.cache/paligemma-edge`), a ModelCache (default in
+   * browsers: the origin private file system), or false to stream without keeping anything.
+   */
+  cache?: string | ModelCache | false;
+  /** Download progress of hub files, including the offset a resumed download starts at. */
+  onProgress?: (p: LoadProgress) => void;
 }
+
+/** "owner/name" is a hub repository, unless it names a local folder. */
+const HUB_REPO_ID = /^[\w-][\w.-]*\/[\w.-]+$/;
 
 function urlFile(url: string, opts: FetchOptions): () => Promise<ModelFile | undefined> {
   return async () => {
@@ -75,6 +102,8 @@ export function resolveSource(source: ModelSource, opts: FetchOptions = {}): Mod
     const base = String(source).replace(/\/?$/, "/");
     return { where: base, open: (name) => urlFile(base + name, opts)() };
   }
+  if (typeof source === "string" && source.startsWith("hf://")) return hubFiles(source.slice("hf://".length), opts);
+  if (typeof source === "string" && HUB_REPO_ID.test(source) && !isFolder?.(source)) return hubFiles(source, opts);
   if (typeof source === "string") {
     if (!pathOpener) {
       throw new LoadError(
@@ -90,7 +119,9 @@ export function resolveSource(source: ModelSource, opts: FetchOptions = {}): Mod
       open: async (name) => (name in files ? contentFile(name, files[name], opts)() : undefined),
     };
   }
-  throw new LoadError(`unsupported model source ${String(source)}: expected a URL, a folder path or a map of files`);
+  throw new LoadError(
+    `unsupported model source ${String(source)}: expected a URL, a folder path, a hub repository id or a map of files`,
+  );
 }
 
 export async function readText(files: ModelFiles, name: string): Promise<string | undefined> {

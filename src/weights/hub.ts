@@ -1,0 +1,274 @@
+// A model on the Hugging Face hub (or a mirror with its URL layout) as ModelFiles:
+// `${endpoint}/${repo}/resolve/${revision}/${file}`, downloaded into a cache and served
+// from there, so the checkpoint loader and the tokenizer read a local file either way.
+//
+// - A file is downloaded whole into `<file>.partial`, checked, then made the cached file;
+//   it is served only after its size (Content-Length / Content-Range / X-Linked-Size)
+//   and, where the server gives one, its sha256 (the hub's ETag of LFS files) matched.
+// - A download that broke off keeps its `.partial`; the next load resumes it with
+//   `Range: bytes=N-` (a server that answers 200 instead restarts it).
+// - A cached file whose size disagrees with its metadata is deleted and downloaded again.
+// - Later loads make no request at all: files, and the hub's "no such file" answers
+//   for optional files, are served from the cache. A branch is therefore cached as it
+//   was when first downloaded; pin `revision` to a commit, or clear the cache, to move.
+// Without a cache (workerd, or `cache: false`) bodies stream straight through, checked
+// as they pass.
+import { AuthError, LoadError } from "../errors.js";
+import { opfsCache } from "./browser-cache.js";
+import type { CacheMeta, ModelCache } from "./cache.js";
+import type { FetchOptions, ModelFile, ModelFiles } from "./files.js";
+import { Sha256 } from "./sha256.js";
+
+export const HUB_ENDPOINT = "https://huggingface.co";
+
+/** What a runtime with a file system and an environment adds (src/runtime/node.ts). */
+export interface HubRuntime {
+  /** A cache in `folder`, or in the default folder. */
+  folderCache(folder?: string): ModelCache;
+  /** An environment variable, undefined when unset (HF_TOKEN). */
+  env(name: string): string | undefined;
+}
+
+let runtime: HubRuntime | undefined;
+
+export function setHubRuntime(r: HubRuntime): void {
+  runtime = r;
+}
+
+const REPO_ID = /^(?:[\w.-]+\/)?[\w.-]+$/;
+
+/** What a response says about the whole file. */
+interface Announced {
+  /** First byte of the body: the Content-Range start of a 206, else 0. */
+  start: number;
+  size?: number;
+  etag?: string;
+  sha256?: string;
+}
+
+function announced(res: Response, url: string): Announced {
+  const h = res.headers;
+  const count = (v: string | null) => (v !== null && /^\d+$/.test(v) ? Number(v) : undefined);
+  // A compressed body's Content-Length is not the file's size.
+  const encoded = (h.get("content-encoding") ?? "identity") !== "identity";
+  let start = 0;
+  let size = count(h.get("x-linked-size"));
+  if (res.status === 206) {
+    const range = /^bytes (\d+)-\d+\/(\d+)$/.exec(h.get("content-range") ?? "");
+    if (!range) throw new LoadError(`${url} answered a range request without a usable Content-Range`);
+    start = Number(range[1]);
+    size ??= Number(range[2]);
+  } else if (!encoded) {
+    size ??= count(h.get("content-length"));
+  }
+  // The hub's ETag of an LFS file is its sha256 (X-Linked-ETag when redirected to storage);
+  // other ETags (git blob ids of small files, CDN tags) only identify a version.
+  const etag = (h.get("x-linked-etag") ?? h.get("etag") ?? undefined)?.replace(/^W\//, "").replace(/"/g, "");
+  const sha256 = etag && /^[0-9a-f]{64}$/i.test(etag) ? etag.toLowerCase() : undefined;
+  return { start, size, etag, sha256 };
+}
+
+type Got = { res: Response; info: Announced; absent?: undefined } | { absent: "known" | "maybe" };
+
+/** What is wrong with `received` bytes hashing to `hash`, undefined when they are the file announced. */
+function mismatch(expected: Announced, received: number, hash: Sha256 | undefined): string | undefined {
+  if (expected.size !== undefined && received !== expected.size) {
+    return `${received} bytes arrived but the server announced ${expected.size}`;
+  }
+  const got = hash?.hex();
+  if (got !== expected.sha256) return `its sha256 is ${got} but the server announced ${expected.sha256}`;
+  return undefined;
+}
+
+/** Reads `stream` to its end, handing each chunk to `each`. */
+async function drain(stream: ReadableStream<Uint8Array>, each: (chunk: Uint8Array) => Promise<void> | void): Promise<void> {
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    await each(value);
+  }
+}
+
+function pickCache(option: FetchOptions["cache"]): ModelCache | undefined {
+  if (option === false) return undefined;
+  if (typeof option === "object") return option;
+  if (runtime) return runtime.folderCache(option);
+  if (option !== undefined) {
+    throw new LoadError(`cache "${option}" is a folder, but this runtime has no file system adapter: pass a ModelCache, or false`);
+  }
+  return opfsCache();
+}
+
+/**
+ * The files of `repoId` ("owner/name") at `revision` on the hub. The token is
+ * `opts.token`, else HF_TOKEN where the runtime has an environment.
+ */
+export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
+  if (!REPO_ID.test(repoId) || repoId.split("/").some((p) => p === "." || p === "..")) {
+    throw new LoadError(`"${repoId}" is not a Hugging Face repository id: expected "owner/name"`);
+  }
+  const endpoint = (opts.endpoint ?? HUB_ENDPOINT).replace(/\/+$/, "");
+  const revision = opts.revision ?? "main";
+  const token = opts.token || runtime?.env("HF_TOKEN") || undefined;
+  const cache = pickCache(opts.cache);
+  const doFetch = opts.fetch ?? fetch;
+  const where = `${endpoint}/${repoId} (revision ${revision})`;
+
+  /** The response for `name` from byte `offset` on, or whether the repository surely has no such file. */
+  async function get(name: string, url: string, offset: number, etag?: string): Promise<Got> {
+    // identity: a compressed body could neither be resumed nor checked against the file's size
+    // (browsers ignore it; the check in announced() covers them).
+    const headers: Record<string, string> = { "accept-encoding": "identity" };
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (offset > 0) {
+      headers.range = `bytes=${offset}-`;
+      if (etag) headers["if-range"] = `"${etag}"`;
+    }
+    let res: Response;
+    try {
+      res = await doFetch(url, { headers });
+    } catch (e) {
+      throw new LoadError(`could not fetch ${url}: ${(e as Error).message}`);
+    }
+    if (res.status === 401 || res.status === 403) {
+      await res.body?.cancel();
+      throw new AuthError(
+        `${endpoint}/${repoId} refused ${name} (HTTP ${res.status}): ` +
+          (token ? "the access token was not accepted for this repository. " : "the repository is gated or private (or does not exist). ") +
+          `Accept its license at ${endpoint}/${repoId} while logged in, then pass an access token of that account ` +
+          "(option token, or the HF_TOKEN environment variable in Node/Deno).",
+      );
+    }
+    if (res.status === 404) {
+      await res.body?.cancel();
+      const code = res.headers.get("x-error-code");
+      if (code === "RepoNotFound") throw new LoadError(`repository ${repoId} not found on ${endpoint}`);
+      if (code === "RevisionNotFound") throw new LoadError(`${repoId} on ${endpoint} has no revision "${revision}"`);
+      // Only the hub's explicit "no such file" is remembered: a bare 404 may be a proxy's hiccup.
+      return { absent: code === "EntryNotFound" ? "known" : "maybe" };
+    }
+    if ((res.status !== 200 && res.status !== 206) || !res.body) {
+      await res.body?.cancel();
+      throw new LoadError(`could not fetch ${url}: HTTP ${res.status}`);
+    }
+    return { res, info: announced(res, url) };
+  }
+
+  const progress = (file: string, loaded: number, total: number | undefined) => opts.onProgress?.({ file, loaded, total });
+
+  /** Downloads `name` into the cache; false when the repository has no such file. */
+  async function download(cache: ModelCache, name: string, url: string, key: string): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      const meta = await cache.readMeta(key);
+      const known = meta && !("absent" in meta) ? meta : undefined;
+      const partial = known && (await cache.openPartial(key));
+      let offset = partial && known.size !== undefined && partial.size! < known.size ? partial.size! : 0;
+
+      let got = await get(name, url, offset, known?.etag);
+      if (got.absent === undefined && offset > 0) {
+        const { res, info } = got;
+        const resumes = res.status === 206 && info.start === offset && info.size === known!.size && (!info.etag || info.etag === known!.etag);
+        if (!resumes) {
+          // 200: the server ignored Range (or If-Range saw a new version): this body is the whole file.
+          if (res.status !== 200) {
+            await res.body!.cancel();
+            got = await get(name, url, 0);
+          }
+          offset = 0;
+        }
+      }
+      if (got.absent !== undefined) {
+        if (got.absent === "known") await cache.writeMeta(key, { absent: true });
+        return false;
+      }
+      const { res, info } = got;
+      const expected: CacheMeta = { size: info.size, etag: info.etag, sha256: info.sha256 };
+      await cache.writeMeta(key, expected);
+
+      const hash = info.sha256 ? new Sha256() : undefined;
+      if (hash && offset > 0) await drain(partial!.stream(), (chunk) => void hash.update(chunk));
+      const writer = (await cache.append(key, offset)).getWriter();
+      let loaded = offset;
+      progress(name, loaded, info.size);
+      try {
+        await drain(res.body!, async (chunk) => {
+          hash?.update(chunk);
+          await writer.write(chunk);
+          loaded += chunk.length;
+          progress(name, loaded, info.size);
+        });
+      } catch (e) {
+        await writer.close().catch(() => {});
+        throw new LoadError(
+          `the download of ${name} from ${url} broke off at byte ${loaded}${info.size === undefined ? "" : ` of ${info.size}`} ` +
+            `(${(e as Error).message}); loading again resumes from there`,
+        );
+      }
+      await writer.close();
+
+      const problem = mismatch(info, loaded, hash);
+      if (problem) {
+        await cache.delete(key);
+        // Once more from scratch: the bytes at fault may have been an old partial download's.
+        if (attempt < 2) continue;
+        throw new LoadError(`${name} from ${url} is corrupt: ${problem}. The download was deleted from ${cache.where}`);
+      }
+      await cache.commit(key);
+      if (info.size === undefined) await cache.writeMeta(key, { ...expected, size: loaded });
+      return true;
+    }
+  }
+
+  /** Without a cache: the body as it arrives, failing at its end if it was not the file announced. */
+  async function stream(name: string, url: string): Promise<ModelFile | undefined> {
+    const got = await get(name, url, 0);
+    if (got.absent !== undefined) return undefined;
+    const { res, info } = got;
+    const hash = info.sha256 ? new Sha256() : undefined;
+    let loaded = 0;
+    let checked = false;
+    const verify = () => {
+      checked = true;
+      const problem = mismatch(info, loaded, hash);
+      if (problem) throw new LoadError(`${name} from ${url} is corrupt: ${problem}`);
+    };
+    const check = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, out) {
+        hash?.update(chunk);
+        loaded += chunk.length;
+        progress(name, loaded, info.size);
+        // Checked with the last chunk, before handing it on: a reader that stops once it has
+        // what it needs (the safetensors reader does) never waits for the end of the stream.
+        if (info.size !== undefined && loaded >= info.size) verify();
+        out.enqueue(chunk);
+      },
+      flush() {
+        if (!checked) verify();
+      },
+    });
+    return { size: info.size, stream: () => res.body!.pipeThrough(check) };
+  }
+
+  return {
+    where,
+    async open(name) {
+      // Names come from files too (an index's weight_map): none may climb out of the cache.
+      if (name.includes("\\") || name.split("/").some((p) => p === "" || p === "." || p === "..")) {
+        throw new LoadError(`"${name}" is not a file name inside a repository (in ${where})`);
+      }
+      const url = `${endpoint}/${repoId}/resolve/${encodeURIComponent(revision)}/${name.split("/").map(encodeURIComponent).join("/")}`;
+      if (!cache) return stream(name, url);
+      const key = `${repoId}/${encodeURIComponent(revision)}/${name}`;
+      const meta = await cache.readMeta(key);
+      if (meta && "absent" in meta) return undefined;
+      const cached = meta && (await cache.open(key));
+      if (cached && (meta.size === undefined || cached.size === meta.size)) return cached;
+      if (cached) await cache.delete(key);
+      if (!(await download(cache, name, url, key))) return undefined;
+      const file = await cache.open(key);
+      if (!file) throw new LoadError(`${name} vanished from ${cache.where} right after its download`);
+      return file;
+    },
+  };
+}
