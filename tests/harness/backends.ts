@@ -2,10 +2,11 @@
 // The plain-TS reference backend (tests/reference/backend.ts) is the ground truth they
 // are compared against; it is not listed here.
 import type { Backend } from "../../src/backends/backend.js";
+import { createWasmBackend } from "../../src/backends/wasm/backend.js";
 
 export interface BackendFactory {
   name: string;
   create(): Promise<Backend>;
 }
 
-export const backends: BackendFactory[] = [];
+export const backends: BackendFactory[] = [{ name: "wasm", create: () => createWasmBackend() }];

@@ -1,0 +1,304 @@
+// The WASM CPU backend: every op of the Backend contract runs eagerly and
+// synchronously in the AssemblyScript kernels of assembly/cpu.ts (SIMD, f32 math
+// over f16 weights). Weights, activations and one shared scratch region live in
+// the module's linear memory, managed by WasmHeap; JS keeps no copy of a weight
+// after upload. `submit` has nothing to do and `read` copies out at once.
+//
+// Each op checks that its buffers hold what it will touch, and that indices read
+// from i32 buffers stay in range, before calling the kernel: a kernel writing out
+// of bounds would silently corrupt a neighbouring buffer, not trap.
+import type {
+  AttentionOptions,
+  Backend,
+  Buf,
+  BufKind,
+  ConvOptions,
+  LinearOptions,
+  SampleOptions,
+  Weight,
+} from "../backend.js";
+import { DisposedError, WeightsError } from "../../errors.js";
+import { f32ArrayToF16 } from "../../weights/f16.js";
+import { instantiateWasm } from "../../wasm/load.js";
+import { WASM32_LIMIT, WasmHeap } from "./heap.js";
+import type { CpuKernels } from "./kernels.js";
+
+export interface WasmBackendOptions {
+  /** Most bytes of WebAssembly memory to use (default and maximum: 4 GiB, the wasm32 limit). */
+  maxMemoryBytes?: number;
+}
+
+export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<Backend> {
+  const kernels = await instantiateWasm<CpuKernels>("cpu");
+  return new WasmBackend(kernels, Math.min(options.maxMemoryBytes ?? WASM32_LIMIT, WASM32_LIMIT));
+}
+
+class WasmBuf implements Buf {
+  constructor(
+    readonly label: string,
+    readonly kind: BufKind,
+    readonly length: number,
+    public ptr: number,
+  ) {}
+}
+
+class WasmWeight implements Weight {
+  constructor(
+    readonly label: string,
+    readonly shape: readonly number[],
+    /** f16 bits, product(shape) of them. */
+    readonly ptr: number,
+  ) {}
+}
+
+/** Weights that no f16 can hold: their magnitude tops 65504, or they are already inf or NaN. */
+function nonFiniteError(label: string, index: number, data: Uint16Array | Float32Array): WeightsError {
+  const value = data instanceof Float32Array ? String(data[index]) : `f16 bits 0x${data[index].toString(16)}`;
+  return new WeightsError(
+    `${label}: element ${index} is ${value}, which is not a finite f16; the WASM backend stores weights as ` +
+      `f16 (largest magnitude 65504), so this checkpoint holds values it cannot represent, or is corrupt`,
+  );
+}
+
+class WasmBackend implements Backend {
+  readonly name = "wasm";
+  private kernels: CpuKernels | null;
+  private readonly heap: WasmHeap;
+  private scratchPtr = 0;
+  private scratchBytes = 0;
+
+  constructor(kernels: CpuKernels, maxMemoryBytes: number) {
+    this.kernels = kernels;
+    this.heap = new WasmHeap(kernels.memory, kernels.heapBase(), maxMemoryBytes);
+  }
+
+  private get k(): CpuKernels {
+    if (!this.kernels) throw new DisposedError("the WASM backend");
+    return this.kernels;
+  }
+
+  private get buffer(): ArrayBuffer {
+    // Re-read on every use: growing the memory replaces its ArrayBuffer.
+    return this.k.memory.buffer;
+  }
+
+  /** One region shared by every op that needs scratch; ops run one at a time. */
+  private scratch(bytes: number): number {
+    if (bytes > this.scratchBytes) {
+      if (this.scratchPtr) this.heap.release(this.scratchPtr);
+      this.scratchPtr = 0;
+      this.scratchBytes = 0;
+      this.scratchPtr = this.heap.alloc(bytes, "scratch");
+      this.scratchBytes = bytes;
+    }
+    return this.scratchPtr;
+  }
+
+  // ---- memory ----
+
+  uploadWeight(label: string, data: Uint16Array | Float32Array, shape: readonly number[]): Weight {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (data.length !== n) throw new Error(`${label}: ${data.length} values for shape [${shape}]`);
+    const ptr = this.heap.alloc(n * 2, label);
+    const view = () => new Uint16Array(this.buffer, ptr, n);
+    if (data instanceof Uint16Array) {
+      view().set(data);
+    } else {
+      // In chunks, so no full-size f16 copy exists in JS beside the f32 input.
+      const chunk = 1 << 20;
+      for (let i = 0; i < n; i += chunk) view().set(f32ArrayToF16(data.subarray(i, i + chunk)), i);
+    }
+    const bad = this.k.f16FirstNonFinite(ptr, n);
+    if (bad >= 0) {
+      this.heap.release(ptr);
+      throw nonFiniteError(label, bad, data);
+    }
+    return new WasmWeight(label, [...shape], ptr);
+  }
+
+  alloc(label: string, length: number, kind: BufKind = "f32"): Buf {
+    return new WasmBuf(label, kind, length, this.heap.alloc(length * 4, label));
+  }
+
+  free(buf: Buf): void {
+    const b = buf as WasmBuf;
+    if (!this.kernels || !b.ptr) return;
+    this.heap.release(b.ptr);
+    b.ptr = 0;
+  }
+
+  private view(buf: Buf, offset = 0, length = buf.length - offset): Float32Array | Int32Array {
+    if (offset < 0 || length < 0 || offset + length > buf.length) {
+      throw new Error(`${buf.label}: elements [${offset}, ${offset + length}) outside its ${buf.length}`);
+    }
+    const at = this.ptr(buf, 0, buf.kind) + offset * 4;
+    return buf.kind === "f32" ? new Float32Array(this.buffer, at, length) : new Int32Array(this.buffer, at, length);
+  }
+
+  write(buf: Buf, data: Float32Array | Int32Array, offset = 0): void {
+    this.view(buf, offset, data.length).set(data);
+  }
+
+  async read(buf: Buf, length = buf.length, offset = 0): Promise<Float32Array> {
+    return Float32Array.from(this.view(buf, offset, length));
+  }
+
+  async readI32(buf: Buf, length = buf.length, offset = 0): Promise<Int32Array> {
+    return Int32Array.from(this.view(buf, offset, length));
+  }
+
+  submit(): void {}
+
+  dispose(): void {
+    // Dropping the instance drops its memory, weights and all.
+    this.kernels = null;
+  }
+
+  // ---- checks ----
+
+  /** buf's address, after checking it is live, of `kind`, and holds `elements`. */
+  private ptr(buf: Buf, elements: number, kind: BufKind = "f32"): number {
+    const b = buf as WasmBuf;
+    if (!b.ptr) throw new Error(`${buf.label} was used after free()`);
+    if (b.kind !== kind) throw new Error(`${buf.label} is ${b.kind}, the op needs ${kind}`);
+    if (elements > b.length) throw new Error(`${buf.label} holds ${b.length} elements, the op touches ${elements}`);
+    return b.ptr;
+  }
+
+  /** The i32 values of idx[0:n], each checked to lie in [0, limit). */
+  private indices(idx: Buf, n: number, limit: number, what: string): void {
+    const v = new Int32Array(this.buffer, this.ptr(idx, n, "i32"), n);
+    for (let r = 0; r < n; r++) {
+      if (v[r] < 0 || v[r] >= limit) throw new Error(`${what}: ${idx.label}[${r}] = ${v[r]} outside [0, ${limit})`);
+    }
+  }
+
+  // ---- ops ----
+
+  embed(y: Buf, ids: Buf, table: Weight, rows: number, opts: { scale?: number; accumulate?: boolean } = {}): void {
+    const [V, D] = table.shape;
+    const bad = this.k.embed(
+      this.ptr(y, rows * D), this.ptr(ids, rows, "i32"), (table as WasmWeight).ptr,
+      rows, V, D, opts.scale ?? 1, opts.accumulate ? 1 : 0,
+    );
+    if (bad >= 0) {
+      const id = new Int32Array(this.buffer, this.ptr(ids, rows, "i32"), rows)[bad];
+      throw new Error(`embed: ${ids.label}[${bad}] = ${id} outside [0, ${V}) (${table.label})`);
+    }
+  }
+
+  patchify(y: Buf, pixels: Buf, batch: number, channels: number, imageSize: number, patchSize: number): void {
+    if (imageSize % patchSize) throw new Error(`patchify: image ${imageSize} is not a multiple of patch ${patchSize}`);
+    const n = batch * channels * imageSize * imageSize;
+    this.k.patchify(this.ptr(y, n), this.ptr(pixels, n), batch, channels, imageSize, patchSize);
+  }
+
+  linear(y: Buf, x: Buf, w: Weight, bias: Weight | null, rows: number, opts: LinearOptions = {}): void {
+    const N = w.shape[0];
+    const K = w.shape.slice(1).reduce((a, b) => a * b, 1);
+    if (bias && bias.shape[0] !== N) throw new Error(`linear: bias ${bias.label} [${bias.shape}] for ${N} outputs`);
+    const k = this.k;
+    const flags = (opts.gelu ? k.LINEAR_GELU.value : 0) | (opts.accumulate ? k.LINEAR_ACCUMULATE.value : 0);
+    const panel = this.scratch(k.linearPanelBytes(K));
+    k.linear(
+      this.ptr(y, rows * N), this.ptr(x, rows * K), (w as WasmWeight).ptr, bias ? (bias as WasmWeight).ptr : 0,
+      rows, K, N, flags, panel,
+    );
+  }
+
+  layerNorm(y: Buf, x: Buf, w: Weight, b: Weight, rows: number, eps: number): void {
+    const D = w.shape[0];
+    this.k.layerNorm(this.ptr(y, rows * D), this.ptr(x, rows * D), (w as WasmWeight).ptr, (b as WasmWeight).ptr, rows, D, eps);
+  }
+
+  rmsNorm(y: Buf, x: Buf, w: Weight, rows: number, eps: number, opts: { accumulate?: boolean } = {}): void {
+    const D = w.shape[0];
+    this.k.rmsNorm(this.ptr(y, rows * D), this.ptr(x, rows * D), (w as WasmWeight).ptr, rows, D, eps, opts.accumulate ? 1 : 0);
+  }
+
+  geluMul(y: Buf, gate: Buf, up: Buf, n: number): void {
+    this.k.geluMul(this.ptr(y, n), this.ptr(gate, n), this.ptr(up, n), n);
+  }
+
+  rope(x: Buf, positions: Buf, rows: number, heads: number, headDim: number, theta: number): void {
+    this.k.rope(this.ptr(x, rows * heads * headDim), this.ptr(positions, rows, "i32"), rows, heads, headDim, theta);
+  }
+
+  attention(out: Buf, q: Buf, k: Buf, v: Buf, meta: Buf, rows: number, o: AttentionOptions): void {
+    const { heads, kvHeads, headDim } = o;
+    if (heads % kvHeads) throw new Error(`attention: ${heads} heads do not split into ${kvHeads} kv heads`);
+    const width = kvHeads * headDim;
+    const cacheRows = Math.min(k.length, v.length) / width;
+    const m = new Int32Array(this.buffer, this.ptr(meta, rows * 3, "i32"), rows * 3);
+    for (let t = 0; t < rows; t++) {
+      const [base, slot, prefix] = m.subarray(t * 3, t * 3 + 3);
+      const end = base + Math.max(slot + 1, prefix);
+      if (base < 0 || slot < 0 || end > cacheRows) {
+        throw new Error(`attention: query ${t} (base ${base}, slot ${slot}, prefix ${prefix}) reads keys past ${cacheRows} cache rows`);
+      }
+    }
+    const kernels = this.k;
+    const scratch = this.scratch(kernels.attentionScratchBytes(heads, headDim));
+    kernels.attention(
+      this.ptr(out, rows * heads * headDim), this.ptr(q, rows * heads * headDim), this.ptr(k, 0), this.ptr(v, 0),
+      this.ptr(meta, rows * 3, "i32"), rows, heads, kvHeads, headDim, o.scale, o.softcap ?? 0, scratch,
+    );
+  }
+
+  scatterRows(dst: Buf, idx: Buf, src: Buf, rows: number, width: number, scale = 1): void {
+    this.indices(idx, rows, Math.floor(dst.length / width), "scatterRows");
+    this.k.scatterRows(this.ptr(dst, 0), this.ptr(idx, rows, "i32"), this.ptr(src, rows * width), rows, width, scale);
+  }
+
+  gatherRows(dst: Buf, src: Buf, idx: Buf, rows: number, width: number): void {
+    this.indices(idx, rows, Math.floor(src.length / width), "gatherRows");
+    this.k.gatherRows(this.ptr(dst, rows * width), this.ptr(src, 0), this.ptr(idx, rows, "i32"), rows, width);
+  }
+
+  conv2d(y: Buf, x: Buf, w: Weight, bias: Weight, o: ConvOptions): void {
+    const [cout, cin, k] = w.shape;
+    const Ho = Math.floor((o.height + 2 * o.padding - k) / o.stride) + 1;
+    const Wo = Math.floor((o.width + 2 * o.padding - k) / o.stride) + 1;
+    this.conv("conv2d", y, x, w, bias, o, cin, cout, Ho, Wo);
+  }
+
+  convTranspose2d(y: Buf, x: Buf, w: Weight, bias: Weight, o: ConvOptions): void {
+    const [cin, cout, k] = w.shape;
+    const Ho = (o.height - 1) * o.stride - 2 * o.padding + k;
+    const Wo = (o.width - 1) * o.stride - 2 * o.padding + k;
+    this.conv("convTranspose2d", y, x, w, bias, o, cin, cout, Ho, Wo);
+  }
+
+  private conv(
+    op: "conv2d" | "convTranspose2d", y: Buf, x: Buf, w: Weight, bias: Weight, o: ConvOptions,
+    cin: number, cout: number, Ho: number, Wo: number,
+  ): void {
+    const k = o.kernel;
+    if (w.shape[2] !== k || w.shape[3] !== k) throw new Error(`${op}: weight ${w.label} [${w.shape}] for kernel ${k}`);
+    const kernels = this.k;
+    const scratch = this.scratch(kernels.convPanelBytes(cin, cout, k));
+    kernels[op](
+      this.ptr(y, o.batch * Ho * Wo * cout), this.ptr(x, o.batch * o.height * o.width * cin),
+      (w as WasmWeight).ptr, (bias as WasmWeight).ptr, o.batch, o.height, o.width, cin, cout,
+      k, o.stride, o.padding, o.relu ? 1 : 0, o.accumulate ? 1 : 0, scratch,
+    );
+  }
+
+  softcap(x: Buf, n: number, cap: number): void {
+    this.k.softcap(this.ptr(x, n), n, cap);
+  }
+
+  argmax(ids: Buf, logits: Buf, rows: number, vocab: number): void {
+    this.k.argmax(this.ptr(ids, rows, "i32"), this.ptr(logits, rows * vocab), rows, vocab);
+  }
+
+  sample(ids: Buf, logits: Buf, uniforms: Buf, rows: number, vocab: number, o: SampleOptions): void {
+    if (!(o.temperature > 0)) throw new Error(`sample: temperature ${o.temperature} (use argmax for greedy)`);
+    const kernels = this.k;
+    const scratch = this.scratch(kernels.sampleScratchBytes(vocab));
+    kernels.sample(
+      this.ptr(ids, rows, "i32"), this.ptr(logits, rows * vocab), this.ptr(uniforms, rows),
+      rows, vocab, o.temperature, o.topK, o.topP, scratch,
+    );
+  }
+}

@@ -1,0 +1,50 @@
+// The exports of assembly/cpu.ts (built to src/wasm/cpu.wasm), typed. Every
+// pointer is a byte address in the module's memory; bool parameters take 0 or 1.
+import type { AsRuntime } from "../../wasm/load.js";
+
+export interface CpuKernels extends AsRuntime {
+  heapBase(): number;
+  f16FirstNonFinite(src: number, n: number): number;
+  f16ToF32(dst: number, src: number, n: number): void;
+
+  /** Returns -1, or the first row whose id is outside [0, V). */
+  embed(y: number, ids: number, table: number, rows: number, V: number, D: number, scale: number, accumulate: number): number;
+  patchify(y: number, pixels: number, batch: number, channels: number, imageSize: number, patchSize: number): void;
+
+  linear(y: number, x: number, w: number, bias: number, rows: number, K: number, N: number, flags: number, panel: number): void;
+  linearPanelBytes(K: number): number;
+  readonly LINEAR_GELU: WebAssembly.Global;
+  readonly LINEAR_ACCUMULATE: WebAssembly.Global;
+
+  layerNorm(y: number, x: number, w: number, b: number, rows: number, D: number, eps: number): void;
+  rmsNorm(y: number, x: number, w: number, rows: number, D: number, eps: number, accumulate: number): void;
+  geluMul(y: number, gate: number, up: number, n: number): void;
+  softcap(x: number, n: number, cap: number): void;
+  rope(x: number, positions: number, rows: number, heads: number, headDim: number, theta: number): void;
+
+  attention(
+    out: number, q: number, k: number, v: number, meta: number, rows: number,
+    heads: number, kvHeads: number, headDim: number, scale: number, softcap: number, scratch: number,
+  ): void;
+  attentionScratchBytes(heads: number, headDim: number): number;
+
+  scatterRows(dst: number, idx: number, src: number, rows: number, width: number, scale: number): void;
+  gatherRows(dst: number, src: number, idx: number, rows: number, width: number): void;
+
+  conv2d(
+    y: number, x: number, w: number, bias: number, batch: number, H: number, W: number, cin: number, cout: number,
+    k: number, stride: number, pad: number, relu: number, accumulate: number, scratch: number,
+  ): void;
+  convTranspose2d(
+    y: number, x: number, w: number, bias: number, batch: number, H: number, W: number, cin: number, cout: number,
+    k: number, stride: number, pad: number, relu: number, accumulate: number, scratch: number,
+  ): void;
+  convPanelBytes(cin: number, cout: number, k: number): number;
+
+  argmax(ids: number, logits: number, rows: number, vocab: number): void;
+  sample(
+    ids: number, logits: number, uniforms: number, rows: number, vocab: number,
+    temperature: number, topK: number, topP: number, scratch: number,
+  ): void;
+  sampleScratchBytes(vocab: number): number;
+}
