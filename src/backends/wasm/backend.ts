@@ -62,19 +62,23 @@ function nonFiniteError(label: string, index: number, data: Uint16Array | Float3
 
 class WasmBackend implements Backend {
   readonly name = "wasm";
-  private kernels: CpuKernels | null;
-  private readonly heap: WasmHeap;
+  /** null after dispose(). */
+  private live: { kernels: CpuKernels; heap: WasmHeap } | null;
   private scratchPtr = 0;
   private scratchBytes = 0;
 
   constructor(kernels: CpuKernels, maxMemoryBytes: number) {
-    this.kernels = kernels;
-    this.heap = new WasmHeap(kernels.memory, kernels.heapBase(), maxMemoryBytes);
+    this.live = { kernels, heap: new WasmHeap(kernels.memory, kernels.heapBase(), maxMemoryBytes) };
   }
 
   private get k(): CpuKernels {
-    if (!this.kernels) throw new DisposedError("the WASM backend");
-    return this.kernels;
+    if (!this.live) throw new DisposedError("the WASM backend");
+    return this.live.kernels;
+  }
+
+  private get heap(): WasmHeap {
+    if (!this.live) throw new DisposedError("the WASM backend");
+    return this.live.heap;
   }
 
   private get buffer(): ArrayBuffer {
@@ -122,7 +126,7 @@ class WasmBackend implements Backend {
 
   free(buf: Buf): void {
     const b = buf as WasmBuf;
-    if (!this.kernels || !b.ptr) return;
+    if (!this.live || !b.ptr) return;
     this.heap.release(b.ptr);
     b.ptr = 0;
   }
@@ -151,7 +155,7 @@ class WasmBackend implements Backend {
 
   dispose(): void {
     // Dropping the instance drops its memory, weights and all.
-    this.kernels = null;
+    this.live = null;
   }
 
   // ---- checks ----
