@@ -10,6 +10,8 @@ import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
+import puppeteer from "puppeteer-core";
+import { createServer as createViteServer } from "vite";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { AuthError, LoadError } from "../../src/errors.js";
 import { PaliGemmaForConditionalGeneration } from "../../src/model/paligemma.js";
@@ -68,6 +70,13 @@ async function hub(behaviour: Behaviour = {}) {
   const seen: Seen[] = [];
   let cut = behaviour.cutAfter;
   const server = createServer((req: IncomingMessage, res) => {
+    // Cross-origin, as huggingface.co is to a web page: the headers the hub exposes.
+    res.setHeader("access-control-allow-origin", "*");
+    res.setHeader("access-control-expose-headers", "etag, content-range, x-linked-etag, x-linked-size, x-error-code");
+    if (req.method === "OPTIONS") {
+      res.writeHead(204, { "access-control-allow-headers": "range, if-range, authorization" }).end();
+      return;
+    }
     const file = decodeURIComponent(req.url!.replace(/^\/test\/tiny\/resolve\/main\//, ""));
     const log: Seen = {
       method: req.method!,
@@ -112,7 +121,9 @@ async function hub(behaviour: Behaviour = {}) {
     if (lfs && cut !== undefined) {
       const n = cut;
       cut = undefined;
-      res.write(part.subarray(0, n), () => res.socket!.destroy());
+      // A pause before the break, as on a real connection: Chromium drops bytes still in
+      // flight when the connection fails.
+      res.write(part.subarray(0, n), () => setTimeout(() => res.socket!.destroy(), 500));
       return;
     }
     res.end(part);
@@ -353,5 +364,54 @@ describe("a ModelCache can be any implementation", () => {
     expect(config?.size).toBe(files["config.json"].length);
     expect(new Uint8Array(await new Response(config!.stream()).arrayBuffer())).toEqual(files["config.json"]);
     expect(await repo.open("tokenizer.json")).toBeUndefined();
+  });
+});
+
+describe("in Chromium", () => {
+  // The page imports src/ through Vite's dev server; the hub is another origin, as huggingface.co is.
+  const page = String.raw`async (endpoint) => {
+    const { hubFiles } = await import("/src/weights/hub.ts");
+    const hex = async (bytes) =>
+      Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
+    const read = async (file) => new Uint8Array(await new Response(file.stream()).arrayBuffer());
+    const root = await navigator.storage.getDirectory();
+    await root.removeEntry("paligemma-edge", { recursive: true }).catch(() => {});
+    const open = () => hubFiles("test/tiny", { endpoint }).open("model.safetensors");
+    const first = await open().then(() => "loaded", (e) => e.message);
+    let dir = root;
+    for (const name of ["paligemma-edge", "test", "tiny", "main"]) dir = await dir.getDirectoryHandle(name);
+    const partial = (await (await dir.getFileHandle("model.safetensors.partial")).getFile()).size;
+    const resumed = await read(await open());
+    const cached = await read(await open());
+    const names = [];
+    for await (const name of dir.keys()) names.push(name);
+    return { first, partial, resumed: [resumed.length, await hex(resumed)], cached: [cached.length, await hex(cached)], names: names.sort() };
+  }`;
+
+  test("the origin private file system keeps a broken-off download, resumes it, and serves it again", async () => {
+    const vite = await createViteServer({ root: process.cwd(), server: { host: "127.0.0.1", port: 0 }, logLevel: "error" });
+    const browser = await puppeteer.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox", "--headless=new"] });
+    try {
+      await vite.listen();
+      const { port } = vite.httpServer!.address() as AddressInfo;
+      const { endpoint, weightGets } = await start({ cutAfter: 300_000 });
+      const tab = await browser.newPage();
+      await tab.goto(`http://127.0.0.1:${port}/package.json`);
+      const got = (await tab.evaluate(`(${page})(${JSON.stringify(endpoint)})`)) as {
+        first: string; partial: number; resumed: [number, string]; cached: [number, string]; names: string[];
+      };
+      expect(got.partial, JSON.stringify(got)).toBeGreaterThan(0);
+      expect(got.first).toMatch(`broke off at byte ${got.partial} of ${WEIGHTS.length}`);
+      expect(got.resumed).toEqual([WEIGHTS.length, sha256(WEIGHTS)]);
+      expect(got.cached).toEqual(got.resumed);
+      expect(got.names).toEqual(["model.safetensors", "model.safetensors.meta.json"]);
+      expect(weightGets().map((s) => [s.range, s.ifRange, s.status])).toEqual([
+        [undefined, undefined, 200],
+        [`bytes=${got.partial}-`, `"${sha256(WEIGHTS)}"`, 206],
+      ]);
+    } finally {
+      await browser.close();
+      await vite.close();
+    }
   });
 });
