@@ -35,6 +35,9 @@ export function setHubRuntime(r: HubRuntime): void {
   runtime = r;
 }
 
+/** Downloads under way in this process, by cache and key. */
+const inFlight = new Map<string, Promise<boolean>>();
+
 const REPO_ID = /^(?:[\w.-]+\/)?[\w.-]+$/;
 
 /** What a response says about the whole file. */
@@ -194,12 +197,15 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
       try {
         await drain(res.body!, async (chunk) => {
           hash?.update(chunk);
-          await writer.write(chunk);
+          await writer.write(chunk).catch((e: Error) => {
+            throw new LoadError(`could not write ${name} to ${cache.where}: ${e.message} (a full disk or storage quota?)`);
+          });
           loaded += chunk.length;
           progress(name, loaded, info.size);
         });
       } catch (e) {
         await writer.close().catch(() => {});
+        if (e instanceof LoadError) throw e;
         throw new LoadError(
           `the download of ${name} from ${url} broke off at byte ${loaded}${info.size === undefined ? "" : ` of ${info.size}`} ` +
             `(${(e as Error).message}); loading again resumes from there`,
@@ -265,7 +271,14 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
       const cached = meta && (await cache.open(key));
       if (cached && (meta.size === undefined || cached.size === meta.size)) return cached;
       if (cached) await cache.delete(key);
-      if (!(await download(cache, name, url, key))) return undefined;
+      // Two loads of one model in this process share its downloads rather than both writing the .partial.
+      const id = `${cache.where}\n${key}`;
+      let downloading = inFlight.get(id);
+      if (!downloading) {
+        downloading = download(cache, name, url, key).finally(() => inFlight.delete(id));
+        inFlight.set(id, downloading);
+      }
+      if (!(await downloading)) return undefined;
       const file = await cache.open(key);
       if (!file) throw new LoadError(`${name} vanished from ${cache.where} right after its download`);
       return file;

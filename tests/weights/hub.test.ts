@@ -356,6 +356,17 @@ describe("gated repositories", () => {
   });
 });
 
+describe("concurrent loads", () => {
+  test("two loads of one model in a process share its download", async () => {
+    const { endpoint, weightGets } = await start();
+    const opts = { endpoint, cache: cacheDir };
+    const [a, b] = await Promise.all([logitsOf("hf://test/tiny", opts), logitsOf("hf://test/tiny", opts)]);
+    expect(a).toEqual(await expected);
+    expect(b).toEqual(await expected);
+    expect(weightGets()).toHaveLength(1);
+  });
+});
+
 describe("a ModelCache can be any implementation", () => {
   test("folderCache(dir) passed as an object behaves as the folder option", async () => {
     const { endpoint } = await start();
