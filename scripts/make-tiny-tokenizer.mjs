@@ -1,14 +1,16 @@
-// Writes models/tiny-random/tokenizer.json: a Hugging Face BPE tokenizer of exactly
-// 1024 ids for the tiny random PaliGemma (tests/fixtures/tiny-pg1: vocab 1024, pad 0,
-// eos 1, bos 2, image_token_index 1000). It has Gemma's shape (no pre-tokenizer, " " ->
-// "▁" normaliser, <bos> template, byte fallback, Replace/ByteFallback/Fuse decoder) so
-// the SDK reads it exactly as it reads PaliGemma's, just with a vocabulary small enough
-// for the tiny model. There is no room for <locNNNN>/<segNNN>: the tiny model can
-// caption and answer, but its detect/segment answers never hold a box.
+// Writes models/tiny-random/tokenizer.json: a Hugging Face BPE tokenizer for the tiny
+// random PaliGemma (tests/fixtures/tiny-pg1: vocab 1024, pad 0, eos 1, bos 2,
+// image_token_index 1000). It has Gemma's shape (no pre-tokenizer, " " -> "▁"
+// normaliser, <bos> template, byte fallback, Replace/ByteFallback/Fuse decoder) so the
+// SDK reads it exactly as it reads PaliGemma's, just with a vocabulary small enough for
+// the tiny model.
 //
 // Layout: 0-3 specials, 4-259 <0x00>..<0xFF>, then single characters and BPE pieces
 // learned greedily (most frequent pair first, ties broken by the pair's text) from the
-// word list below, <image> at 1000, and more pieces up to 1023.
+// word list below, <image> at 1000, and more pieces up to 1023: the model's 1024 ids.
+// PaliGemma's <loc0000>..<loc1023> and <seg000>..<seg127> follow at 1024..2175, because
+// every PaliGemma tokenizer has them (the SDK's loader insists); they lie beyond the tiny
+// model's logits, so it never emits one and its detect/segment answers hold no box.
 //
 //   node scripts/make-tiny-tokenizer.mjs [out.json]   (default models/tiny-random/tokenizer.json)
 import { writeFileSync } from "node:fs";
@@ -117,6 +119,11 @@ export function makeTinyTokenizer() {
   if (Object.keys(vocab).length !== VOCAB_SIZE || vocab["<image>"] !== IMAGE_ID) {
     throw new Error("the vocabulary does not come out at 1024 ids with <image> at 1000");
   }
+  const locSeg = [
+    ...Array.from({ length: 1024 }, (_, i) => `<loc${String(i).padStart(4, "0")}>`),
+    ...Array.from({ length: 128 }, (_, i) => `<seg${String(i).padStart(3, "0")}>`),
+  ];
+  for (const t of locSeg) put(t);
   return {
     version: "1.0",
     truncation: null,
@@ -127,6 +134,8 @@ export function makeTinyTokenizer() {
       added(2, "<bos>", true),
       added(3, "<unk>", true),
       added(IMAGE_ID, "<image>", true),
+      // Not special, as in Hugging Face's PaliGemma: they carry detect/segment answers.
+      ...locSeg.map((t) => added(vocab[t], t, false)),
     ],
     normalizer: { type: "Replace", pattern: { String: " " }, content: SPACE },
     pre_tokenizer: null,
@@ -165,7 +174,7 @@ export function makeTinyTokenizer() {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const out = process.argv[2] ?? new URL("../models/tiny-random/tokenizer.json", import.meta.url);
+  const out = process.argv[2] ?? fileURLToPath(new URL("../models/tiny-random/tokenizer.json", import.meta.url));
   writeFileSync(out, JSON.stringify(makeTinyTokenizer(), null, 1) + "\n");
   console.log(`wrote ${out}`);
 }
