@@ -3,14 +3,17 @@
 // from there, so the checkpoint loader and the tokenizer read a local file either way.
 //
 // - A file is downloaded whole into `<file>.partial`, checked, then made the cached file;
-//   it is served only after its size (Content-Length / Content-Range / X-Linked-Size)
-//   and, where the server gives one, its sha256 (the hub's ETag of LFS files) matched.
+//   it is served only after its size (X-Linked-Size / Content-Range / Content-Length)
+//   and, where the hub gives one, its sha256 matched: the ETag of an LFS file, which the
+//   hub sends as X-Linked-ETag on its redirect to storage. Browsers hide that redirect,
+//   so there only the size is checked.
 // - A download that broke off keeps its `.partial`; the next load resumes it with
 //   `Range: bytes=N-` (a server that answers 200 instead restarts it).
 // - A cached file whose size disagrees with its metadata is deleted and downloaded again.
 // - Later loads make no request at all: files, and the hub's "no such file" answers
 //   for optional files, are served from the cache. A branch is therefore cached as it
 //   was when first downloaded; pin `revision` to a commit, or clear the cache, to move.
+//   Keys are `<repo>/<revision>/<file>` whatever the endpoint: a mirror serves the same files.
 // Without a cache (workerd, or `cache: false`) bodies stream straight through, checked
 // as they pass.
 import { AuthError, LoadError } from "../errors.js";
@@ -19,7 +22,7 @@ import type { CacheMeta, ModelCache } from "./cache.js";
 import type { FetchOptions, ModelFile, ModelFiles } from "./files.js";
 import { Sha256 } from "./sha256.js";
 
-export const HUB_ENDPOINT = "https://huggingface.co";
+const HUB_ENDPOINT = "https://huggingface.co";
 
 /** What a runtime with a file system and an environment adds (src/runtime/node.ts). */
 export interface HubRuntime {
@@ -45,17 +48,29 @@ interface Announced {
   /** First byte of the body: the Content-Range start of a 206, else 0. */
   start: number;
   size?: number;
+  /** The ETag of whoever sent the bytes, sent back as If-Range when resuming. */
   etag?: string;
   sha256?: string;
 }
 
-function announced(res: Response, url: string): Announced {
+/** A file's response, and the hub's own headers when it redirected to storage. */
+interface Fetched {
+  res: Response;
+  /** The redirect that carried X-Linked-ETag / X-Linked-Size. */
+  linked?: Headers;
+  /** The endpoint itself answered (no redirect): its ETag is the hub's. */
+  direct: boolean;
+}
+
+function announced({ res, linked, direct }: Fetched, url: string): Announced {
   const h = res.headers;
+  const hub = linked ?? h;
   const count = (v: string | null) => (v !== null && /^\d+$/.test(v) ? Number(v) : undefined);
+  const tag = (v: string | null) => v?.replace(/^W\//, "").replace(/"/g, "") || undefined;
   // A compressed body's Content-Length is not the file's size.
   const encoded = (h.get("content-encoding") ?? "identity") !== "identity";
   let start = 0;
-  let size = count(h.get("x-linked-size"));
+  let size = count(hub.get("x-linked-size"));
   if (res.status === 206) {
     const range = /^bytes (\d+)-\d+\/(\d+)$/.exec(h.get("content-range") ?? "");
     if (!range) throw new LoadError(`${url} answered a range request without a usable Content-Range`);
@@ -64,10 +79,11 @@ function announced(res: Response, url: string): Announced {
   } else if (!encoded) {
     size ??= count(h.get("content-length"));
   }
-  // The hub's ETag of an LFS file is its sha256 (X-Linked-ETag when redirected to storage);
-  // other ETags (git blob ids of small files, CDN tags) only identify a version.
-  const etag = (h.get("x-linked-etag") ?? h.get("etag") ?? undefined)?.replace(/^W\//, "").replace(/"/g, "");
-  const sha256 = etag && /^[0-9a-f]{64}$/i.test(etag) ? etag.toLowerCase() : undefined;
+  // The hub's ETag of an LFS file is its sha256 (X-Linked-ETag on its redirect to storage);
+  // other ETags (git blob ids of small files, a CDN's tags) only identify a version.
+  const etag = tag(h.get("etag"));
+  const hubTag = tag(hub.get("x-linked-etag")) ?? (direct ? etag : undefined);
+  const sha256 = hubTag && /^[0-9a-f]{64}$/i.test(hubTag) ? hubTag.toLowerCase() : undefined;
   return { start, size, etag, sha256 };
 }
 
@@ -118,6 +134,32 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
   const doFetch = opts.fetch ?? fetch;
   const where = `${endpoint}/${repoId} (revision ${revision})`;
 
+  /**
+   * GET `url`, following redirects by hand where the runtime shows them (Node, Deno, workers):
+   * the hub's own redirect to storage carries the file's sha256 and size, which storage's
+   * answer lacks, and the token goes to the hub only (storage URLs are signed).
+   */
+  async function fetchFile(url: string, headers: Record<string, string>): Promise<Fetched> {
+    let at = new URL(url);
+    let linked: Headers | undefined;
+    for (let hop = 0; hop < 10; hop++) {
+      const res = await doFetch(at, { headers, redirect: "manual" });
+      // A browser hides redirects: follow blind (it drops the token on a cross-origin hop itself).
+      if (res.type === "opaqueredirect") return { res: await doFetch(at, { headers }), linked, direct: false };
+      const location = res.headers.get("location");
+      if (res.status < 300 || res.status >= 400 || !location) return { res, linked, direct: hop === 0 };
+      await res.body?.cancel();
+      if (res.headers.has("x-linked-etag") || res.headers.has("x-linked-size")) linked = res.headers;
+      const next = new URL(location, at);
+      if (next.origin !== at.origin) {
+        const { authorization: _, ...rest } = headers;
+        headers = rest;
+      }
+      at = next;
+    }
+    throw new LoadError(`${url} redirects more than 10 times`);
+  }
+
   /** The response for `name` from byte `offset` on, or whether the repository surely has no such file. */
   async function get(name: string, url: string, offset: number, etag?: string): Promise<Got> {
     // identity: a compressed body could neither be resumed nor checked against the file's size
@@ -128,12 +170,14 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
       headers.range = `bytes=${offset}-`;
       if (etag) headers["if-range"] = `"${etag}"`;
     }
-    let res: Response;
+    let fetched: Fetched;
     try {
-      res = await doFetch(url, { headers });
+      fetched = await fetchFile(url, headers);
     } catch (e) {
+      if (e instanceof LoadError) throw e;
       throw new LoadError(`could not fetch ${url}: ${(e as Error).message}`);
     }
+    const { res } = fetched;
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
       throw new AuthError(
@@ -155,7 +199,7 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
       await res.body?.cancel();
       throw new LoadError(`could not fetch ${url}: HTTP ${res.status}`);
     }
-    return { res, info: announced(res, url) };
+    return { res, info: announced(fetched, url) };
   }
 
   const progress = (file: string, loaded: number, total: number | undefined) => opts.onProgress?.({ file, loaded, total });

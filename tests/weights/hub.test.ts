@@ -31,6 +31,12 @@ const files: Record<string, Uint8Array> = {
 };
 const WEIGHTS = files["model.safetensors"];
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+/** The bytes a `corrupt` server sends. */
+function corrupted(b: Uint8Array): Uint8Array {
+  const out = b.slice();
+  out[out.length >> 1] ^= 0x20;
+  return out;
+}
 const golden = readTensors(`${FIXTURES}tiny-pg1/golden.safetensors`);
 
 async function logitsOf(source: string, opts: FetchOptions = {}): Promise<Float32Array> {
@@ -46,6 +52,8 @@ async function logitsOf(source: string, opts: FetchOptions = {}): Promise<Float3
 const expected = logitsOf(FOLDER);
 
 interface Seen {
+  /** Which server answered: the hub, or the storage it redirects LFS files to. */
+  host: "hub" | "storage";
   method: string;
   file: string;
   range?: string;
@@ -55,7 +63,7 @@ interface Seen {
 }
 
 interface Behaviour {
-  /** Bearer token the server demands (401 without it). */
+  /** Bearer token the hub demands (401 without it). */
   token?: string;
   /** The first response for model.safetensors stops after this many body bytes (the socket is destroyed). */
   cutAfter?: number;
@@ -63,78 +71,92 @@ interface Behaviour {
   ignoreRange?: boolean;
   /** Flip one byte of model.safetensors in every response, keeping its announced sha256. */
   corrupt?: boolean;
+  /**
+   * Redirect LFS files to storage on another origin, as huggingface.co does: the hub's 302
+   * carries X-Linked-ETag (the sha256) and X-Linked-Size; storage's ETag is its own tag.
+   */
+  storage?: boolean;
 }
 
-/** A hub-like server for repository test/tiny, revision main. */
+/** A hub-like server for repository test/tiny, revision main (and its storage server). */
 async function hub(behaviour: Behaviour = {}) {
   const seen: Seen[] = [];
   let cut = behaviour.cutAfter;
-  const server = createServer((req: IncomingMessage, res) => {
-    // Cross-origin, as huggingface.co is to a web page: the headers the hub exposes.
-    res.setHeader("access-control-allow-origin", "*");
-    res.setHeader("access-control-expose-headers", "etag, content-range, x-linked-etag, x-linked-size, x-error-code");
-    if (req.method === "OPTIONS") {
-      res.writeHead(204, { "access-control-allow-headers": "range, if-range, authorization" }).end();
-      return;
-    }
-    const file = decodeURIComponent(req.url!.replace(/^\/test\/tiny\/resolve\/main\//, ""));
-    const log: Seen = {
-      method: req.method!,
-      file,
-      range: req.headers.range,
-      ifRange: req.headers["if-range"] as string | undefined,
-      auth: req.headers.authorization,
-      status: 0,
-    };
-    seen.push(log);
-    const send = (status: number, headers: Record<string, string | number>, body?: Uint8Array) => {
-      log.status = status;
-      res.writeHead(status, headers);
-      res.end(body);
-    };
-    if (behaviour.token && req.headers.authorization !== `Bearer ${behaviour.token}`) {
-      return send(401, { "x-error-code": "GatedRepo" });
-    }
-    let body = files[file];
-    if (!req.url!.startsWith("/test/tiny/resolve/main/") || !body) return send(404, { "x-error-code": "EntryNotFound" });
-    const lfs = file.endsWith(".safetensors");
-    // The hub: an LFS file's ETag is its sha256; a small file's is its git blob id.
-    const etag = lfs ? sha256(body) : createHash("sha1").update(`blob ${body.length}\0`).update(body).digest("hex");
-    const headers: Record<string, string | number> = { etag: `"${etag}"`, "accept-ranges": "bytes" };
-    if (lfs) Object.assign(headers, { "x-linked-etag": `"${etag}"`, "x-linked-size": body.length });
-    if (lfs && behaviour.corrupt) {
-      body = body.slice();
-      body[body.length >> 1] ^= 0x20;
-    }
-    const size = body.length;
-    let start = 0;
-    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
-    const ifRangeOk = !req.headers["if-range"] || req.headers["if-range"] === `"${etag}"`;
-    if (range && !behaviour.ignoreRange && ifRangeOk && Number(range[1]) < size) start = Number(range[1]);
-    const part = body.subarray(start);
-    log.status = start > 0 ? 206 : 200;
-    res.writeHead(log.status, {
-      ...headers,
-      "content-length": part.length,
-      ...(start > 0 ? { "content-range": `bytes ${start}-${size - 1}/${size}` } : {}),
+  const listen = async (host: Seen["host"]) => {
+    const server = createServer((req: IncomingMessage, res) => {
+      // Cross-origin, as huggingface.co is to a web page: the headers the hub exposes.
+      res.setHeader("access-control-allow-origin", "*");
+      res.setHeader("access-control-expose-headers", "etag, content-range, x-linked-etag, x-linked-size, x-error-code");
+      if (req.method === "OPTIONS") {
+        res.writeHead(204, { "access-control-allow-headers": "range, if-range, authorization" }).end();
+        return;
+      }
+      const prefix = host === "hub" ? "/test/tiny/resolve/main/" : "/blobs/";
+      const file = decodeURIComponent(req.url!.slice(prefix.length));
+      const log: Seen = {
+        host,
+        method: req.method!,
+        file,
+        range: req.headers.range,
+        ifRange: req.headers["if-range"] as string | undefined,
+        auth: req.headers.authorization,
+        status: 0,
+      };
+      seen.push(log);
+      const send = (status: number, headers: Record<string, string | number>) => {
+        log.status = status;
+        res.writeHead(status, headers).end();
+      };
+      if (host === "hub" && behaviour.token && req.headers.authorization !== `Bearer ${behaviour.token}`) {
+        return send(401, { "x-error-code": "GatedRepo" });
+      }
+      let body = files[file];
+      if (!req.url!.startsWith(prefix) || !body) return send(404, { "x-error-code": "EntryNotFound" });
+      const lfs = file.endsWith(".safetensors");
+      // The hub: an LFS file's ETag is its sha256; a small file's is its git blob id.
+      const hubTag = lfs ? sha256(body) : createHash("sha1").update(`blob ${body.length}\0`).update(body).digest("hex");
+      const linked: Record<string, string | number> = lfs ? { "x-linked-etag": `"${hubTag}"`, "x-linked-size": body.length } : {};
+      if (host === "hub" && lfs && behaviour.storage) {
+        return send(302, { ...linked, etag: `"${hubTag}"`, location: `${origins.storage}/blobs/${file}` });
+      }
+      const etag = host === "hub" ? `"${hubTag}"` : `"storage-${hubTag.slice(0, 8)}"`;
+      if (lfs && behaviour.corrupt) body = corrupted(body);
+      const size = body.length;
+      let start = 0;
+      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
+      const ifRangeOk = !req.headers["if-range"] || req.headers["if-range"] === etag;
+      if (range && !behaviour.ignoreRange && ifRangeOk && Number(range[1]) < size) start = Number(range[1]);
+      const part = body.subarray(start);
+      log.status = start > 0 ? 206 : 200;
+      res.writeHead(log.status, {
+        ...(host === "hub" ? linked : {}),
+        etag,
+        "accept-ranges": "bytes",
+        "content-length": part.length,
+        ...(start > 0 ? { "content-range": `bytes ${start}-${size - 1}/${size}` } : {}),
+      });
+      if (lfs && cut !== undefined) {
+        const n = cut;
+        cut = undefined;
+        // A pause before the break, as on a real connection: Chromium drops bytes still in
+        // flight when the connection fails.
+        res.write(part.subarray(0, n), () => setTimeout(() => res.socket!.destroy(), 500));
+        return;
+      }
+      res.end(part);
     });
-    if (lfs && cut !== undefined) {
-      const n = cut;
-      cut = undefined;
-      // A pause before the break, as on a real connection: Chromium drops bytes still in
-      // flight when the connection fails.
-      res.write(part.subarray(0, n), () => setTimeout(() => res.socket!.destroy(), 500));
-      return;
-    }
-    res.end(part);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as AddressInfo;
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const close = () => new Promise<void>((r) => server.close(() => r()));
+    return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close };
+  };
+  const servers = { hub: await listen("hub"), storage: await listen("storage") };
+  const origins = { hub: servers.hub.origin, storage: servers.storage.origin };
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: origins.hub,
     seen,
-    weightGets: () => seen.filter((s) => s.file === "model.safetensors"),
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    /** Requests that received model.safetensors' bytes (not the hub's redirects). */
+    weightGets: () => seen.filter((s) => s.file === "model.safetensors" && s.status !== 302),
+    close: () => Promise.all([servers.hub.close(), servers.storage.close()]),
   };
 }
 
@@ -327,6 +349,41 @@ describe("corruption is caught, deleted and downloaded again", () => {
   });
 });
 
+describe("LFS files redirected to storage, as on huggingface.co", () => {
+  test("the hub's X-Linked-ETag is the checksum, and the token stays with the hub", async () => {
+    const { endpoint, seen } = await start({ storage: true, token: "hf_secret" });
+    const opts = { endpoint, cache: cacheDir, token: "hf_secret" };
+    expect(await logitsOf("hf://test/tiny", opts)).toEqual(await expected);
+    expect(seen.filter((s) => s.file === "model.safetensors").map((s) => [s.host, s.status, s.auth])).toEqual([
+      ["hub", 302, "Bearer hf_secret"],
+      ["storage", 200, undefined],
+    ]);
+    expect(JSON.parse(readFileSync(join(repoDir(), "model.safetensors.meta.json"), "utf8"))).toEqual({
+      size: WEIGHTS.length, etag: `storage-${sha256(WEIGHTS).slice(0, 8)}`, sha256: sha256(WEIGHTS),
+    });
+
+    // Storage's ETag is no checksum; the hub's X-Linked-ETag on the redirect is.
+    await server!.close();
+    rmSync(cacheDir, { recursive: true, force: true });
+    const { endpoint: bad } = await start({ storage: true, corrupt: true });
+    await expect(logitsOf("hf://test/tiny", { endpoint: bad, cache: cacheDir })).rejects.toThrow(
+      `its sha256 is ${sha256(corrupted(WEIGHTS))} but the server announced ${sha256(WEIGHTS)}`,
+    );
+  });
+
+  test("a broken-off download resumes from storage, with storage's ETag as If-Range", async () => {
+    const { endpoint, weightGets } = await start({ storage: true, cutAfter: 300_000 });
+    const opts = { endpoint, cache: cacheDir };
+    await expect(logitsOf("hf://test/tiny", opts)).rejects.toThrow(/broke off/);
+    const partial = statSync(join(repoDir(), "model.safetensors.partial")).size;
+    expect(await logitsOf("hf://test/tiny", opts)).toEqual(await expected);
+    expect(weightGets().map((s) => [s.host, s.range, s.ifRange, s.status])).toEqual([
+      ["storage", undefined, undefined, 200],
+      ["storage", `bytes=${partial}-`, `"storage-${sha256(WEIGHTS).slice(0, 8)}"`, 206],
+    ]);
+  });
+});
+
 describe("gated repositories", () => {
   test("401 is an AuthError that says what to do; the token as an option or HF_TOKEN opens the repository", async () => {
     const { endpoint, seen } = await start({ token: "hf_secret" });
@@ -399,13 +456,13 @@ describe("in Chromium", () => {
     return { first, partial, resumed: [resumed.length, await hex(resumed)], cached: [cached.length, await hex(cached)], names: names.sort() };
   }`;
 
-  test("the origin private file system keeps a broken-off download, resumes it, and serves it again", async () => {
+  test("the origin private file system keeps a broken-off download, resumes it from storage, and serves it again", async () => {
     const vite = await createViteServer({ root: process.cwd(), server: { host: "127.0.0.1", port: 0 }, logLevel: "error" });
     const browser = await puppeteer.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox", "--headless=new"] });
     try {
       await vite.listen();
       const { port } = vite.httpServer!.address() as AddressInfo;
-      const { endpoint, weightGets } = await start({ cutAfter: 300_000 });
+      const { endpoint, weightGets } = await start({ cutAfter: 300_000, storage: true });
       const tab = await browser.newPage();
       await tab.goto(`http://127.0.0.1:${port}/package.json`);
       const got = (await tab.evaluate(`(${page})(${JSON.stringify(endpoint)})`)) as {
@@ -416,9 +473,10 @@ describe("in Chromium", () => {
       expect(got.resumed).toEqual([WEIGHTS.length, sha256(WEIGHTS)]);
       expect(got.cached).toEqual(got.resumed);
       expect(got.names).toEqual(["model.safetensors", "model.safetensors.meta.json"]);
-      expect(weightGets().map((s) => [s.range, s.ifRange, s.status])).toEqual([
-        [undefined, undefined, 200],
-        [`bytes=${got.partial}-`, `"${sha256(WEIGHTS)}"`, 206],
+      // The browser follows the hub's redirect itself, so only storage's headers are seen.
+      expect(weightGets().map((s) => [s.host, s.range, s.ifRange, s.status])).toEqual([
+        ["storage", undefined, undefined, 200],
+        ["storage", `bytes=${got.partial}-`, `"storage-${sha256(WEIGHTS).slice(0, 8)}"`, 206],
       ]);
     } finally {
       await browser.close();
