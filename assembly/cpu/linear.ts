@@ -6,18 +6,19 @@
 // W and bias (the allocator leaves slack); writes never leave y.
 //
 // Two paths:
-// - rows == 1 (decode): a GEMV straight over the f16 rows of W, 4 output columns
-//   at a time, each weight converted once and used once; SIMD over K, then the
-//   four lane-sums are folded into one vector of 4 outputs.
-// - rows > 1 (prefill, vision): for each block of 8 output columns, W[n0:n0+8, :]
+// - rows < 4 (decode, batched decode): one GEMV per row straight over the f16 rows
+//   of W, SIMD over K, each weight converted where it is used (see gemv). Below 4
+//   rows, converting W into panels costs more than it saves.
+// - rows >= 4 (prefill, vision): for each block of 8 output columns, W[n0:n0+8, :]
 //   is converted once into an f32 panel laid out [k][8] (so a k step is two
 //   vector loads), then reused by every group of 4 rows. The 4x8 micro-kernel
 //   keeps 8 accumulators in registers and, per k, broadcasts one x value per row
 //   and does 8 multiply-adds (XNNPACK's "loadsplat" scheme; wasm SIMD has no FMA
 //   without relaxed-simd, so it is a mul then an add).
 // Row tails (rows % 4) reuse the last valid row's pointer and skip its stores;
-// column tails (N % 8, N % 4) are zero-padded in the panel or computed on a
-// repeated row of W, and stored through a small tile.
+// column tails (N % 8) are zero-padded in the panel and stored through a small
+// tile. 6x8 and a k-unrolled 4x8 were tried: V8 spills their registers and both
+// ran ~1.5x slower than this 4x8.
 import { f16, f16x4, tinyF16x4 } from "./f16";
 import { gelu4, geluf } from "./math";
 
@@ -27,6 +28,8 @@ export const LINEAR_GELU = 1;
 export const LINEAR_ACCUMULATE = 2;
 
 const TILE = memory.data(32, 16);
+/** Fewest rows that take the panel path. */
+const GEMM_MIN_ROWS = 4;
 /** 2^56: the GEMV scales x by it and its sums of x · (w · 2^-112) back by it (see gemv). */
 const X_SCALE: f32 = 7.205759403792794e16;
 
@@ -35,9 +38,12 @@ export function linearPanelBytes(K: i32): usize {
 }
 
 export function linear(y: usize, x: usize, w: usize, bias: usize, rows: i32, K: i32, N: i32, flags: i32, panel: usize): void {
-  if (rows == 1) {
-    for (let k = 0; k < K; k++) store<f32>(panel + (<usize>k << 2), load<f32>(x + (<usize>k << 2)) * X_SCALE);
-    gemv(y, panel, w, bias, K, N, flags);
+  if (rows < GEMM_MIN_ROWS) {
+    for (let r = 0; r < rows; r++) {
+      const xr = x + ((<usize>r * K) << 2);
+      for (let k = 0; k < K; k++) store<f32>(panel + (<usize>k << 2), load<f32>(xr + (<usize>k << 2)) * X_SCALE);
+      gemv(y + ((<usize>r * N) << 2), panel, w, bias, K, N, flags);
+    }
     return;
   }
   for (let n0 = 0; n0 < N; n0 += 8) {
