@@ -1,10 +1,12 @@
 // Node entry: the portable core plus what Node does differently.
 // - .wasm files are read from disk (Node's fetch has no file: URLs).
 // - A model source that is a folder path is read with node:fs, streamed.
+// - WebGPU comes from the optional `webgpu` package (Dawn); without it "auto" runs on WASM.
 // - Hub downloads are cached in a folder; HF_TOKEN comes from the environment.
 import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { setGPUProvider } from "../backends/webgpu/device.js";
 import { setWasmFetcher } from "../wasm/load.js";
 import { setPathOpener } from "../weights/files.js";
 import { setHubRuntime } from "../weights/hub.js";
@@ -21,5 +23,21 @@ setPathOpener(
 );
 
 setHubRuntime({ folderCache, env: (name) => process.env[name] });
+
+// Kept referenced for the life of the process: Dawn aborts the process when the GPU
+// object is garbage-collected while devices made from it are still in use.
+let gpu: GPU | undefined;
+setGPUProvider(async () => {
+  if (!gpu) {
+    try {
+      const { create, globals } = await import("webgpu");
+      Object.assign(globalThis, globals);
+      gpu = create([]);
+    } catch {
+      return undefined; // the optional package is not installed
+    }
+  }
+  return gpu;
+});
 
 export * from "../index.js";

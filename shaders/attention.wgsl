@@ -1,0 +1,197 @@
+// attention: out[t, h] = Σ_j softmax_j(cap(scale · q[t, h] · k[base + j, h / G])) · v[base + j, h / G]
+// over the keys j a query sees, streamed over tiles of 64 keys with an online softmax:
+// no rows × keys score matrix exists, so 4k-key prefixes cost no more memory than 64 keys.
+//
+// placement i32 [rows, 3] (the op's `meta`) = (base, slot, prefix) per query row t: key j
+// is visible iff j <= slot || j < prefix, which is exactly j < max(slot + 1, prefix); keys
+// live at rows base + j of k and v (a batch row's region of the KV cache, or one image).
+//
+// Layouts: q, out [rows, heads, HD]; k, v [*, kvHeads, HD]; all f32, read as vec4
+// (HD % 4 == 0, HD <= 256). G = heads / kvHeads heads share a kv head.
+//
+// A workgroup (64 threads) owns one kv head (wid.y) and BQ = 8 query slots; slot s is the
+// pair (t, g) = (s / G, s % G), so a decode step packs a token's G heads into one
+// workgroup (each key row is read once for all of them) and prefill packs 8 / G rows.
+// Per tile of 64 keys:
+//   1. scores: thread j dots key j with every slot's q (held in shared memory), then
+//      scale and softcap. When all slots read the same key rows (the usual case) the key
+//      is read once for the 8 slots.
+//   2. softmax: thread s < BQ takes the tile's max, rescales its running sum by
+//      exp(m_old - m_new) and turns scores into weights (0 beyond the slot's keys).
+//   3. values: each thread owns (slot, 4 dims) pairs of the output and adds weight · v;
+//      consecutive threads read consecutive vec4s of a value row (coalesced).
+// Shared memory: q 8 × HD f32 (8 KiB at HD 256) + scores 8 × 64 f32 (2 KiB), under 16 KiB.
+
+override HD: u32 = 64u;
+override HD4: u32 = HD / 4u;
+
+const BQ = 8u;
+const WG = 64u;
+const TILE = 64u;
+// Output pairs (slot, vec4) per thread: BQ * HD4 / WG, at most 8 (HD 256).
+override PAIRS: u32 = (BQ * HD4 + WG - 1u) / WG;
+const MAX_PAIRS = 8u;
+
+struct Params {
+  rows: u32,
+  heads: u32,
+  kv_heads: u32,
+  group_size: u32, // G = heads / kv_heads
+  scale: f32,
+  softcap: f32,    // 0: none
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> v: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> placement: array<i32>;
+
+var<workgroup> q_tile: array<vec4<f32>, BQ * HD4>;
+var<workgroup> scores: array<f32, BQ * TILE>;
+var<workgroup> slot_base: array<u32, BQ>;
+var<workgroup> slot_keys: array<u32, BQ>; // visible keys; 0 for slots past the last row
+var<workgroup> alpha: array<f32, BQ>;
+var<workgroup> denom: array<f32, BQ>;
+var<workgroup> key_count: u32;
+var<workgroup> shared_base: u32;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let kh = wid.y;
+  let first = wid.x * BQ;
+
+  if (lid < BQ) {
+    let t = (first + lid) / p.group_size;
+    var base = 0u;
+    var keys = 0u;
+    if (t < p.rows) {
+      base = u32(placement[3u * t]);
+      keys = u32(max(max(placement[3u * t + 1u] + 1, placement[3u * t + 2u]), 0));
+    }
+    slot_base[lid] = base;
+    slot_keys[lid] = keys;
+  }
+  for (var i = lid; i < BQ * HD4; i += WG) {
+    let s = first + i / HD4;
+    let t = s / p.group_size;
+    var qv = vec4<f32>(0.0);
+    if (t < p.rows) {
+      let h = kh * p.group_size + s % p.group_size;
+      qv = q[(t * p.heads + h) * HD4 + i % HD4];
+    }
+    q_tile[i] = qv;
+  }
+  workgroupBarrier();
+  if (lid == 0u) {
+    var most = 0u;
+    var same = 1u;
+    for (var s = 0u; s < BQ; s++) {
+      most = max(most, slot_keys[s]);
+      if (slot_keys[s] > 0u && slot_base[s] != slot_base[0]) {
+        same = 0u;
+      }
+    }
+    key_count = most;
+    shared_base = same;
+  }
+  let n_keys = workgroupUniformLoad(&key_count);
+  let same_rows = shared_base == 1u;
+
+  var m_run = -1e30; // finite: exp(m_run - m_new) is then 0 on the first visible tile
+  var l_run = 0.0;
+  var o: array<vec4<f32>, MAX_PAIRS>;
+
+  for (var j0 = 0u; j0 < n_keys; j0 += TILE) {
+    // 1. scores of key j0 + lid against every slot.
+    let j = j0 + lid;
+    var dots: array<f32, BQ>;
+    // Zeroed explicitly: Dawn on SwiftShader keeps a loop-body var's value from the last iteration.
+    for (var s = 0u; s < BQ; s++) {
+      dots[s] = 0.0;
+    }
+    if (j < n_keys) {
+      if (same_rows) {
+        let row = ((slot_base[0] + j) * p.kv_heads + kh) * HD4;
+        for (var d = 0u; d < HD4; d++) {
+          let kv = k[row + d];
+          for (var s = 0u; s < BQ; s++) {
+            dots[s] += dot(q_tile[s * HD4 + d], kv);
+          }
+        }
+      } else {
+        for (var s = 0u; s < BQ; s++) {
+          if (j < slot_keys[s]) {
+            let row = ((slot_base[s] + j) * p.kv_heads + kh) * HD4;
+            for (var d = 0u; d < HD4; d++) {
+              dots[s] += dot(q_tile[s * HD4 + d], k[row + d]);
+            }
+          }
+        }
+      }
+    }
+    for (var s = 0u; s < BQ; s++) {
+      var score = dots[s] * p.scale;
+      if (p.softcap > 0.0) {
+        score = p.softcap * tanh(clamp(score / p.softcap, -10.0, 10.0));
+      }
+      scores[s * TILE + lid] = score;
+    }
+    workgroupBarrier();
+
+    // 2. online softmax, one thread per slot.
+    if (lid < BQ) {
+      let visible = min(TILE, select(0u, slot_keys[lid] - j0, slot_keys[lid] > j0));
+      var m_new = m_run;
+      for (var jj = 0u; jj < visible; jj++) {
+        m_new = max(m_new, scores[lid * TILE + jj]);
+      }
+      var sum = 0.0;
+      for (var jj = 0u; jj < TILE; jj++) {
+        var weight = 0.0;
+        if (jj < visible) {
+          weight = exp(scores[lid * TILE + jj] - m_new);
+        }
+        scores[lid * TILE + jj] = weight;
+        sum += weight;
+      }
+      let a = exp(m_run - m_new);
+      alpha[lid] = a;
+      l_run = l_run * a + sum;
+      m_run = m_new;
+    }
+    workgroupBarrier();
+
+    // 3. o = o * alpha + weights · v for this thread's (slot, vec4) pairs.
+    for (var c = 0u; c < PAIRS; c++) {
+      let i = lid + c * WG;
+      if (i < BQ * HD4) {
+        let s = i / HD4;
+        let visible = min(TILE, select(0u, slot_keys[s] - j0, slot_keys[s] > j0));
+        let row0 = slot_base[s] + j0;
+        var acc = o[c] * alpha[s];
+        for (var jj = 0u; jj < visible; jj++) {
+          acc += scores[s * TILE + jj] * v[((row0 + jj) * p.kv_heads + kh) * HD4 + i % HD4];
+        }
+        o[c] = acc;
+      }
+    }
+    workgroupBarrier();
+  }
+
+  if (lid < BQ) {
+    denom[lid] = l_run;
+  }
+  workgroupBarrier();
+  for (var c = 0u; c < PAIRS; c++) {
+    let i = lid + c * WG;
+    let s = first + i / HD4;
+    let t = s / p.group_size;
+    if (i < BQ * HD4 && t < p.rows) {
+      let h = kh * p.group_size + s % p.group_size;
+      let l = denom[i / HD4];
+      out[(t * p.heads + h) * HD4 + i % HD4] = select(vec4<f32>(0.0), o[c] / l, l > 0.0);
+    }
+  }
+}

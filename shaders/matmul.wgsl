@@ -1,0 +1,204 @@
+// matmul: y[m, n0 + n] = epilogue(Σ_k a(m, k) · w(n, k) + bias[n0 + n]), tiled for many
+// rows: prefill, SigLIP, and the mask decoder's convolutions as implicit GEMMs.
+//
+// MODE (override) picks how A and W are read; everything else is shared:
+//   0 linear           a(m, k) = x[m, k] (x [M, K] row-major); w(n, k) = W[n, k] (nn.Linear [N, K]).
+//   1 conv2d           a = im2col of NHWC x [B, H, W, Cin]: row m = (b, oy, ox), column
+//                      k = (ky, kx, ci), reading x[b, oy*s - p + ky, ox*s - p + kx, ci] (0 outside);
+//                      w = Conv2d weight [N, Cin, kh, kw] at (n, ci, ky, kx).
+//   2 convTranspose2d  the same rows and columns, reading x[b, (oy + p - ky)/s, (ox + p - kx)/s, ci]
+//                      where that divides exactly (0 elsewhere); w = ConvTranspose2d weight
+//                      [Cin, N, kh, kw] at (ci, n, ky, kx).
+// Conv columns are ordered (ky, kx, ci) so that consecutive k are consecutive NHWC channels.
+//
+// W is f16 packed two per u32: element e is half (e & 1) of word e >> 1. When K is even
+// (K_EVEN, mode 0) a word holds the pair (k, k + 1) of one row and is read once.
+//
+// Bindings: 0 params (uniform), 1 y f32 [M, ldy] read_write, 2 x f32, 3 w (this chunk's
+// rows of the weight), 4 bias f16 [ldy] packed (read only when flags has BIAS).
+//
+// Tiling: a 16×16 workgroup computes a 64×64 block of y, 4×4 outputs per thread at rows
+// ty + 16i and columns tx + 16j: shared reads broadcast along a row of threads and are
+// conflict-free along a column, and stores are coalesced. K advances 16 at a time through
+// two 16×64 f32 tiles in shared memory (8 KiB, half of WebGPU's 16 KiB default); sums are f32.
+
+override MODE: u32 = 0u;
+override K_EVEN: bool = false;
+
+const TILE = 64u;
+const TK = 16u;
+const WG = 256u;
+
+const BIAS = 1u;
+const GELU = 2u;
+const ACCUMULATE = 4u;
+const RELU = 8u;
+
+struct Params {
+  m: u32,       // rows of y
+  n: u32,       // output features in this weight chunk
+  k: u32,       // reduction length
+  ldy: u32,     // row stride of y (all features of all chunks)
+  n0: u32,      // first feature of this chunk
+  flags: u32,
+  height: u32,  // conv geometry (modes 1, 2): input H, W, Cin, output Ho, Wo, kernel, stride, padding
+  width: u32,
+  cin: u32,
+  out_h: u32,
+  out_w: u32,
+  kernel: u32,
+  stride: u32,
+  padding: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read> w: array<u32>;
+@group(0) @binding(4) var<storage, read> bias: array<u32>;
+
+var<workgroup> a_tile: array<array<f32, TILE>, TK>; // [k][m]
+var<workgroup> w_tile: array<array<f32, TILE>, TK>; // [k][n]
+
+fn a_at(m: u32, k: u32) -> f32 {
+  if (m >= p.m || k >= p.k) {
+    return 0.0;
+  }
+  if (MODE == 0u) {
+    return x[m * p.k + k];
+  }
+  let ci = k % p.cin;
+  let tap = k / p.cin;
+  let ky = i32(tap / p.kernel);
+  let kx = i32(tap % p.kernel);
+  let ox = i32(m % p.out_w);
+  let oy = i32((m / p.out_w) % p.out_h);
+  let b = m / (p.out_w * p.out_h);
+  let s = i32(p.stride);
+  var iy: i32;
+  var ix: i32;
+  if (MODE == 1u) {
+    iy = oy * s - i32(p.padding) + ky;
+    ix = ox * s - i32(p.padding) + kx;
+  } else {
+    let ty = oy + i32(p.padding) - ky;
+    let tx = ox + i32(p.padding) - kx;
+    if (ty < 0 || tx < 0 || ty % s != 0 || tx % s != 0) {
+      return 0.0;
+    }
+    iy = ty / s;
+    ix = tx / s;
+  }
+  if (iy < 0 || ix < 0 || iy >= i32(p.height) || ix >= i32(p.width)) {
+    return 0.0;
+  }
+  return x[((b * p.height + u32(iy)) * p.width + u32(ix)) * p.cin + ci];
+}
+
+fn w_at(n: u32, k: u32) -> f32 {
+  if (n >= p.n || k >= p.k) {
+    return 0.0;
+  }
+  var e: u32;
+  if (MODE == 0u) {
+    e = n * p.k + k;
+  } else {
+    let ci = k % p.cin;
+    let tap = k / p.cin;
+    let taps = p.kernel * p.kernel;
+    if (MODE == 1u) {
+      e = (n * p.cin + ci) * taps + tap;
+    } else {
+      e = (ci * p.n + n) * taps + tap;
+    }
+  }
+  return unpack2x16float(w[e >> 1u])[e & 1u];
+}
+
+fn gelu_tanh(v: f32) -> f32 {
+  // tanh's argument is clamped: |u| > 10 is ±1 in f32, and some tanh overflow beyond.
+  let u = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -10.0, 10.0);
+  return 0.5 * v * (1.0 + tanh(u));
+}
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let tx = lid % 16u;
+  let ty = lid / 16u;
+  let n_base = wid.x * TILE;
+  let m_base = wid.y * TILE;
+
+  var acc: array<f32, 16>;
+  for (var k0 = 0u; k0 < p.k; k0 += TK) {
+    // A tile: 64 rows × 16 columns, 4 per thread, consecutive threads along a row.
+    for (var i = 0u; i < 4u; i++) {
+      let idx = lid + i * WG;
+      let row = idx / TK;
+      let col = idx % TK;
+      a_tile[col][row] = a_at(m_base + row, k0 + col);
+    }
+    // W tile: 64 features × 16 columns.
+    if (MODE == 0u && K_EVEN) {
+      for (var i = 0u; i < 2u; i++) {
+        let idx = lid + i * WG;
+        let row = idx / (TK / 2u);
+        let col = (idx % (TK / 2u)) * 2u;
+        let n = n_base + row;
+        let k = k0 + col;
+        var pair = vec2<f32>(0.0);
+        if (n < p.n && k < p.k) {
+          pair = unpack2x16float(w[(n * p.k + k) >> 1u]);
+        }
+        w_tile[col][row] = pair.x;
+        w_tile[col + 1u][row] = pair.y;
+      }
+    } else {
+      for (var i = 0u; i < 4u; i++) {
+        let idx = lid + i * WG;
+        let row = idx / TK;
+        let col = idx % TK;
+        w_tile[col][row] = w_at(n_base + row, k0 + col);
+      }
+    }
+    workgroupBarrier();
+    for (var k = 0u; k < TK; k++) {
+      var a: array<f32, 4>;
+      var b: array<f32, 4>;
+      for (var i = 0u; i < 4u; i++) {
+        a[i] = a_tile[k][ty + 16u * i];
+        b[i] = w_tile[k][tx + 16u * i];
+      }
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) {
+          acc[i * 4u + j] = fma(a[i], b[j], acc[i * 4u + j]);
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+
+  for (var i = 0u; i < 4u; i++) {
+    let m = m_base + ty + 16u * i;
+    for (var j = 0u; j < 4u; j++) {
+      let n = n_base + tx + 16u * j;
+      if (m < p.m && n < p.n) {
+        let col = p.n0 + n;
+        var v = acc[i * 4u + j];
+        if ((p.flags & BIAS) != 0u) {
+          v += unpack2x16float(bias[col >> 1u])[col & 1u];
+        }
+        if ((p.flags & GELU) != 0u) {
+          v = gelu_tanh(v);
+        }
+        if ((p.flags & RELU) != 0u) {
+          v = max(v, 0.0);
+        }
+        let at = m * p.ldy + col;
+        if ((p.flags & ACCUMULATE) != 0u) {
+          v += y[at];
+        }
+        y[at] = v;
+      }
+    }
+  }
+}

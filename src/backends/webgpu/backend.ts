@@ -1,0 +1,363 @@
+// The WebGPU backend: every op of src/backends/backend.ts as a WGSL kernel (shaders/),
+// recorded into one command encoder until submit() or a read. Weights are f16 packed
+// in u32 words, split into row chunks when larger than one binding; activations are f32.
+//
+// The design in a few lines (see each shader's header for its kernel):
+// - linear: a GEMV kernel for up to 8 rows (decode: the weight is read once, coalesced)
+//   and a 64×64-tiled matmul for more (prefill, SigLIP); conv2d and convTranspose2d run
+//   through the same matmul as implicit GEMMs.
+// - attention streams over key tiles with an online softmax; argmax and sampling run on
+//   the GPU so that only token ids come back.
+// - One pipeline cache, one buffer pool, one uniform arena; bind groups cached by
+//   (pipeline, buffers, arena slot): a repeated decode step creates no GPU objects.
+// - Allocation failures and device loss reject the next read with errors saying what to do.
+import type {
+  AttentionOptions,
+  Backend,
+  Buf,
+  BufKind,
+  ConvOptions,
+  LinearOptions,
+  SampleOptions,
+  Weight,
+} from "../backend.js";
+import { BufferPool, STAGING_PIECE_BYTES } from "./buffers.js";
+import { DeviceLostError, GPUOutOfMemoryError } from "./errors.js";
+import { type Kernel, PipelineCache } from "./pipelines.js";
+import { Recorder } from "./recorder.js";
+import { GPUWeight, uploadWeight } from "./weights.js";
+
+export interface WebGPUBackendOptions {
+  /**
+   * Largest storage binding a weight chunk may take, in bytes (default: the device's
+   * maxStorageBufferBindingSize and maxBufferSize). Tests set it small to force splitting.
+   */
+  maxBindingBytes?: number;
+}
+
+export function createWebGPUBackend(device: GPUDevice, options: WebGPUBackendOptions = {}): WebGPUBackend {
+  return new WebGPUBackend(device, options);
+}
+
+class GPUBuf implements Buf {
+  constructor(
+    readonly label: string,
+    readonly kind: BufKind,
+    readonly length: number,
+    readonly buffer: GPUBuffer,
+  ) {}
+}
+
+/** Up to this many rows a linear is a GEMV (gemv.wgsl's ROWS); above, the tiled matmul. */
+const GEMV_MAX_ROWS = 8;
+const MATMUL_TILE = 64;
+/** Threads per workgroup of the element-wise and per-row kernels. */
+const WG = 256;
+/** Output features per GEMV workgroup. */
+const GEMV_OUTS = 4;
+/** attention.wgsl's query slots per workgroup and its largest head dim. */
+const ATTENTION_SLOTS = 8;
+const ATTENTION_MAX_HEAD_DIM = 256;
+
+// Bits of the matmul/gemv `flags` parameter.
+const BIAS = 1;
+const GELU = 2;
+const ACCUMULATE = 4;
+const RELU = 8;
+
+// matmul.wgsl's MODE.
+const LINEAR = 0;
+const CONV = 1;
+const CONV_TRANSPOSE = 2;
+
+const gpu = (b: Buf) => (b as GPUBuf).buffer;
+const weight = (w: Weight) => w as GPUWeight;
+
+export class WebGPUBackend implements Backend {
+  readonly name = "webgpu";
+  private readonly pool: BufferPool;
+  private readonly pipelines: PipelineCache;
+  private readonly recorder: Recorder;
+  private readonly maxBindingBytes: number;
+  /** Bound where a kernel reads an optional input that is absent (no bias). */
+  private readonly placeholder: GPUBuffer;
+  private readonly ropeTables = new Map<string, GPUBuffer>();
+  /** Errors WebGPU reports asynchronously (allocation, pipeline creation): thrown by the next read. */
+  private pendingErrors: Promise<Error | null>[] = [];
+  private lost: DeviceLostError | null = null;
+  private readonly lostPromise: Promise<never>;
+  private disposed = false;
+
+  constructor(
+    private readonly device: GPUDevice,
+    options: WebGPUBackendOptions,
+  ) {
+    const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+    this.maxBindingBytes = Math.floor(Math.min(options.maxBindingBytes ?? limit, limit) / 16) * 16;
+    this.lostPromise = device.lost.then((info) => {
+      this.lost = new DeviceLostError(info.message || info.reason || "unknown reason");
+      throw this.lost;
+    });
+    this.lostPromise.catch(() => {}); // observed by reads; never an unhandled rejection
+    this.pool = new BufferPool(
+      device,
+      (scope, what, bytes) =>
+        this.pendingErrors.push(scope.then((e) => e && new GPUOutOfMemoryError(what, bytes, e.message))),
+      () => this.recorder.forgetBindGroups(),
+    );
+    this.pipelines = new PipelineCache(device, (scope, what) =>
+      this.pendingErrors.push(scope.then((e) => e && new Error(`${what}: ${e.message}`))),
+    );
+    this.recorder = new Recorder(device, this.pool, (scope) =>
+      this.pendingErrors.push(scope.then((e) => e && new Error(`recorded ops failed validation: ${e.message}`))),
+    );
+    this.placeholder = this.pool.create("placeholder", 16, GPUBufferUsage.STORAGE);
+  }
+
+  // ---- memory ----
+
+  uploadWeight(label: string, data: Uint16Array | Float32Array, shape: readonly number[]): Weight {
+    return uploadWeight(this.device, this.pool, label, data, shape, this.maxBindingBytes);
+  }
+
+  alloc(label: string, length: number, kind: BufKind = "f32"): Buf {
+    const bytes = Math.max(16, Math.ceil((length * 4) / 16) * 16);
+    return new GPUBuf(label, kind, length, this.pool.storage(label, bytes));
+  }
+
+  free(buf: Buf): void {
+    this.pool.release(gpu(buf));
+  }
+
+  write(buf: Buf, data: Float32Array | Int32Array, offset = 0): void {
+    // A queue write lands before everything not yet submitted: recorded ops that use
+    // this buffer must go first.
+    if (this.recorder.touches(gpu(buf))) this.submit();
+    this.device.queue.writeBuffer(gpu(buf), offset * 4, data as Float32Array<ArrayBuffer>);
+  }
+
+  async read(buf: Buf, length?: number, offset = 0): Promise<Float32Array> {
+    return new Float32Array(await this.readBytes(buf, length, offset));
+  }
+
+  async readI32(buf: Buf, length?: number, offset = 0): Promise<Int32Array> {
+    return new Int32Array(await this.readBytes(buf, length, offset));
+  }
+
+  submit(): void {
+    this.recorder.submit();
+    this.pool.trim();
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.pool.destroyAll();
+    this.ropeTables.clear();
+  }
+
+  // ---- ops ----
+
+  embed(y: Buf, ids: Buf, table: Weight, rows: number, opts: { scale?: number; accumulate?: boolean } = {}): void {
+    const t = weight(table);
+    const pipeline = this.pipelines.get("embed");
+    for (const c of t.chunks) {
+      this.recorder.dispatch(
+        pipeline,
+        [gpu(y), gpu(ids), c.buffer],
+        "uuuufu",
+        [rows, t.rowLength, c.row0, c.rows, opts.scale ?? 1, opts.accumulate ? 1 : 0],
+        this.grid(Math.ceil((rows * t.rowLength) / WG)),
+      );
+    }
+  }
+
+  patchify(y: Buf, pixels: Buf, batch: number, channels: number, imageSize: number, patchSize: number): void {
+    const n = batch * channels * imageSize * imageSize; // every pixel lands in exactly one patch
+    this.run("patchify", [y, pixels], "uuuu", [batch, channels, imageSize, patchSize], Math.ceil(n / WG));
+  }
+
+  linear(y: Buf, x: Buf, w: Weight, bias: Weight | null, rows: number, opts: LinearOptions = {}): void {
+    const W = weight(w);
+    const K = W.rowLength;
+    const N = W.rows;
+    const flags = (bias ? BIAS : 0) | (opts.gelu ? GELU : 0) | (opts.accumulate ? ACCUMULATE : 0);
+    const b = bias ? weight(bias).whole : this.placeholder;
+    if (rows <= GEMV_MAX_ROWS) {
+      const pipeline = this.pipelines.get("gemv", { ROWS: rows, K_EVEN: K % 2 === 0 ? 1 : 0 });
+      for (const c of W.chunks) {
+        this.recorder.dispatch(
+          pipeline,
+          [gpu(y), gpu(x), c.buffer, b],
+          "uuuuu",
+          [c.rows, K, N, c.row0, flags],
+          this.grid(Math.ceil(c.rows / GEMV_OUTS)),
+        );
+      }
+      return;
+    }
+    const pipeline = this.pipelines.get("matmul", { MODE: LINEAR, K_EVEN: K % 2 === 0 ? 1 : 0 });
+    for (const c of W.chunks) {
+      this.recorder.dispatch(
+        pipeline,
+        [gpu(y), gpu(x), c.buffer, b],
+        "uuuuuu",
+        [rows, c.rows, K, N, c.row0, flags],
+        [Math.ceil(c.rows / MATMUL_TILE), Math.ceil(rows / MATMUL_TILE)],
+      );
+    }
+  }
+
+  layerNorm(y: Buf, x: Buf, w: Weight, b: Weight, rows: number, eps: number): void {
+    const D = weight(w).rowLength;
+    this.runRows("layer-norm", [gpu(y), gpu(x), weight(w).whole, weight(b).whole], "uuf", [rows, D, eps], rows);
+  }
+
+  rmsNorm(y: Buf, x: Buf, w: Weight, rows: number, eps: number, opts: { accumulate?: boolean } = {}): void {
+    const D = weight(w).rowLength;
+    this.runRows("rms-norm", [gpu(y), gpu(x), weight(w).whole], "uufu", [rows, D, eps, opts.accumulate ? 1 : 0], rows);
+  }
+
+  geluMul(y: Buf, gate: Buf, up: Buf, n: number): void {
+    this.run("gelu-mul", [y, gate, up], "u", [n], Math.ceil(n / WG));
+  }
+
+  rope(x: Buf, positions: Buf, rows: number, heads: number, headDim: number, theta: number): void {
+    const pipeline = this.pipelines.get("rope");
+    const pairs = (rows * heads * headDim) / 2;
+    this.recorder.dispatch(
+      pipeline,
+      [gpu(x), gpu(positions), this.ropeTable(theta, headDim)],
+      "uuu",
+      [rows, heads, headDim],
+      this.grid(Math.ceil(pairs / WG)),
+    );
+  }
+
+  attention(out: Buf, q: Buf, k: Buf, v: Buf, meta: Buf, rows: number, o: AttentionOptions): void {
+    const { heads, kvHeads, headDim } = o;
+    if (headDim % 4 !== 0 || headDim > ATTENTION_MAX_HEAD_DIM || heads % kvHeads !== 0) {
+      throw new Error(`attention needs headDim % 4 == 0, headDim <= 256 and heads % kvHeads == 0; got ${headDim}, ${heads}/${kvHeads}`);
+    }
+    const group = heads / kvHeads;
+    this.recorder.dispatch(
+      this.pipelines.get("attention", { HD: headDim }),
+      [gpu(out), gpu(q), gpu(k), gpu(v), gpu(meta)],
+      "uuuuff",
+      [rows, heads, kvHeads, group, o.scale, o.softcap ?? 0],
+      [Math.ceil((rows * group) / ATTENTION_SLOTS), kvHeads],
+    );
+  }
+
+  scatterRows(dst: Buf, idx: Buf, src: Buf, rows: number, width: number, scale = 1): void {
+    this.run("scatter-rows", [dst, idx, src], "uuf", [rows, width, scale], Math.ceil((rows * width) / WG));
+  }
+
+  gatherRows(dst: Buf, src: Buf, idx: Buf, rows: number, width: number): void {
+    this.run("gather-rows", [dst, src, idx], "uu", [rows, width], Math.ceil((rows * width) / WG));
+  }
+
+  conv2d(y: Buf, x: Buf, w: Weight, bias: Weight, o: ConvOptions): void {
+    const [Cout, Cin, k] = w.shape;
+    const Ho = Math.floor((o.height + 2 * o.padding - k) / o.stride) + 1;
+    const Wo = Math.floor((o.width + 2 * o.padding - k) / o.stride) + 1;
+    this.conv(CONV, y, x, w, bias, o, Cout, Cin, Ho, Wo);
+  }
+
+  convTranspose2d(y: Buf, x: Buf, w: Weight, bias: Weight, o: ConvOptions): void {
+    const [Cin, Cout, k] = w.shape;
+    const Ho = (o.height - 1) * o.stride - 2 * o.padding + k;
+    const Wo = (o.width - 1) * o.stride - 2 * o.padding + k;
+    this.conv(CONV_TRANSPOSE, y, x, w, bias, o, Cout, Cin, Ho, Wo);
+  }
+
+  softcap(x: Buf, n: number, cap: number): void {
+    this.run("softcap", [x], "uf", [n, cap], Math.ceil(n / WG));
+  }
+
+  argmax(ids: Buf, logits: Buf, rows: number, vocab: number): void {
+    this.run("argmax", [ids, logits], "u", [vocab], rows);
+  }
+
+  sample(ids: Buf, logits: Buf, uniforms: Buf, rows: number, vocab: number, o: SampleOptions): void {
+    this.run("sample", [ids, logits, uniforms], "ufuf", [vocab, o.temperature, o.topK, o.topP], rows);
+  }
+
+  // ---- internals ----
+
+  /** A kernel over activation buffers with a 1-D count of workgroups, spread over a 2-D grid. */
+  private run(kernel: Kernel, bufs: Buf[], format: string, params: number[], workgroups: number): void {
+    this.recorder.dispatch(this.pipelines.get(kernel), bufs.map(gpu), format, params, this.grid(workgroups));
+  }
+
+  /** A one-workgroup-per-row kernel. */
+  private runRows(kernel: Kernel, buffers: GPUBuffer[], format: string, params: number[], rows: number): void {
+    this.recorder.dispatch(this.pipelines.get(kernel), buffers, format, params, this.grid(rows));
+  }
+
+  /** n workgroups as (x, y) within maxComputeWorkgroupsPerDimension; kernels index wid.y * groups.x + wid.x. */
+  private grid(n: number): [number, number] {
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    const x = Math.max(1, Math.min(n, max));
+    return [x, Math.ceil(n / x) || 1];
+  }
+
+  private conv(mode: number, y: Buf, x: Buf, w: Weight, bias: Weight, o: ConvOptions, Cout: number, Cin: number, Ho: number, Wo: number): void {
+    const k = o.kernel;
+    const M = o.batch * Ho * Wo;
+    const flags = BIAS | (o.relu ? RELU : 0) | (o.accumulate ? ACCUMULATE : 0);
+    this.recorder.dispatch(
+      this.pipelines.get("matmul", { MODE: mode, K_EVEN: 0 }),
+      [gpu(y), gpu(x), weight(w).whole, weight(bias).whole],
+      "uuuuuuuuuuuuuu",
+      [M, Cout, Cin * k * k, Cout, 0, flags, o.height, o.width, Cin, Ho, Wo, k, o.stride, o.padding],
+      [Math.ceil(Cout / MATMUL_TILE), Math.ceil(M / MATMUL_TILE)],
+    );
+  }
+
+  /** inv_freq[i] = theta^(-2i/headDim), rounded to f32 as the reference implementations compute it; made once per (theta, headDim). */
+  private ropeTable(theta: number, headDim: number): GPUBuffer {
+    const key = `${theta}/${headDim}`;
+    let table = this.ropeTables.get(key);
+    if (!table) {
+      const inv = Float32Array.from({ length: headDim / 2 }, (_, i) => 1 / Math.fround(theta ** ((2 * i) / headDim)));
+      table = this.pool.create(`rope.inv_freq.${key}`, Math.max(16, Math.ceil(inv.byteLength / 16) * 16), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+      this.device.queue.writeBuffer(table, 0, inv);
+      this.ropeTables.set(key, table);
+    }
+    return table;
+  }
+
+  /** Copies elements [offset, offset + length) back through pooled staging buffers, in pieces for big reads. */
+  private async readBytes(buf: Buf, length: number | undefined, offset: number): Promise<ArrayBuffer> {
+    if (this.lost) throw this.lost;
+    const bytes = 4 * Math.max(0, Math.min(length ?? buf.length, buf.length - offset));
+    const out = new Uint8Array(bytes);
+    this.submit();
+    for (let done = 0; done < bytes; done += STAGING_PIECE_BYTES) {
+      const size = Math.min(STAGING_PIECE_BYTES, bytes - done);
+      const staging = this.pool.stagingBuffer(size);
+      this.recorder.copy(gpu(buf), offset * 4 + done, staging, 0, size);
+      this.recorder.submit();
+      try {
+        await Promise.race([staging.mapAsync(GPUMapMode.READ, 0, size), this.lostPromise]);
+      } catch (e) {
+        throw this.lost ?? e;
+      }
+      out.set(new Uint8Array(staging.getMappedRange(0, size)), done);
+      staging.unmap();
+      this.pool.releaseStaging(staging);
+    }
+    if (bytes === 0) await Promise.race([this.device.queue.onSubmittedWorkDone(), this.lostPromise]);
+    await this.throwPendingErrors();
+    return out.buffer;
+  }
+
+  private async throwPendingErrors(): Promise<void> {
+    if (this.pendingErrors.length === 0) return;
+    const errors = await Promise.all(this.pendingErrors);
+    this.pendingErrors = [];
+    const first = errors.find((e) => e);
+    if (first) throw first;
+  }
+}

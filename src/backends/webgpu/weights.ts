@@ -1,0 +1,69 @@
+// Weights on the GPU: f16, packed two per u32 (element e is half e & 1 of word e >> 1,
+// which is simply the little-endian bytes of the f16 array), so no shader-f16 feature is
+// needed. A weight larger than one storage binding (browsers bind 128 MiB by default;
+// Gemma's embedding is 1 GiB) is split into row chunks, each its own buffer, and the ops
+// that take big weights (linear, embed) dispatch once per chunk.
+import type { Weight } from "../backend.js";
+import { f32ArrayToF16 } from "../../weights/f16.js";
+import type { BufferPool } from "./buffers.js";
+
+export interface WeightChunk {
+  buffer: GPUBuffer;
+  /** First row of the weight in this chunk, and how many rows it holds. */
+  row0: number;
+  rows: number;
+}
+
+export class GPUWeight implements Weight {
+  constructor(
+    readonly label: string,
+    readonly shape: readonly number[],
+    /** Leading dimension (out features, table rows); a 1-D weight is one row. */
+    readonly rows: number,
+    /** Elements per row: the product of the remaining dimensions. */
+    readonly rowLength: number,
+    readonly chunks: readonly WeightChunk[],
+  ) {}
+
+  /** The weight's only buffer; for ops whose weights are never split (norms, biases, convs). */
+  get whole(): GPUBuffer {
+    if (this.chunks.length !== 1) {
+      throw new Error(`${this.label} is split over ${this.chunks.length} bindings; this op takes it whole`);
+    }
+    return this.chunks[0].buffer;
+  }
+}
+
+export function uploadWeight(
+  device: GPUDevice,
+  pool: BufferPool,
+  label: string,
+  data: Uint16Array | Float32Array,
+  shape: readonly number[],
+  maxBindingBytes: number,
+): GPUWeight {
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (data.length !== count) throw new Error(`${label}: ${data.length} values for shape [${shape}]`);
+  const rows = shape.length > 1 ? shape[0] : 1;
+  const rowLength = count / Math.max(rows, 1);
+  let perChunk = Math.floor(maxBindingBytes / (2 * rowLength));
+  // With an odd row length, odd rows start mid-word: chunks start on even rows so each starts on a word.
+  if (rowLength % 2 === 1 && perChunk < rows) perChunk -= perChunk % 2;
+  if (perChunk < 1) throw new Error(`${label}: one row of ${rowLength} f16 values exceeds the ${maxBindingBytes}-byte binding limit`);
+  const chunks: WeightChunk[] = [];
+  for (let row0 = 0; row0 < rows || chunks.length === 0; row0 += perChunk) {
+    const n = Math.min(perChunk, rows - row0);
+    const start = row0 * rowLength;
+    const end = start + n * rowLength;
+    const bits = data instanceof Uint16Array ? data.subarray(start, end) : f32ArrayToF16(data.subarray(start, end));
+    const bytes = Math.max(16, Math.ceil((bits.length * 2) / 16) * 16);
+    const name = perChunk < rows ? `${label}[${row0}:${row0 + n}]` : label;
+    const buffer = pool.create(name, bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+    // writeBuffer takes whole words: an odd last value goes in its own padded word.
+    const even = bits.length - (bits.length % 2);
+    if (even > 0) device.queue.writeBuffer(buffer, 0, bits as Uint16Array<ArrayBuffer>, 0, even);
+    if (even < bits.length) device.queue.writeBuffer(buffer, even * 2, Uint16Array.of(bits[even], 0));
+    chunks.push({ buffer, row0, rows: n });
+  }
+  return new GPUWeight(label, shape, rows, rowLength, chunks);
+}
