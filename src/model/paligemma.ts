@@ -11,7 +11,7 @@ import type { Backend, Buf, SampleOptions, Weight } from "../backends/backend.js
 import { createBackend, type DeviceOption } from "../backends/select.js";
 import type { PaliGemmaConfig } from "../config.js";
 import { DisposedError, InputError } from "../errors.js";
-import { type Checkpoint, loadCheckpoint, type LoadProgress } from "../weights/checkpoint.js";
+import { type Checkpoint, loadCheckpoint } from "../weights/checkpoint.js";
 import { type FetchOptions, type ModelSource, resolveSource } from "../weights/files.js";
 import { PROJECTOR } from "../weights/names.js";
 import { gemmaLayers, gemmaLogits, type GemmaWeights, gemmaWeights } from "./gemma.js";
@@ -25,7 +25,6 @@ export interface LoadOptions extends FetchOptions {
   gpu?: GPU | GPUAdapter | GPUDevice;
   /** A backend built by the caller (tests, advanced use); overrides device/gpu. */
   backend?: Backend;
-  onProgress?: (p: LoadProgress) => void;
 }
 
 export interface ForwardInputs {

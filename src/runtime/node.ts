@@ -1,11 +1,12 @@
 // Node entry: the portable core plus what Node does differently.
-// - .wasm files are read from disk (Node's fetch has no file: URLs).
+// - .wasm files (ours and the image codecs') are read from disk (Node's fetch has no file: URLs).
 // - A model source that is a folder path is read with node:fs, streamed.
 // - WebGPU comes from the optional `webgpu` package (Dawn); without it "auto" runs on WASM.
 // - Hub downloads are cached in a folder; HF_TOKEN comes from the environment.
 import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import "../image/node-codecs.js";
 import { setGPUProvider } from "../backends/webgpu/device.js";
 import { setWasmFetcher } from "../wasm/load.js";
 import { setPathOpener } from "../weights/files.js";

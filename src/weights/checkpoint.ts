@@ -10,6 +10,8 @@ import { canonicalName, expectedTensors, GEMMA2_ONLY_NORM, LM_HEAD, newerLayoutN
 import { readSafetensors, toF16Bits } from "./safetensors.js";
 
 export interface LoadProgress {
+  /** "download": a hub file arriving in the cache; "read": a weights file being loaded onto the device. */
+  stage: "download" | "read";
   file: string;
   loaded: number;
   /** undefined when the size is not known up front. */
@@ -78,7 +80,7 @@ export async function loadCheckpoint(
         size: file.size,
         onBytes: (n) => {
           loaded += n;
-          onProgress?.({ file: shard, loaded, total: file.size });
+          onProgress?.({ stage: "read", file: shard, loaded, total: file.size });
         },
       },
     );

@@ -89,7 +89,7 @@ function contentFile(name: string, content: FileContent, opts: FetchOptions): ()
   if (content instanceof Blob) return async () => ({ size: content.size, stream: () => content.stream() });
   if (content instanceof ArrayBuffer || content instanceof Uint8Array) {
     const bytes = content instanceof Uint8Array ? content : new Uint8Array(content);
-    return async () => ({ size: bytes.length, stream: () => new Blob([bytes]).stream() });
+    return async () => ({ size: bytes.length, stream: () => new Blob([bytes as Uint8Array<ArrayBuffer>]).stream() });
   }
   throw new LoadError(`file ${name}: expected a Blob, File, ArrayBuffer, Uint8Array or URL`);
 }

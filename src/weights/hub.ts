@@ -202,7 +202,7 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
     return { res, info: announced(fetched, url) };
   }
 
-  const progress = (file: string, loaded: number, total: number | undefined) => opts.onProgress?.({ file, loaded, total });
+  const progress = (file: string, loaded: number, total: number | undefined) => opts.onProgress?.({ stage: "download", file, loaded, total });
 
   /** Downloads `name` into the cache; false when the repository has no such file. */
   async function download(cache: ModelCache, name: string, url: string, key: string): Promise<boolean> {

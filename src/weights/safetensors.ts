@@ -26,7 +26,7 @@ const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 /** Reads exactly the bytes asked for from a stream, copying into fresh, aligned buffers. */
 class StreamReader {
-  private chunk = new Uint8Array(0);
+  private chunk: Uint8Array = new Uint8Array(0);
   private at = 0;
   /** Bytes consumed so far. */
   position = 0;

@@ -1,0 +1,246 @@
+// The SDK's face: load a checkpoint folder (weights, tokenizer, optional mask
+// decoder), then caption / answer / ocr / detect / segment an image, or generate and
+// stream from any prompt. Prompts are the ones PaliGemma was trained with.
+import { type DeviceOption } from "./backends/select.js";
+import { DisposedError, InputError, LoadError } from "./errors.js";
+import { toRGBImage, type ImageInput } from "./image/input.js";
+import type { RawImage } from "./image/raw-image.js";
+import { loadMaskDecoder, type MaskDecoder } from "./model/mask-decoder.js";
+import { PaliGemmaForConditionalGeneration } from "./model/paligemma.js";
+import { PaliGemmaProcessor } from "./processor.js";
+import { parseDetections, type Detection } from "./tasks/detect.js";
+import { generateTokens, type GenerationOptions } from "./tasks/generate.js";
+import { parseSegments } from "./tasks/segment.js";
+import { stripLocationTokens } from "./tasks/text.js";
+import { loadTokenizer, type Tokenizer } from "./tokenizer/index.js";
+import { type FetchOptions, type FileContent, type ModelSource, resolveSource, readText } from "./weights/files.js";
+
+export interface PaliGemmaLoadOptions extends FetchOptions {
+  /** "auto" (default): WebGPU when an adapter exists, else WASM. */
+  device?: DeviceOption;
+  gpu?: GPU | GPUAdapter | GPUDevice;
+  /** The segmentation mask decoder (big_vision's vae-oid.npz); default: vae-oid.npz in the model folder. */
+  maskDecoder?: FileContent;
+}
+
+export interface Timings {
+  /** Image decoding, resizing and tokenization. */
+  preprocessMs: number;
+  /** Vision encoder + decoder over the prompt, up to the first new token. */
+  prefillMs: number;
+  decodeMs: number;
+  newTokens: number;
+}
+
+export interface GenerateResult {
+  /** Decoded text, with <locNNNN>/<segNNN> tokens removed and the stop token excluded. */
+  text: string;
+  /** Every generated id, location/segment tokens and the stop token included. */
+  tokenIds: Int32Array;
+  timings: Timings;
+}
+
+export interface Segmentation extends Detection {
+  /** Full-image mask in [0, 1], row-major [height][width]. */
+  mask: { width: number; height: number; data: Float32Array };
+}
+
+export type { Detection };
+
+type Many<T> = T | T[];
+
+export class PaliGemma {
+  private maskDecoder?: Promise<MaskDecoder>;
+  private disposed = false;
+
+  private constructor(
+    readonly model: PaliGemmaForConditionalGeneration,
+    readonly tokenizer: Tokenizer,
+    private readonly processor: PaliGemmaProcessor,
+    private readonly maskDecoderSource: () => Promise<Uint8Array | undefined>,
+  ) {}
+
+  static async load(source: ModelSource, opts: PaliGemmaLoadOptions = {}): Promise<PaliGemma> {
+    const files = resolveSource(source, opts);
+    const tokenizerJson = await readText(files, "tokenizer.json");
+    if (tokenizerJson === undefined) throw new LoadError(`tokenizer.json not found in ${files.where}`);
+    const tokenizer = await loadTokenizer(tokenizerJson);
+    const model = await PaliGemmaForConditionalGeneration.load(files, opts);
+    const v = model.config.vision;
+    const processor = PaliGemmaProcessor(tokenizer, { numImageTokens: v.numPatches, imageSize: v.imageSize });
+    const maskSource = async () => {
+      if (opts.maskDecoder !== undefined) {
+        const f = await resolveSource({ "vae-oid.npz": opts.maskDecoder }, opts).open("vae-oid.npz");
+        return f && new Uint8Array(await new Response(f.stream()).arrayBuffer());
+      }
+      const f = await files.open("vae-oid.npz");
+      return f && new Uint8Array(await new Response(f.stream()).arrayBuffer());
+    };
+    return new PaliGemma(model, tokenizer, processor, maskSource);
+  }
+
+  /** A short caption ("caption en"), or a longer description ("describe en"). */
+  caption(image: ImageInput, o?: { lang?: string; length?: "short" | "long" } & GenerationOptions): Promise<{ text: string }>;
+  caption(image: ImageInput[], o?: { lang?: string; length?: "short" | "long" } & GenerationOptions): Promise<{ text: string }[]>;
+  async caption(image: Many<ImageInput>, o: { lang?: string; length?: "short" | "long" } & GenerationOptions = {}) {
+    const task = o.length === "long" ? "describe" : "caption";
+    return this.textTask(image, `${task} ${lang(o.lang)}`, o);
+  }
+
+  answer(image: ImageInput, question: string, o?: { lang?: string } & GenerationOptions): Promise<{ text: string }>;
+  answer(image: ImageInput[], question: Many<string>, o?: { lang?: string } & GenerationOptions): Promise<{ text: string }[]>;
+  async answer(image: Many<ImageInput>, question: Many<string>, o: { lang?: string } & GenerationOptions = {}) {
+    const qs = Array.isArray(question) ? question : [question];
+    if (qs.some((q) => typeof q !== "string" || !q.trim())) throw new InputError("answer() needs a non-empty question");
+    const prompts = qs.map((q) => `answer ${lang(o.lang)} ${q}`);
+    return this.textTask(image, Array.isArray(question) ? prompts : prompts[0], o);
+  }
+
+  ocr(image: ImageInput, o?: GenerationOptions): Promise<{ text: string }>;
+  ocr(image: ImageInput[], o?: GenerationOptions): Promise<{ text: string }[]>;
+  async ocr(image: Many<ImageInput>, o: GenerationOptions = {}) {
+    return this.textTask(image, "ocr", o);
+  }
+
+  /** Boxes for each label, in the image's pixels. */
+  async detect(image: ImageInput, labels: Many<string>, o: GenerationOptions = {}): Promise<Detection[]> {
+    const prompt = `detect ${checkLabels(labels).join(" ; ")}`;
+    const [rgb] = await this.images(image);
+    const [r] = await this.run([rgb], [prompt], o);
+    return parseDetections(this.tokenizer.decode(r.tokenIds), rgb.width, rgb.height);
+  }
+
+  /** A box and a full-image mask for each instance of the label. */
+  async segment(image: ImageInput, label: Many<string>, o: GenerationOptions = {}): Promise<Segmentation[]> {
+    const prompt = `segment ${checkLabels(label).join(" ; ")}`;
+    const [rgb] = await this.images(image);
+    const [r] = await this.run([rgb], [prompt], o);
+    const found = parseSegments(this.tokenizer.decode(r.tokenIds), rgb.width, rgb.height);
+    if (found.length === 0) return [];
+    const decoder = await this.loadMaskDecoder();
+    const codes = new Int32Array(found.length * 16);
+    found.forEach((s, i) => codes.set(s.codes, i * 16));
+    const masks64 = await decoder.decode(codes);
+    const boxes = new Int32Array(found.length * 4);
+    found.forEach((s, i) => boxes.set([s.box.x0, s.box.y0, s.box.x1, s.box.y1], i * 4));
+    const pasted = await decoder.paste(masks64, boxes, rgb.width, rgb.height);
+    const n = rgb.width * rgb.height;
+    return found.map((s, i) => ({
+      label: s.label,
+      box: s.box,
+      mask: { width: rgb.width, height: rgb.height, data: pasted.slice(i * n, (i + 1) * n) },
+    }));
+  }
+
+  /** Text pieces as they decode (one prompt, one image). */
+  async *stream(image: ImageInput, prompt: string, o: GenerationOptions = {}): AsyncGenerator<string> {
+    this.assertUsable();
+    const [rgb] = await this.images(image);
+    const inputs = await this.processor({ text: [prompt], images: [rgb] });
+    const ids: number[] = [];
+    let shown = "";
+    for await (const step of generateTokens(this.model, inputs, o)) {
+      if (step[0] < 0 || this.stops(o).has(step[0])) break;
+      ids.push(step[0]);
+      const text = stripLocationTokens(this.tokenizer.decode(ids));
+      // A byte-fallback character may be half decoded: wait for the rest of it.
+      if (text.endsWith("\uFFFD") || text.length <= shown.length) continue;
+      yield text.slice(shown.length);
+      shown = text;
+    }
+  }
+
+  /** Any prompt; arrays of images and/or prompts run as one right-padded batch. */
+  generate(image: ImageInput, prompt: string, o?: GenerationOptions): Promise<GenerateResult>;
+  generate(image: Many<ImageInput>, prompt: Many<string>, o?: GenerationOptions): Promise<GenerateResult[]>;
+  async generate(image: Many<ImageInput>, prompt: Many<string>, o: GenerationOptions = {}) {
+    const batched = Array.isArray(image) || Array.isArray(prompt);
+    const [images, prompts] = broadcast(await this.images(image), Array.isArray(prompt) ? prompt : [prompt]);
+    const out = await this.run(images, prompts, o);
+    return batched ? out : out[0];
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.model.dispose();
+    this.tokenizer.dispose();
+    void this.maskDecoder?.then((d) => d.dispose()).catch(() => {});
+  }
+
+  private assertUsable(): void {
+    if (this.disposed) throw new DisposedError("this PaliGemma");
+  }
+
+  private stops(o: GenerationOptions): Set<number> {
+    return new Set(o.stopTokens ?? this.model.config.eosTokenIds);
+  }
+
+  private async images(image: Many<ImageInput>): Promise<RawImage[]> {
+    this.assertUsable();
+    const list = Array.isArray(image) ? image : [image];
+    if (list.length === 0) throw new InputError("no image given");
+    return Promise.all(list.map((i) => toRGBImage(i)));
+  }
+
+  private async textTask(image: Many<ImageInput>, prompt: Many<string>, o: GenerationOptions) {
+    const batched = Array.isArray(image) || Array.isArray(prompt);
+    const [images, prompts] = broadcast(await this.images(image), Array.isArray(prompt) ? prompt : [prompt]);
+    const out = (await this.run(images, prompts, o)).map((r) => ({ text: r.text }));
+    return batched ? out : out[0];
+  }
+
+  private async run(images: RawImage[], prompts: string[], o: GenerationOptions): Promise<GenerateResult[]> {
+    this.assertUsable();
+    const t0 = performance.now();
+    const inputs = await this.processor({ text: prompts, images });
+    const t1 = performance.now();
+    const stop = this.stops(o);
+    const rows: number[][] = prompts.map(() => []);
+    let firstAt = t1;
+    let steps = 0;
+    for await (const ids of generateTokens(this.model, inputs, o)) {
+      if (steps++ === 0) firstAt = performance.now();
+      ids.forEach((id, b) => id >= 0 && rows[b].push(id));
+    }
+    const t2 = performance.now();
+    return rows.map((ids) => ({
+      text: stripLocationTokens(this.tokenizer.decode(ids.filter((id) => !stop.has(id)))),
+      tokenIds: Int32Array.from(ids),
+      timings: { preprocessMs: t1 - t0, prefillMs: firstAt - t1, decodeMs: t2 - firstAt, newTokens: ids.length },
+    }));
+  }
+
+  private loadMaskDecoder(): Promise<MaskDecoder> {
+    this.maskDecoder ??= this.maskDecoderSource().then((bytes) => {
+      if (!bytes) {
+        throw new LoadError(
+          "segment() needs PaliGemma's mask decoder: put big_vision's vae-oid.npz in the model folder or pass { maskDecoder } to PaliGemma.load",
+        );
+      }
+      return loadMaskDecoder(bytes, { backend: this.model.backend });
+    });
+    return this.maskDecoder;
+  }
+}
+
+function lang(code: string | undefined): string {
+  const l = code ?? "en";
+  if (!/^[a-zA-Z-]{2,10}$/.test(l)) throw new InputError(`lang must be a language code like "en" or "zh-CN", got ${JSON.stringify(code)}`);
+  return l;
+}
+
+function checkLabels(labels: Many<string>): string[] {
+  const list = Array.isArray(labels) ? labels : [labels];
+  if (list.length === 0 || list.some((l) => typeof l !== "string" || !l.trim() || l.includes(";"))) {
+    throw new InputError(`labels must be non-empty strings without ";", got ${JSON.stringify(labels)}`);
+  }
+  return list.map((l) => l.trim());
+}
+
+function broadcast<A, B>(a: A[], b: B[]): [A[], B[]] {
+  if (a.length === b.length) return [a, b];
+  if (a.length === 1) return [b.map(() => a[0]), b];
+  if (b.length === 1) return [a, a.map(() => b[0])];
+  throw new InputError(`${a.length} images but ${b.length} prompts: give one of each per row, or one to share`);
+}
