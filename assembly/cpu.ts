@@ -3,7 +3,7 @@
 // side (src/backends/wasm/) owns the memory and passes scratch where a kernel
 // needs it. See src/backends/backend.ts for each op's contract.
 export { heapBase } from "./cpu/memory";
-export { f16FirstNonFinite, f16ToF32 } from "./cpu/f16";
+export { f16FirstNonFinite } from "./cpu/f16";
 export { embed } from "./cpu/embed";
 export { patchify } from "./cpu/patchify";
 export { linear, linearPanelBytes, LINEAR_GELU, LINEAR_ACCUMULATE } from "./cpu/linear";

@@ -50,10 +50,3 @@ export function f16FirstNonFinite(src: usize, n: i32): i32 {
   }
   return -1;
 }
-
-/** dst[i] = f16 src[i] for i < n, f32 out. */
-export function f16ToF32(dst: usize, src: usize, n: i32): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), f16x4(src + (<usize>i << 1)));
-  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), f16(src + (<usize>i << 1)));
-}

@@ -21,6 +21,7 @@ export class WasmHeap {
   private readonly free: { start: number; size: number }[] = [];
   private readonly sizes = new Map<number, number>();
   private top: number;
+  /** Bytes held by live blocks, slack included (for the out-of-memory message). */
   private inUse = 0;
 
   constructor(
@@ -29,11 +30,6 @@ export class WasmHeap {
     private readonly limit: number,
   ) {
     this.top = roundUp(base, ALIGN);
-  }
-
-  /** Bytes held by live blocks (slack included). */
-  get bytesInUse(): number {
-    return this.inUse;
   }
 
   /** A block of at least `bytes` bytes; `label` names it in an out-of-memory error. */

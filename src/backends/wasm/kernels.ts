@@ -5,7 +5,6 @@ import type { AsRuntime } from "../../wasm/load.js";
 export interface CpuKernels extends AsRuntime {
   heapBase(): number;
   f16FirstNonFinite(src: number, n: number): number;
-  f16ToF32(dst: number, src: number, n: number): void;
 
   /** Returns -1, or the first row whose id is outside [0, V). */
   embed(y: number, ids: number, table: number, rows: number, V: number, D: number, scale: number, accumulate: number): number;
