@@ -185,7 +185,11 @@ function skipLiteral(p: usize, end: usize, word: string): isize {
   return p + n;
 }
 
+/** Elements (or entries) of the last array (or object) skipValueAt finished; 0 after a scalar. */
+let lastCount: u32 = 0;
+
 function skipValueAt(p: usize, end: usize, depth: i32): isize {
+  lastCount = 0;
   if (p >= end) return fail(p);
   const b = load<u8>(p);
   if (b == 0x22) return readString(p, end, 0);
@@ -198,6 +202,7 @@ function skipValueAt(p: usize, end: usize, depth: i32): isize {
   const close: u8 = isObject ? 0x7d : 0x5d;
   p = skipSpace(p + 1, end);
   if (p < end && load<u8>(p) == close) return p + 1;
+  let count: u32 = 0;
   while (true) {
     if (isObject) {
       const afterKey = readString(p, end, 0);
@@ -208,10 +213,14 @@ function skipValueAt(p: usize, end: usize, depth: i32): isize {
     }
     const after = skipValueAt(p, end, depth + 1);
     if (after < 0) return -1;
+    count++;
     p = skipSpace(after, end);
     if (p >= end) return fail(p);
     const c = load<u8>(p);
-    if (c == close) return p + 1;
+    if (c == close) {
+      lastCount = count;
+      return p + 1;
+    }
     if (c != 0x2c) return fail(p);
     p = skipSpace(p + 1, end);
   }
@@ -222,48 +231,70 @@ export function skipValue(p: usize, end: usize): isize {
   return skipValueAt(skipSpace(p, end), end, 0);
 }
 
+// indexJson's output: 6 u32 per entry.
+let entries: usize = 0;
+let entryCap: i32 = 0;
+let entryCount: i32 = 0;
+
 /**
- * Lists the object spanning [start, end) (surrounding whitespace allowed): for
- * each key, 4 u32 at out: key start and end (inside the quotes, still escaped),
- * value start and end. Writes at most cap entries and returns how many there are.
+ * Lists the keys of the object at p; with nest, also the keys of each value that is an
+ * object, right after its own entry. Returns the address after the object.
  */
-export function objectEntries(start: usize, end: usize, out: usize, cap: i32): i32 {
-  let p = skipSpace(start, end);
-  if (p >= end || load<u8>(p) != 0x7b) return <i32>fail(p);
+function listObject(p: usize, end: usize, parent: i32, nest: bool): isize {
+  if (p >= end || load<u8>(p) != 0x7b) return fail(p);
   p = skipSpace(p + 1, end);
-  let count = 0;
-  if (p < end && load<u8>(p) == 0x7d) {
-    p++;
-  } else {
-    while (true) {
-      const afterKey = readString(p, end, 0);
-      if (afterKey < 0) return -1;
-      const keyStart = p + 1;
-      const keyEnd = <usize>afterKey - 1;
-      p = skipSpace(afterKey, end);
-      if (p >= end || load<u8>(p) != 0x3a) return <i32>fail(p);
-      p = skipSpace(p + 1, end);
-      const after = skipValueAt(p, end, 1);
-      if (after < 0) return -1;
-      if (count < cap) {
-        const e = out + (<usize>count << 4);
-        store<u32>(e, <u32>keyStart);
-        store<u32>(e, <u32>keyEnd, 4);
-        store<u32>(e, <u32>p, 8);
-        store<u32>(e, <u32>after, 12);
-      }
-      count++;
-      p = skipSpace(after, end);
-      if (p >= end) return <i32>fail(p);
-      const c = load<u8>(p);
-      p++;
-      if (c == 0x7d) break;
-      if (c != 0x2c) return <i32>fail(p - 1);
-      p = skipSpace(p, end);
+  if (p < end && load<u8>(p) == 0x7d) return p + 1;
+  while (true) {
+    const afterKey = readString(p, end, 0);
+    if (afterKey < 0) return -1;
+    const keyStart = p + 1;
+    const keyEnd = <usize>afterKey - 1;
+    p = skipSpace(afterKey, end);
+    if (p >= end || load<u8>(p) != 0x3a) return fail(p);
+    p = skipSpace(p + 1, end);
+    const index = entryCount++;
+    let after: isize;
+    if (nest && load<u8>(p) == 0x7b) {
+      after = listObject(p, end, index + 1, false);
+      lastCount = <u32>(entryCount - index - 1);
+    } else {
+      after = skipValueAt(p, end, 2);
     }
+    if (after < 0) return -1;
+    if (index < entryCap) {
+      const e = entries + <usize>index * 24;
+      store<u32>(e, parent);
+      store<u32>(e, <u32>keyStart, 4);
+      store<u32>(e, <u32>keyEnd, 8);
+      store<u32>(e, <u32>p, 12);
+      store<u32>(e, <u32>after, 16);
+      store<u32>(e, lastCount, 20);
+    }
+    p = skipSpace(after, end);
+    if (p >= end) return fail(p);
+    const c = load<u8>(p);
+    if (c == 0x7d) return p + 1;
+    if (c != 0x2c) return fail(p);
+    p = skipSpace(p + 1, end);
   }
-  if (skipSpace(p, end) != end) return <i32>fail(p);
-  return count;
+}
+
+/**
+ * One pass over the document [start, end), which must be a JSON object: for its keys
+ * and the keys of its object values (tokenizer.json's sections and model fields), 6
+ * u32 at out: parent (0 at the top, else the parent's index + 1), key start and end
+ * (inside the quotes, still escaped), value start and end, and the value's element
+ * count if it is an array or object. Writes at most cap entries; returns how many
+ * there are, or -1 if the document is not a JSON object (failedAt: where).
+ */
+export function indexJson(start: usize, end: usize, out: usize, cap: i32): i32 {
+  entries = out;
+  entryCap = cap;
+  entryCount = 0;
+  const after = listObject(skipSpace(start, end), end, 0, true);
+  if (after < 0) return -1;
+  if (skipSpace(after, end) != end) return <i32>fail(after);
+  return entryCount;
 }
 
 /** failedAt, for the JS side's error messages. */

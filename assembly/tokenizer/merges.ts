@@ -2,7 +2,7 @@
 // from the pair (left id, right id) to the rule's rank (its index in the list; a
 // lower rank merges first) and the id of the merged token.
 import { resize } from "./resize";
-import { fail, readString, skipSpace, skipValue, stringLength } from "./json";
+import { fail, readString, skipSpace, stringLength } from "./json";
 import { findToken } from "./vocab";
 
 const EMPTY: u64 = u64.MAX_VALUE;
@@ -78,95 +78,71 @@ function addRule(leftLen: usize, rightLen: usize, rank: i32): bool {
 }
 
 /**
- * Reads model.merges spanning [start, end): a JSON array of "left right" strings
- * (split at the first space, then the second, like Hugging Face's JS tokenizer) or of
- * [left, right] pairs. Returns the number of rules, or with failedAt at the rule:
- * -1 not a JSON array, -3 a rule of neither form, -4 a rule naming a token (or a
- * merged token) that is not in the vocabulary.
+ * Reads model.merges spanning [start, end), count rules (indexJson counted them): a
+ * JSON array of "left right" strings (split at the first space, then the second, like
+ * Hugging Face's JS tokenizer) or of [left, right] pairs. Returns count, or with
+ * failedAt at the rule: -1 not a JSON array, -3 a rule of neither form, -4 a rule
+ * naming a token (or a merged token) that is not in the vocabulary.
  */
-export function loadMerges(start: usize, end: usize): i32 {
-  let p = skipSpace(start, end);
-  if (p >= end || load<u8>(p) != 0x5b) return <i32>fail(p);
-  const first = skipSpace(p + 1, end);
-  // First pass: count rules to size the table (at most ~2/3 full).
-  let count = 0;
-  p = first;
-  if (p < end && load<u8>(p) == 0x5d) {
-    p++;
-  } else {
-    while (true) {
-      const after = skipValue(p, end);
-      if (after < 0) return -1;
-      count++;
-      p = skipSpace(after, end);
-      if (p >= end) return <i32>fail(p);
-      const c = load<u8>(p);
-      p++;
-      if (c == 0x5d) break;
-      if (c != 0x2c) return <i32>fail(p - 1);
-      p = skipSpace(p, end);
-    }
-  }
-  if (skipSpace(p, end) != end) return <i32>fail(p);
+export function loadMerges(start: usize, end: usize, count: i32): i32 {
+  // At most 2/3 full, so probes stay short.
   let capacity: u32 = 16;
   while (capacity < <u32>count + (<u32>count >> 1)) capacity <<= 1;
-  slots = heap.alloc(<usize>capacity << 4);
+  slots = resize(slots, <usize>capacity << 4);
   memory.fill(slots, 0xff, <usize>capacity << 4);
   slotMask = capacity - 1;
+  // Rules are unescaped here; none is longer than the whole array's text.
+  scratch = resize(scratch, end - start);
 
-  p = first;
+  let p = skipSpace(start, end);
+  if (p >= end || load<u8>(p) != 0x5b) return <i32>fail(p);
+  p = skipSpace(p + 1, end);
   for (let rank = 0; rank < count; rank++) {
-    const after = <usize>skipValue(p, end);
-    if (after - p > scratchCap) {
-      scratchCap = max(after - p, scratchCap * 2);
-      scratch = resize(scratch, scratchCap);
-    }
+    const rule = p;
     const kind = load<u8>(p);
     if (kind == 0x22) {
-      readString(p, after, scratch);
+      p = <usize>readString(p, end, scratch);
       const len = stringLength;
       let space: usize = 0;
       while (space < len && load<u8>(scratch + space) != 0x20) space++;
       if (space == len) {
-        fail(p);
+        fail(rule);
         return -3;
       }
       let rightEnd = space + 1;
       while (rightEnd < len && load<u8>(scratch + rightEnd) != 0x20) rightEnd++;
-      // Close the gap so left and right sit back to back, as addRule wants.
-      memory.copy(scratch + space, scratch + space + 1, rightEnd - space - 1);
+      // Close the gap so left and right sit back to back, as addRule wants (a byte loop:
+      // memory.copy is a call out of WASM, slow for a few bytes).
+      for (let k = space; k + 1 < rightEnd; k++) store<u8>(scratch + k, load<u8>(scratch + k + 1));
       if (!addRule(space, rightEnd - space - 1, rank)) {
-        fail(p);
+        fail(rule);
         return -4;
       }
     } else if (kind == 0x5b) {
-      let q = skipSpace(p + 1, after);
-      const afterLeft = readString(q, after, scratch);
+      const afterLeft = readString(skipSpace(p + 1, end), end, scratch);
       if (afterLeft < 0) {
-        fail(p);
+        fail(rule);
         return -3;
       }
       const leftLen = stringLength;
-      q = skipSpace(<usize>afterLeft, after);
-      if (q >= after || load<u8>(q) != 0x2c) {
-        fail(p);
+      p = skipSpace(<usize>afterLeft, end);
+      const afterRight = p < end && load<u8>(p) == 0x2c ? readString(skipSpace(p + 1, end), end, scratch + leftLen) : -1;
+      p = afterRight < 0 ? end : skipSpace(<usize>afterRight, end);
+      if (p >= end || load<u8>(p) != 0x5d) {
+        fail(rule);
         return -3;
       }
-      q = skipSpace(q + 1, after);
-      const afterRight = readString(q, after, scratch + leftLen);
-      if (afterRight < 0 || skipSpace(<usize>afterRight, after) != after - 1) {
-        fail(p);
-        return -3;
-      }
+      p++;
       if (!addRule(leftLen, stringLength, rank)) {
-        fail(p);
+        fail(rule);
         return -4;
       }
     } else {
-      fail(p);
+      fail(rule);
       return -3;
     }
-    p = skipSpace(skipSpace(after, end) + 1, end);
+    // indexJson already checked the array's syntax: a comma or the closing bracket follows.
+    p = skipSpace(skipSpace(p, end) + 1, end);
   }
   return count;
 }

@@ -124,58 +124,38 @@ export function findToken(p: usize, len: usize): i32 {
 const MAX_ID: i64 = 1 << 24;
 
 /**
- * Reads model.vocab, the JSON object { token: id } spanning [start, end). Returns
- * the number of entries, -1 if it is not a JSON object (failedAt: where), or -2 if
- * an id is not an integer in [0, 2^24) (failedAt: that value).
+ * Reads model.vocab, the JSON object { token: id } spanning [start, end) with count
+ * entries (indexJson counted them). Returns count, -1 if it is not such an object
+ * (failedAt: where), or -2 if an id is not an integer in [0, 2^24) (failedAt: that value).
  */
-export function loadVocab(start: usize, end: usize): i32 {
-  // First pass: count entries and key bytes so everything is allocated once.
+export function loadVocab(start: usize, end: usize, count: i32): i32 {
+  // Unescaped keys are never longer than their JSON text, so the span bounds the arena.
+  reserveArena(end - start);
+  reserveSlots(count);
   let p = skipSpace(start, end);
   if (p >= end || load<u8>(p) != 0x7b) return <i32>fail(p);
   p = skipSpace(p + 1, end);
-  let count = 0;
-  let bytes: usize = 0;
-  let maxId: i64 = -1;
-  const empty = p < end && load<u8>(p) == 0x7d;
-  if (!empty) {
-    while (true) {
-      const afterKey = readString(p, end, 0);
-      if (afterKey < 0) return -1;
-      bytes += stringLength;
-      p = skipSpace(afterKey, end);
-      if (p >= end || load<u8>(p) != 0x3a) return <i32>fail(p);
-      p = skipSpace(p + 1, end);
-      const afterId = readInt(p, end);
-      if (afterId < 0 || intValue < 0 || intValue >= MAX_ID) {
-        fail(p);
-        return -2;
-      }
-      if (intValue > maxId) maxId = intValue;
-      count++;
-      p = skipSpace(afterId, end);
-      if (p >= end) return <i32>fail(p);
-      const c = load<u8>(p);
-      if (c == 0x7d) break;
-      if (c != 0x2c) return <i32>fail(p);
-      p = skipSpace(p + 1, end);
-    }
-  }
-  reserveArena(bytes);
-  reserveIds(<i32>maxId);
-  reserveSlots(count);
-  if (empty) return 0;
-  // Second pass: the same walk, now copying keys into the arena.
-  p = skipSpace(skipSpace(start, end) + 1, end);
+  if (p < end && load<u8>(p) == 0x7d) return 0;
   while (true) {
     const afterKey = readString(p, end, arena + arenaUsed);
+    if (afterKey < 0) return -1;
     const len = stringLength;
-    p = skipSpace(skipSpace(<usize>afterKey, end) + 1, end);
-    p = skipSpace(<usize>readInt(p, end), end);
+    p = skipSpace(afterKey, end);
+    if (p >= end || load<u8>(p) != 0x3a) return <i32>fail(p);
+    p = skipSpace(p + 1, end);
+    const afterId = readInt(p, end);
+    if (afterId < 0 || intValue < 0 || intValue >= MAX_ID) {
+      fail(p);
+      return -2;
+    }
     commitToken(<i32>intValue, len);
-    if (load<u8>(p) == 0x7d) break;
+    p = skipSpace(afterId, end);
+    if (p >= end) return <i32>fail(p);
+    const c = load<u8>(p);
+    if (c == 0x7d) return count;
+    if (c != 0x2c) return <i32>fail(p);
     p = skipSpace(p + 1, end);
   }
-  return count;
 }
 
 /**

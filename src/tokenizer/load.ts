@@ -47,16 +47,15 @@ export async function loadTokenizer(source: TokenizerSource): Promise<Tokenizer>
   const json = toJson(source);
   const wasm = await TokenizerWasm.create();
   try {
-    const top = wasm.entries(wasm.putJson(json), "tokenizer.json");
+    const top = wasm.index(wasm.putJson(json));
     const section = (key: string, map = top): unknown => {
-      const span = map.get(key);
-      return span ? wasm.value(span) : null;
+      const entry = map.get(key);
+      return entry ? wasm.value(entry) : null;
     };
 
     // The model: BPE, with its vocabulary and merges read by the WASM side.
-    const modelSpan = top.get("model");
-    if (!modelSpan) throw new TokenizerError("tokenizer.json has no model");
-    const model = wasm.entries(modelSpan, "model");
+    const model = top.get("model")?.children;
+    if (!model?.size) throw new TokenizerError("tokenizer.json has no model object");
     const type = section("type", model);
     if (type !== "BPE") {
       throw new TokenizerError(`model.type is ${JSON.stringify(type)}: only BPE tokenizers (like Gemma's) are supported`);

@@ -9,15 +9,15 @@ interface TokenizerExports {
   memory: WebAssembly.Memory;
   allocate(bytes: number): number;
   release(ptr: number): void;
-  objectEntries(start: number, end: number, out: number, cap: number): number;
+  indexJson(start: number, end: number, out: number, cap: number): number;
   errorAddress(): number;
-  loadVocab(start: number, end: number): number;
+  loadVocab(start: number, end: number, count: number): number;
   addTokens(count: number, ids: number, lengths: number, bytes: number): void;
   findToken(ptr: number, length: number): number;
   vocabSize(): number;
   tokenBytes(id: number): number;
   tokenLength(id: number): number;
-  loadMerges(start: number, end: number): number;
+  loadMerges(start: number, end: number, count: number): number;
   configure(byteFallback: number, unkId: number, fuseUnk: number, ignoreMerges: number): void;
   encode(text: number, plan: number, pieces: number, out: number): number;
 }
@@ -26,6 +26,13 @@ interface TokenizerExports {
 export interface Span {
   start: number;
   end: number;
+}
+
+/** A value in the tokenizer.json: where it is, how many elements it has if it is an array or object. */
+export interface JsonEntry extends Span {
+  count: number;
+  /** The keys of an object value, for the top-level sections only. */
+  children: Map<string, JsonEntry>;
 }
 
 type Slot = "entries" | "text" | "plan" | "out" | "bytes";
@@ -75,24 +82,28 @@ export class TokenizerWasm {
     this.json = undefined;
   }
 
-  /** The keys of the JSON object at span, with their value spans. */
-  entries(span: Span, what: string): Map<string, Span> {
-    let cap = 32;
+  /** The document's top-level keys and, for object values, their keys: one pass over the file. */
+  index(doc: Span): Map<string, JsonEntry> {
+    let cap = 64;
     for (;;) {
-      const out = this.scratch("entries", cap * 16);
-      const count = this.wasm.objectEntries(span.start, span.end, out, cap);
-      if (count < 0) throw this.syntaxError(what);
+      const out = this.scratch("entries", cap * 24);
+      const count = this.wasm.indexJson(doc.start, doc.end, out, cap);
+      if (count < 0) throw this.syntaxError("tokenizer.json");
       if (count > cap) {
         cap = count;
         continue;
       }
-      const fields = new Uint32Array(this.wasm.memory.buffer, out, count * 4);
-      const map = new Map<string, Span>();
+      const fields = new Uint32Array(this.wasm.memory.buffer, out, count * 6);
+      const top = new Map<string, JsonEntry>();
+      const all: JsonEntry[] = [];
       for (let i = 0; i < count; i++) {
-        const key = JSON.parse(`"${this.text({ start: fields[4 * i], end: fields[4 * i + 1] })}"`) as string;
-        map.set(key, { start: fields[4 * i + 2], end: fields[4 * i + 3] });
+        const [parent, keyStart, keyEnd, start, end, elements] = fields.subarray(6 * i, 6 * i + 6);
+        const key = JSON.parse(`"${this.text({ start: keyStart, end: keyEnd })}"`) as string;
+        const entry: JsonEntry = { start, end, count: elements, children: new Map() };
+        all.push(entry);
+        (parent === 0 ? top : all[parent - 1].children).set(key, entry);
       }
-      return map;
+      return top;
     }
   }
 
@@ -101,8 +112,8 @@ export class TokenizerWasm {
     return JSON.parse(this.text(span));
   }
 
-  loadVocab(span: Span): number {
-    const count = this.wasm.loadVocab(span.start, span.end);
+  loadVocab(entry: JsonEntry): number {
+    const count = this.wasm.loadVocab(entry.start, entry.end, entry.count);
     if (count === -2) {
       throw new TokenizerError(`model.vocab maps a token to ${this.near()}: ids must be integers from 0 to 2^24`);
     }
@@ -110,8 +121,8 @@ export class TokenizerWasm {
     return count;
   }
 
-  loadMerges(span: Span): number {
-    const count = this.wasm.loadMerges(span.start, span.end);
+  loadMerges(entry: JsonEntry): number {
+    const count = this.wasm.loadMerges(entry.start, entry.end, entry.count);
     if (count === -3) {
       throw new TokenizerError(`model.merges has a rule that is neither "left right" nor ["left", "right"]: ${this.near()}`);
     }
