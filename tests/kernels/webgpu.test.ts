@@ -1,0 +1,332 @@
+// What only the WebGPU backend has to get right, beyond the shared op tests
+// (tests/kernels/ops.test.ts): weights split over several bindings, f16 pairs with odd
+// row lengths, no GPU objects created by a repeated decode step, attention streamed over
+// 4100 keys, queue writes ordered with recorded ops, and errors that say what happened.
+//
+// The device comes from the production path (requestWebGPUDevice and the Node entry's
+// provider, loaded by tests/setup.ts), on SwiftShader when no Vulkan driver is configured.
+import { existsSync } from "node:fs";
+import { beforeAll, describe, expect, test } from "vitest";
+import type { Backend, Buf, Weight } from "../../src/backends/backend.js";
+import { createWebGPUBackend, type WebGPUBackend } from "../../src/backends/webgpu/backend.js";
+import { requestWebGPUDevice } from "../../src/backends/webgpu/device.js";
+import { DeviceLostError, GPUOutOfMemoryError } from "../../src/backends/webgpu/errors.js";
+import type { GPUWeight } from "../../src/backends/webgpu/weights.js";
+import { f32ArrayToF16 } from "../../src/weights/f16.js";
+import { expectClose } from "../harness/compare.js";
+import { randomArray, rng } from "../harness/random.js";
+import { ReferenceBackend } from "../reference/backend.js";
+
+const SWIFTSHADER_ICD = "/usr/lib/chromium/vk_swiftshader_icd.json";
+if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+
+let device: GPUDevice;
+beforeAll(async () => {
+  const d = await requestWebGPUDevice();
+  if (!d) throw new Error("no WebGPU adapter: install the `webgpu` package and Chromium's SwiftShader");
+  device = d;
+});
+
+/** Uploads the same inputs to both backends, runs `op` on each, and returns `out` from both. */
+async function both(
+  gpu: Backend,
+  inputs: Record<string, Float32Array | Int32Array>,
+  weights: Record<string, { data: Uint16Array | Float32Array; shape: number[] }>,
+  out: { name: string; length: number },
+  op: (b: Backend, t: Record<string, Buf>, w: Record<string, Weight>) => void,
+): Promise<{ got: Float32Array; want: Float32Array; weights: Record<string, Weight> }> {
+  const run = async (b: Backend) => {
+    const t: Record<string, Buf> = {};
+    for (const [name, data] of Object.entries(inputs)) {
+      t[name] = b.alloc(name, data.length, data instanceof Int32Array ? "i32" : "f32");
+      b.write(t[name], data);
+    }
+    t[out.name] ??= b.alloc(out.name, out.length);
+    const w: Record<string, Weight> = {};
+    for (const [name, { data, shape }] of Object.entries(weights)) w[name] = b.uploadWeight(name, data, shape);
+    op(b, t, w);
+    return { result: await b.read(t[out.name], out.length), w };
+  };
+  const g = await run(gpu);
+  const r = await run(new ReferenceBackend());
+  return { got: g.result, want: r.result, weights: g.w };
+}
+
+describe("device", () => {
+  test("requestWebGPUDevice raises the limits the model needs to the adapter's and passes devices through", async () => {
+    expect(device.adapterInfo.description).toMatch(/SwiftShader/);
+    // SwiftShader binds 1 GiB; WebGPU's default is 128 MiB.
+    expect(device.limits.maxStorageBufferBindingSize).toBeGreaterThan(128 * 2 ** 20);
+    expect(device.limits.maxComputeWorkgroupStorageSize).toBeGreaterThan(16384);
+    expect(await requestWebGPUDevice(device)).toBe(device);
+  });
+});
+
+describe("weights larger than one binding", () => {
+  // 600 bytes per binding: 8 rows of K=37 (odd K: an even count of rows, so chunks start on whole words), 4 of K=64.
+  const SMALL = 600;
+
+  test.each([
+    [1, 37, 61],
+    [5, 37, 61],
+    [70, 37, 61],
+    [70, 64, 130],
+  ])("linear rows=%i K=%i N=%i over row chunks equals the unsplit weight", async (rows, K, N) => {
+    const rand = rng(rows + K + N);
+    const gpu = createWebGPUBackend(device, { maxBindingBytes: SMALL });
+    const r = await both(
+      gpu,
+      { x: randomArray(rand, rows * K), y: randomArray(rand, rows * N) },
+      { w: { data: randomArray(rand, N * K, 0.2), shape: [N, K] }, b: { data: randomArray(rand, N), shape: [N] } },
+      { name: "y", length: rows * N },
+      (b, t, w) => b.linear(t.y, t.x, w.w, w.b, rows, { accumulate: true }),
+    );
+    const chunks = (r.weights.w as GPUWeight).chunks;
+    const fit = Math.floor(SMALL / (2 * K));
+    expect(chunks.length).toBe(Math.ceil(N / (K % 2 ? fit - (fit % 2) : fit)));
+    expect(chunks.every((c) => (c.row0 * K) % 2 === 0)).toBe(true); // every chunk starts on a whole u32
+    expectClose(r.got, r.want, { atol: 2e-5, rtol: 1e-4 }, "split linear");
+    gpu.dispose();
+  });
+
+  test("embed reads each id from the chunk that holds its row", async () => {
+    const rand = rng(3);
+    const [V, D, rows] = [50, 37, 23];
+    const ids = Int32Array.from({ length: rows }, (_, i) => (i === 0 ? 0 : i === 1 ? V - 1 : Math.floor(rand() * V)));
+    const gpu = createWebGPUBackend(device, { maxBindingBytes: SMALL });
+    const r = await both(
+      gpu,
+      { ids, y: randomArray(rand, rows * D) },
+      { table: { data: randomArray(rand, V * D), shape: [V, D] } },
+      { name: "y", length: rows * D },
+      (b, t, w) => b.embed(t.y, t.ids, w.table, rows, { scale: 3, accumulate: true }),
+    );
+    expect((r.weights.table as GPUWeight).chunks.length).toBeGreaterThan(5);
+    expectClose(r.got, r.want, { atol: 1e-6, rtol: 1e-6 }, "split embed");
+    gpu.dispose();
+  });
+});
+
+describe("f16 pairs", () => {
+  test.each([
+    [1, 37, 9],
+    [2, 130, 9], // even K, not a multiple of 8
+    [33, 129, 70],
+  ])("rows=%i K=%i N=%i: f16 bits and f32 uploads give the reference's f16-rounded result", async (rows, K, N) => {
+    const rand = rng(K * N);
+    const w32 = randomArray(rand, N * K, 1);
+    const x = randomArray(rand, rows * K);
+    const gpu = createWebGPUBackend(device);
+    const bits = await both(gpu, { x }, { w: { data: f32ArrayToF16(w32), shape: [N, K] } }, { name: "y", length: rows * N }, (b, t, w) =>
+      b.linear(t.y, t.x, w.w, null, rows),
+    );
+    const f32 = await both(gpu, { x }, { w: { data: w32, shape: [N, K] } }, { name: "y", length: rows * N }, (b, t, w) =>
+      b.linear(t.y, t.x, w.w, null, rows),
+    );
+    expectClose(bits.got, bits.want, { atol: 2e-5, rtol: 1e-4 }, "f16 bits");
+    expect(Array.from(f32.got)).toEqual(Array.from(bits.got)); // the upload rounds f32 to f16 exactly as given bits
+    gpu.dispose();
+  });
+});
+
+/** The device, with calls to its object-creating methods counted. */
+function countingDevice(d: GPUDevice, counts: Map<string, number>): GPUDevice {
+  const counted = new Set(["createBuffer", "createBindGroup", "createComputePipeline", "createShaderModule", "createBindGroupLayout"]);
+  return new Proxy(d, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        if (counted.has(String(prop))) counts.set(String(prop), (counts.get(String(prop)) ?? 0) + 1);
+        return value.apply(target, args);
+      };
+    },
+  });
+}
+
+describe("a repeated decode step", () => {
+  test("creates no GPU objects after the first step, and computes the same as the reference", async () => {
+    const counts = new Map<string, number>();
+    const gpu = createWebGPUBackend(countingDevice(device, counts));
+    const ref = new ReferenceBackend();
+    const rand = rng(41);
+    const [D, H, KV, hd, V, I, L] = [24, 4, 2, 8, 97, 40, 16];
+    const weights = {
+      embed: { data: randomArray(rand, V * D), shape: [V, D] },
+      norm: { data: randomArray(rand, D, 0.1), shape: [D] },
+      q: { data: randomArray(rand, H * hd * D, 0.3), shape: [H * hd, D] },
+      kv: { data: randomArray(rand, KV * hd * D, 0.3), shape: [KV * hd, D] },
+      o: { data: randomArray(rand, D * H * hd, 0.3), shape: [D, H * hd] },
+      up: { data: randomArray(rand, I * D, 0.3), shape: [I, D] },
+      down: { data: randomArray(rand, D * I, 0.3), shape: [D, I] },
+    };
+    const setUp = (b: Backend) => {
+      const w = Object.fromEntries(Object.entries(weights).map(([n, { data, shape }]) => [n, b.uploadWeight(n, data, shape)]));
+      const t = {
+        ids: b.alloc("ids", 1, "i32"),
+        pos: b.alloc("pos", 1, "i32"),
+        slot: b.alloc("slot", 1, "i32"),
+        meta: b.alloc("meta", 3, "i32"),
+        h: b.alloc("h", D),
+        x: b.alloc("x", D),
+        q: b.alloc("q", H * hd),
+        k: b.alloc("k", KV * hd),
+        cacheK: b.alloc("cacheK", L * KV * hd),
+        cacheV: b.alloc("cacheV", L * KV * hd),
+        attn: b.alloc("attn", H * hd),
+        up: b.alloc("up", I),
+        act: b.alloc("act", I),
+        logits: b.alloc("logits", V),
+        next: b.alloc("next", 1, "i32"),
+      };
+      return { w, t };
+    };
+    const step = async (b: Backend, { w, t }: ReturnType<typeof setUp>, token: number, s: number) => {
+      b.write(t.ids, Int32Array.of(token));
+      b.write(t.pos, Int32Array.of(s + 1));
+      b.write(t.slot, Int32Array.of(s));
+      b.write(t.meta, Int32Array.of(0, s, 0));
+      b.embed(t.h, t.ids, w.embed, 1, { scale: Math.sqrt(D) });
+      b.rmsNorm(t.x, t.h, w.norm, 1, 1e-6);
+      b.linear(t.q, t.x, w.q, null, 1);
+      b.linear(t.k, t.x, w.kv, null, 1);
+      b.rope(t.q, t.pos, 1, H, hd, 10000);
+      b.rope(t.k, t.pos, 1, KV, hd, 10000);
+      b.scatterRows(t.cacheK, t.slot, t.k, 1, KV * hd);
+      b.scatterRows(t.cacheV, t.slot, t.k, 1, KV * hd, 0.5);
+      b.attention(t.attn, t.q, t.cacheK, t.cacheV, t.meta, 1, { heads: H, kvHeads: KV, headDim: hd, scale: 0.3, softcap: 5 });
+      b.linear(t.h, t.attn, w.o, null, 1, { accumulate: true });
+      b.rmsNorm(t.x, t.h, w.norm, 1, 1e-6);
+      b.linear(t.up, t.x, w.up, null, 1);
+      b.geluMul(t.act, t.up, t.up, I);
+      b.linear(t.h, t.act, w.down, null, 1, { accumulate: true });
+      b.linear(t.logits, t.h, w.embed, null, 1);
+      b.softcap(t.logits, V, 30);
+      b.argmax(t.next, t.logits, 1, V);
+      b.submit();
+      return { next: (await b.readI32(t.next))[0], logits: await b.read(t.logits) };
+    };
+    const g = setUp(gpu);
+    const r = setUp(ref);
+    let token = 2;
+    const created: number[] = [];
+    for (let s = 0; s < 5; s++) {
+      const before = [...counts.values()].reduce((a, c) => a + c, 0);
+      const got = await step(gpu, g, token, s);
+      const want = await step(ref, r, token, s);
+      expectClose(got.logits, want.logits, { atol: 1e-4, rtol: 1e-4 }, `logits at step ${s}`);
+      created.push([...counts.values()].reduce((a, c) => a + c, 0) - before);
+      token = want.next;
+    }
+    expect(counts.get("createBindGroup")).toBeGreaterThan(10);
+    expect(created.slice(1)).toEqual([0, 0, 0, 0]);
+
+    // A released buffer comes back for the next allocation of its size: no new buffer.
+    const buffers = counts.get("createBuffer");
+    gpu.free(g.t.act);
+    gpu.alloc("act again", I);
+    expect(counts.get("createBuffer")).toBe(buffers);
+    gpu.dispose();
+  });
+});
+
+describe("attention streams over long key ranges", () => {
+  test("4100 keys, 8 heads sharing one kv head, headDim 256", async () => {
+    const rand = rng(4100);
+    const [heads, kvHeads, hd, keys] = [8, 1, 256, 4100];
+    // Two queries deep into the cache and one that sees only the prefix.
+    const meta = [
+      [0, keys - 1, 1000],
+      [0, 2500, 1000],
+      [0, 10, 1000],
+    ];
+    const rows = meta.length;
+    const gpu = createWebGPUBackend(device);
+    const r = await both(
+      gpu,
+      {
+        q: randomArray(rand, rows * heads * hd, 0.5),
+        k: randomArray(rand, keys * kvHeads * hd, 0.5),
+        v: randomArray(rand, keys * kvHeads * hd),
+        meta: Int32Array.from(meta.flat()),
+      },
+      {},
+      { name: "out", length: rows * heads * hd },
+      (b, t) => b.attention(t.out, t.q, t.k, t.v, t.meta, rows, { heads, kvHeads, headDim: hd, scale: hd ** -0.5 }),
+    );
+    expectClose(r.got, r.want, { atol: 2e-5, rtol: 1e-4 }, "attention over 4100 keys");
+    gpu.dispose();
+  });
+
+  test("queries of one workgroup reading different cache regions, over several key tiles", async () => {
+    const rand = rng(77);
+    const [heads, kvHeads, hd, region] = [2, 2, 24, 200];
+    // Batch rows alternate, so every workgroup of 8 query slots spans both regions.
+    const meta = Array.from({ length: 10 }, (_, i) => [(i % 2) * region, 150 + i, 130 - 3 * i]);
+    const rows = meta.length;
+    const gpu = createWebGPUBackend(device);
+    const r = await both(
+      gpu,
+      {
+        q: randomArray(rand, rows * heads * hd),
+        k: randomArray(rand, 2 * region * kvHeads * hd),
+        v: randomArray(rand, 2 * region * kvHeads * hd),
+        meta: Int32Array.from(meta.flat()),
+      },
+      {},
+      { name: "out", length: rows * heads * hd },
+      (b, t) => b.attention(t.out, t.q, t.k, t.v, t.meta, rows, { heads, kvHeads, headDim: hd, scale: 0.2, softcap: 2 }),
+    );
+    expectClose(r.got, r.want, { atol: 2e-5, rtol: 1e-4 }, "attention across regions");
+    gpu.dispose();
+  });
+});
+
+describe("ordering and errors", () => {
+  test("a write to a buffer that recorded ops still read waits for them", async () => {
+    const gpu = createWebGPUBackend(device);
+    const x = gpu.alloc("x", 3);
+    const y = gpu.alloc("y", 3);
+    const z = gpu.alloc("z", 3);
+    gpu.write(x, Float32Array.of(1, 2, 3));
+    gpu.scatterRows(y, gpu.alloc("idx", 1, "i32"), x, 1, 3, 2); // idx is zeros: y = 2x
+    gpu.write(x, Float32Array.of(10, 20, 30));
+    gpu.gatherRows(z, x, gpu.alloc("idx0", 1, "i32"), 1, 3);
+    expect(Array.from(await gpu.read(y))).toEqual([2, 4, 6]);
+    expect(Array.from(await gpu.read(z))).toEqual([10, 20, 30]);
+    gpu.dispose();
+  });
+
+  test("a buffer larger than the device can bind is refused with what to do", () => {
+    const gpu = createWebGPUBackend(device);
+    const tooMany = device.limits.maxStorageBufferBindingSize / 4 + 1;
+    expect(() => gpu.alloc("huge", tooMany)).toThrow(GPUOutOfMemoryError);
+    expect(() => gpu.alloc("huge", tooMany)).toThrow(/maxStorageBufferBindingSize.*try a smaller model/);
+    gpu.dispose();
+  });
+
+  test("a lost device rejects reads with DeviceLostError", async () => {
+    const own = await requestWebGPUDevice(await navigatorlessAdapter());
+    const gpu: WebGPUBackend = createWebGPUBackend(own!);
+    const x = gpu.alloc("x", 4);
+    gpu.write(x, Float32Array.of(1, 2, 3, 4));
+    own!.destroy();
+    await expect(gpu.read(x)).rejects.toThrow(DeviceLostError);
+    await expect(gpu.read(x)).rejects.toThrow(/most often running out of GPU memory/);
+  });
+});
+
+/** A second adapter from the same GPU, for a device this test may destroy. */
+async function navigatorlessAdapter(): Promise<GPUAdapter> {
+  const { create } = await import("webgpu");
+  const adapter = await keep(create([])).requestAdapter();
+  if (!adapter) throw new Error("no adapter");
+  return adapter;
+}
+
+// Dawn aborts the process if a GPU object is collected while its devices live.
+const kept: GPU[] = [];
+function keep(g: GPU): GPU {
+  kept.push(g);
+  return g;
+}
