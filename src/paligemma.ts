@@ -148,6 +148,9 @@ export class PaliGemma {
       yield text.slice(shown.length);
       shown = text;
     }
+    // Whatever was held back stays as decoded: bytes that never formed a character.
+    const text = stripLocationTokens(this.tokenizer.decode(ids));
+    if (text.length > shown.length) yield text.slice(shown.length);
   }
 
   /** Any prompt; arrays of images and/or prompts run as one right-padded batch. */
