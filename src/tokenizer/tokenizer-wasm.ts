@@ -43,7 +43,7 @@ const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 export class TokenizerWasm {
   private readonly buffers = new Map<Slot, { ptr: number; bytes: number }>();
-  private json: { ptr: number; bytes: number } | undefined;
+  private json: { ptr: number; end: number } | undefined;
 
   private constructor(private readonly wasm: TokenizerExports) {}
 
@@ -56,7 +56,7 @@ export class TokenizerWasm {
     if (typeof source !== "string") {
       const ptr = this.wasm.allocate(source.length);
       this.bytes(ptr, source.length).set(source);
-      this.json = { ptr, bytes: source.length };
+      this.json = { ptr, end: ptr + source.length };
       return { start: ptr, end: ptr + source.length };
     }
     // Encode straight into WASM memory. Most of a tokenizer.json is ASCII, so guess a
@@ -72,7 +72,7 @@ export class TokenizerWasm {
       [ptr, bytes] = [next, larger];
       written += utf8.encodeInto(source.substring(read), this.bytes(ptr + written, bytes - written)).written;
     }
-    this.json = { ptr, bytes };
+    this.json = { ptr, end: ptr + written };
     return { start: ptr, end: ptr + written };
   }
 
@@ -198,11 +198,11 @@ export class TokenizerWasm {
     return utf8Decoder.decode(this.bytes(span.start, span.end - span.start));
   }
 
-  /** A few bytes of the JSON from where the WASM reader stopped, for error messages. */
+  /** The JSON from where the WASM reader stopped: one value if it starts with one, else a few bytes. */
   private near(): string {
     const at = this.wasm.errorAddress();
-    const end = this.json ? Math.min(this.json.ptr + this.json.bytes, at + 60) : at;
-    return JSON.stringify(this.text({ start: at, end }));
+    const snippet = this.text({ start: at, end: Math.min(this.json?.end ?? at, at + 80) });
+    return JSON.stringify(/^("(?:[^"\\]|\\.)*"|\[[^\]]*\]|[^,\]}]*)/.exec(snippet)?.[0] || snippet);
   }
 
   private syntaxError(what: string): TokenizerError {
