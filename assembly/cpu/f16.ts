@@ -32,10 +32,16 @@ export function f16x4(ptr: usize): v128 {
   return widenF16x4(v128.load16x4_s(ptr));
 }
 
-/** One f16 at ptr as f32, by the same steps. */
+/** One f16 at ptr as f32 times 2^-112, by the same steps. */
+@inline
+export function tinyF16(ptr: usize): f32 {
+  return reinterpret<f32>((<i32>load<i16>(ptr) << 13) & 0x8fffe000);
+}
+
+/** One f16 at ptr as f32. */
 @inline
 export function f16(ptr: usize): f32 {
-  return reinterpret<f32>((<i32>load<i16>(ptr) << 13) & 0x8fffe000) * TWO_112;
+  return tinyF16(ptr) * TWO_112;
 }
 
 /** Index of the first inf or NaN among n f16 at src, or -1 (uploadWeight's check). */

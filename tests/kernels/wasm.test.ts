@@ -115,6 +115,27 @@ describe("tails: every size around the SIMD widths, nothing written outside the 
         }
   });
 
+  test("linear's long-row GEMV (K > 4096, four rows of W at once) with K % 8 and N % 4 tails", async () => {
+    const b = await createWasmBackend();
+    const ref = new ReferenceBackend();
+    const rand = rng(6);
+    for (const [rows, K, N] of [[1, 4103, 6], [2, 4097, 1], [3, 8200, 9]]) {
+      const x = randomArray(rand, rows * K);
+      const y0 = randomArray(rand, rows * N);
+      const wData = randomArray(rand, N * K, 1 / Math.sqrt(K));
+      const bias = randomArray(rand, N);
+      for (const opts of [{ gelu: true }, { accumulate: true }]) {
+        const out: Float32Array[] = [];
+        for (const be of [b, ref] as Backend[]) {
+          const y = writeNew(be, "y", Float32Array.from([...y0, ...new Array(5).fill(-7)]));
+          be.linear(y, writeNew(be, "x", x), be.uploadWeight("w", wData, [N, K]), be.uploadWeight("b", bias, [N]), rows, opts);
+          out.push(await be.read(y));
+        }
+        expectClose(out[0], out[1], { atol: 2e-6, rtol: 1e-5 }, `linear rows=${rows} K=${K} N=${N} ${JSON.stringify(opts)}`);
+      }
+    }
+  });
+
   test("attention with headDim 18 (not a multiple of 4), 3 query heads per kv head, several key blocks", async () => {
     const rand = rng(9);
     const [heads, kvHeads, hd, keys] = [6, 2, 18, 75];
