@@ -31,8 +31,26 @@ export default {
   input: {
     index: "src/index.ts",
     node: "src/runtime/node.ts",
+    workerd: "src/runtime/workerd.ts",
+    cli: "examples/node/cli.ts",
   },
-  output: { dir: "dist", format: "es", sourcemap: true },
-  external: [/^node:/, "webgpu", /^@jsquash\//],
-  plugins: [rawText, typescript({ tsconfig: "./tsconfig.build.json" }), copyWasm],
+  output: {
+    dir: "dist",
+    format: "es",
+    sourcemap: true,
+    // The workerd entry imports src/wasm/x.wasm; copyWasm puts it beside the bundle.
+    paths: (id) => (/\/src\/wasm\/\w+\.wasm$/.test(id) ? `./${id.split("/").pop()}` : id),
+  },
+  external: [/^node:/, "webgpu", /^@jsquash\//, /\.wasm$/],
+  plugins: [
+    rawText,
+    typescript({ tsconfig: "./tsconfig.build.json" }),
+    // The CLI lives outside src/ (it is a program, not the library): compiled on its own, no declarations.
+    typescript({
+      tsconfig: "./tsconfig.json",
+      include: ["examples/node/**/*.ts"],
+      compilerOptions: { declaration: false, noEmit: false, outDir: "dist" },
+    }),
+    copyWasm,
+  ],
 };

@@ -1,0 +1,32 @@
+// PaliGemma in Deno, on WebGPU when Deno finds an adapter (else WASM). From the repository
+// root, after `npm install && npm run build`:
+//   deno run --allow-read --allow-env examples/deno/caption.ts [IMAGE] [PROMPT] [--model=DIR|ID]
+//     [--device=auto|webgpu|wasm] [--max-tokens=N]
+// Defaults: examples/assets/house.png, "caption en", the bundled random test model, auto, 64.
+// Hub models (--model=google/paligemma-3b-mix-224) also need --allow-net and --allow-write
+// (the download cache) and HF_TOKEN.
+//
+// Deno runs the Node entry: its node: modules give Deno the file system (model folders,
+// the download cache). In your own project: import { PaliGemma } from "npm:paligemma-edge".
+import { fileURLToPath } from "node:url";
+import { PaliGemma } from "../../dist/node.js";
+
+const flag = (name: string) => Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const [imagePath, prompt = "caption en"] = Deno.args.filter((a) => !a.startsWith("--"));
+const modelFlag = flag("model");
+const device = (flag("device") ?? "auto") as "auto" | "webgpu" | "wasm";
+const maxNewTokens = Number(flag("max-tokens") ?? 64);
+const model = modelFlag ?? fileURLToPath(new URL("../../models/tiny-random", import.meta.url));
+if (!modelFlag) console.error("note: the bundled test model is RANDOM: its answers are nonsense (see models/tiny-random/README.md)");
+
+const image = await Deno.readFile(imagePath ?? new URL("../assets/house.png", import.meta.url));
+const t0 = performance.now();
+const pg = await PaliGemma.load(model, { device });
+const t1 = performance.now();
+console.error(`loaded ${model} on ${pg.model.backend.name} in ${(t1 - t0).toFixed(0)} ms`);
+
+const out = new TextEncoder();
+for await (const piece of pg.stream(image, prompt, { maxNewTokens })) await Deno.stdout.write(out.encode(piece));
+await Deno.stdout.write(out.encode("\n"));
+console.error(`${prompt}: ${(performance.now() - t1).toFixed(0)} ms`);
+pg.dispose();

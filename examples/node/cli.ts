@@ -1,0 +1,208 @@
+#!/usr/bin/env node
+// paligemma-edge's command line (package.json "bin", built to dist/cli.js):
+//   paligemma-edge caption|answer|ocr|detect|segment IMAGE [TEXT] [--model ID|DIR] ...
+// Text answers stream to stdout as they decode; load progress and notes go to stderr,
+// so `--json` output on stdout can be piped.
+import { readFile, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import encodePng, { init as initPngEncoder } from "@jsquash/png/encode.js";
+import { decodeImage, PaliGemma, PaliGemmaError, type Detection, type Segmentation } from "../../src/runtime/node.js";
+import { drawResults, labelColours } from "./draw.js";
+import { progressBar } from "./progress.js";
+
+const TASKS = ["caption", "answer", "ocr", "detect", "segment"] as const;
+type Task = (typeof TASKS)[number];
+
+// Beside dist/ in a checkout; an installed package has no models/ and needs --model.
+const BUNDLED_MODEL = fileURLToPath(new URL("../models/tiny-random", import.meta.url));
+
+const USAGE = `usage: paligemma-edge <task> IMAGE [TEXT] [options]
+
+tasks:
+  caption IMAGE            a short caption (--long for a description)
+  answer IMAGE QUESTION    answer a question about the image
+  ocr IMAGE                read the text in the image
+  detect IMAGE LABELS      boxes for each label ("cat ; dog")
+  segment IMAGE LABEL      boxes and masks (the model folder needs vae-oid.npz)
+
+options:
+  --model ID|DIR     a Hugging Face repository (google/paligemma-3b-mix-224; gated: set HF_TOKEN)
+                     or a folder with config.json, model.safetensors and tokenizer.json
+                     (default: the bundled random test model, models/tiny-random)
+  --device D         auto (default: WebGPU when an adapter exists, else WASM), webgpu or wasm
+  --lang CODE        answer language for caption/answer (default en)
+  --long             caption: a long description
+  --max-tokens N     most new tokens (default 64)
+  --json             print the result as JSON
+  --out FILE.png     detect/segment: draw boxes and masks onto the image
+  -h, --help         this text`;
+
+class UsageError extends Error {}
+
+interface Cli {
+  task: Task;
+  image: string;
+  text?: string;
+  model: string;
+  device: "auto" | "webgpu" | "wasm";
+  lang?: string;
+  long: boolean;
+  maxNewTokens?: number;
+  json: boolean;
+  out?: string;
+}
+
+function parse(argv: string[]): Cli | undefined {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      model: { type: "string" },
+      device: { type: "string", default: "auto" },
+      lang: { type: "string" },
+      long: { type: "boolean", default: false },
+      "max-tokens": { type: "string" },
+      json: { type: "boolean", default: false },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) return undefined;
+  const [task, image, ...rest] = positionals;
+  if (!TASKS.includes(task as Task)) throw new UsageError(task ? `unknown task "${task}"` : "no task given");
+  if (!image) throw new UsageError(`${task} needs an IMAGE`);
+  const text = rest.length ? rest.join(" ") : undefined;
+  if ((task === "answer" || task === "detect" || task === "segment") && !text) {
+    throw new UsageError(task === "answer" ? "answer needs a QUESTION" : `${task} needs what to look for, e.g. "cat ; dog"`);
+  }
+  if (text && (task === "caption" || task === "ocr")) throw new UsageError(`${task} takes no TEXT (got "${text}")`);
+  const device = values.device;
+  if (device !== "auto" && device !== "webgpu" && device !== "wasm") {
+    throw new UsageError(`--device must be auto, webgpu or wasm, got "${device}"`);
+  }
+  if (values.out && task !== "detect" && task !== "segment") throw new UsageError("--out draws detect and segment results");
+  if (values.out && !values.out.toLowerCase().endsWith(".png")) throw new UsageError("--out writes a PNG: give a .png name");
+  const maxTokens = values["max-tokens"];
+  if (maxTokens !== undefined && !/^[1-9]\d*$/.test(maxTokens)) {
+    throw new UsageError(`--max-tokens must be a positive integer, got "${maxTokens}"`);
+  }
+  const model = values.model ?? (existsSync(BUNDLED_MODEL) ? BUNDLED_MODEL : undefined);
+  if (!model) throw new UsageError("no --model given (e.g. --model google/paligemma-3b-mix-224, or a local folder)");
+  return {
+    task: task as Task,
+    image,
+    text,
+    model,
+    device,
+    lang: values.lang,
+    long: values.long,
+    maxNewTokens: maxTokens === undefined ? undefined : Number(maxTokens),
+    json: values.json,
+    out: values.out,
+  };
+}
+
+const isBundledModel = (model: string) => existsSync(model) && resolve(model) === BUNDLED_MODEL;
+
+const RANDOM_MODEL_NOTE = `note: this is the bundled test model (models/tiny-random): its weights are RANDOM, so its
+      answers are nonsense. It only shows the whole pipeline running. For real answers use a
+      PaliGemma checkpoint:
+        --model google/paligemma-3b-mix-224   (accept the license on huggingface.co, set HF_TOKEN)
+        --model path/to/folder                (config.json, model.safetensors, tokenizer.json)`;
+
+/** The prompts PaliGemma was trained with, for the text tasks that stream. */
+function prompt(cli: Cli): string {
+  const lang = cli.lang ?? "en";
+  if (cli.task === "caption") return `${cli.long ? "describe" : "caption"} ${lang}`;
+  if (cli.task === "answer") return `answer ${lang} ${cli.text}`;
+  return "ocr";
+}
+
+const labelsOf = (text: string) => text.split(";").map((l) => l.trim());
+
+/** JSON of a result: typed arrays (token ids, masks to 3 decimals) become plain arrays. */
+function toJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) =>
+    v instanceof Float32Array ? Array.from(v, (x) => Math.round(x * 1000) / 1000) : v instanceof Int32Array ? Array.from(v) : v,
+  );
+}
+
+async function main(argv: string[]): Promise<number> {
+  let cli: Cli | undefined;
+  try {
+    cli = parse(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))) throw e;
+    process.stderr.write(`error: ${(e as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (!cli) {
+    process.stdout.write(USAGE + "\n");
+    return 0;
+  }
+  const imageBytes = new Uint8Array(await readFile(cli.image));
+  if (isBundledModel(cli.model)) process.stderr.write(RANDOM_MODEL_NOTE + "\n");
+  const t0 = performance.now();
+  const pg = await PaliGemma.load(cli.model, { device: cli.device, onProgress: progressBar() });
+  const t1 = performance.now();
+  process.stderr.write(`model loaded on ${pg.model.backend.name} in ${((t1 - t0) / 1000).toFixed(1)} s\n`);
+  try {
+    const gen = { maxNewTokens: cli.maxNewTokens };
+    if (cli.task === "detect" || cli.task === "segment") {
+      const labels = labelsOf(cli.text!);
+      const found: Detection[] | Segmentation[] =
+        cli.task === "detect" ? await pg.detect(imageBytes, labels, gen) : await pg.segment(imageBytes, labels, gen);
+      if (cli.json) {
+        process.stdout.write(toJson(found) + "\n");
+      } else if (found.length === 0) {
+        process.stdout.write(`no ${labels.join(", ")} found\n`);
+      } else {
+        for (const { label, box } of found) {
+          const r = (x: number) => Math.round(x);
+          process.stdout.write(`${label}: (${r(box.x0)}, ${r(box.y0)}) - (${r(box.x1)}, ${r(box.y1)})\n`);
+        }
+      }
+      if (cli.out) await writeDrawing(cli.out, imageBytes, found);
+    } else if (cli.json) {
+      process.stdout.write(toJson(await pg.generate(imageBytes, prompt(cli), gen)) + "\n");
+    } else {
+      for await (const piece of pg.stream(imageBytes, prompt(cli), gen)) process.stdout.write(piece);
+      process.stdout.write("\n");
+    }
+    process.stderr.write(`${cli.task} took ${((performance.now() - t1) / 1000).toFixed(2)} s\n`);
+  } finally {
+    pg.dispose();
+  }
+  return 0;
+}
+
+async function writeDrawing(path: string, imageBytes: Uint8Array, found: readonly (Detection | Segmentation)[]) {
+  const image = await decodeImage(imageBytes);
+  const rgba = drawResults(image, found);
+  // Node's fetch has no file: URLs, so jSquash's encoder gets its .wasm from here.
+  const require = createRequire(import.meta.url);
+  await initPngEncoder(await readFile(require.resolve("@jsquash/png/codec/pkg/squoosh_png_bg.wasm")));
+  const png = await encodePng({
+    width: image.width,
+    height: image.height,
+    data: new Uint8ClampedArray(rgba.buffer),
+    colorSpace: "srgb",
+  } as ImageData);
+  await writeFile(path, new Uint8Array(png));
+  const legend = [...labelColours(found)].map(([label, [r, g, b]]) => `${label} = rgb(${r}, ${g}, ${b})`);
+  process.stderr.write(`wrote ${path}${legend.length ? ` (${legend.join(", ")})` : " (nothing found to draw)"}\n`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => (process.exitCode = code),
+  (e) => {
+    // SDK errors say what to do; anything else is a bug worth its stack.
+    const known = e instanceof PaliGemmaError || (e as NodeJS.ErrnoException).code === "ENOENT";
+    process.stderr.write(known ? `error: ${e.message}\n` : `${(e as Error).stack ?? e}\n`);
+    process.exitCode = 1;
+  },
+);
