@@ -1,0 +1,60 @@
+// A Cloudflare-style worker answering questions about images with PaliGemma on the WASM
+// backend (workerd has no WebGPU). POST the image bytes (PNG, JPEG or WebP):
+//   POST /caption            -> {"task":"caption","text":"..."}
+//   POST /answer?q=QUESTION  -> {"task":"answer","text":"..."}
+//   POST /ocr                -> {"task":"ocr","text":"..."}
+//   POST /detect?labels=cat;dog -> {"task":"detect","detections":[{"label","box"}]}
+//
+// The model is bundled: here the random test model (models/tiny-random, 0.6 MB), so its
+// answers are nonsense. A worker holds at most 128 MB, far below a real PaliGemma (3B
+// parameters, 6 GB in f16): serve real checkpoints from self-hosted workerd or another runtime.
+import { ImageError, InputError, PaliGemma, UnsupportedImageFormatError } from "paligemma-edge";
+import config from "../../../models/tiny-random/config.json";
+import weights from "../../../models/tiny-random/model.safetensors";
+import tokenizer from "../../../models/tiny-random/tokenizer.json";
+
+// Loaded once per isolate and shared by the requests it serves.
+let loading;
+
+function model() {
+  loading ??= PaliGemma.load(
+    { "config.json": config, "model.safetensors": weights, "tokenizer.json": tokenizer },
+    { device: "wasm" },
+  ).catch((e) => {
+    loading = undefined; // let the next request try again
+    throw e;
+  });
+  return loading;
+}
+
+const json = (body, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+
+async function run(pg, task, image, params) {
+  if (task === "caption") return { text: (await pg.caption(image)).text };
+  if (task === "ocr") return { text: (await pg.ocr(image)).text };
+  if (task === "answer") return { text: (await pg.answer(image, params.get("q") ?? "")).text };
+  if (task === "detect") return { detections: await pg.detect(image, (params.get("labels") ?? "").split(";")) };
+  return undefined;
+}
+
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    const task = url.pathname.slice(1);
+    if (request.method !== "POST") {
+      return json({ error: "POST an image to /caption, /answer?q=..., /ocr or /detect?labels=a;b" }, 405);
+    }
+    try {
+      const image = new Uint8Array(await request.arrayBuffer());
+      const result = await run(await model(), task, image, url.searchParams);
+      if (!result) return json({ error: `unknown task "${task}": use /caption, /answer, /ocr or /detect` }, 404);
+      return json({ task, ...result });
+    } catch (e) {
+      // These name what was wrong with the request (a bad image, a missing question).
+      const isClientError = e instanceof InputError || e instanceof ImageError || e instanceof UnsupportedImageFormatError;
+      if (isClientError) return json({ error: e.message, code: e.code }, 400);
+      throw e;
+    }
+  },
+};

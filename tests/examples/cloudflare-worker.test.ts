@@ -1,0 +1,70 @@
+// examples/cloudflare-worker as it deploys: bundled by wrangler from its wrangler.toml
+// (`wrangler deploy --dry-run`, which resolves paligemma-edge to dist/workerd.js), then
+// run in workerd through miniflare. The caption is computed by the WASM backend inside
+// workerd and must be the one Node's WASM path gives.
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { Miniflare } from "miniflare";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HOUSE_PNG, nodeWasmReference } from "./reference.js";
+
+const EXAMPLE = "examples/cloudflare-worker";
+let out: string;
+let mf: Miniflare;
+
+beforeAll(async () => {
+  out = mkdtempSync(join(tmpdir(), "pg-worker-"));
+  await promisify(execFile)(resolve("node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", out], {
+    cwd: EXAMPLE,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+  });
+  mf = new Miniflare({
+    modules: true,
+    scriptPath: join(out, "worker.js"),
+    modulesRoot: out,
+    // The module kinds wrangler.toml declares: compiled .wasm, the model files as data.
+    modulesRules: [
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+      { type: "Data", include: ["**/*.safetensors", "**/*.json"] },
+    ],
+    compatibilityDate: "2025-07-01",
+  });
+});
+
+afterAll(async () => {
+  await mf?.dispose();
+  if (out) rmSync(out, { recursive: true, force: true });
+});
+
+const post = (path: string, body: Uint8Array) => mf.dispatchFetch(`http://worker${path}`, { method: "POST", body });
+
+describe("examples/cloudflare-worker in workerd", () => {
+  it("POST /caption returns the caption Node's WASM path gives", async () => {
+    const [res, reference] = await Promise.all([post("/caption", readFileSync(HOUSE_PNG)), nodeWasmReference("caption en")]);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/json");
+    expect(await res.json()).toEqual({ task: "caption", text: reference.text });
+  });
+
+  it("POST /detect returns a JSON list (empty: the tiny model has no location tokens to emit)", async () => {
+    const res = await post("/detect?labels=house;tree", readFileSync(HOUSE_PNG));
+    expect(await res.json()).toEqual({ task: "detect", detections: [] });
+  });
+
+  it("answers a bad request with 400 and the SDK's error code", async () => {
+    const noQuestion = await post("/answer", readFileSync(HOUSE_PNG));
+    expect(noQuestion.status).toBe(400);
+    expect((await noQuestion.json()).code).toBe("INVALID_INPUT");
+    const gif = await post("/caption", new TextEncoder().encode("GIF89a not really"));
+    expect(gif.status).toBe(400);
+    expect(await gif.json()).toMatchObject({ code: "UNSUPPORTED_IMAGE_FORMAT", error: expect.stringContaining("GIF") });
+  });
+
+  it("refuses GET and unknown tasks", async () => {
+    expect((await mf.dispatchFetch("http://worker/caption")).status).toBe(405);
+    expect((await post("/translate", readFileSync(HOUSE_PNG))).status).toBe(404);
+  });
+});
