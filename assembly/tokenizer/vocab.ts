@@ -159,18 +159,24 @@ export function loadVocab(start: usize, end: usize, count: i32): i32 {
 }
 
 /**
- * Adds tokens after the vocabulary (tokenizer.json's added_tokens): count ids
- * (i32), their byte lengths (i32), and their UTF-8 bytes back to back.
+ * Adds tokens after the vocabulary (tokenizer.json's added_tokens): count ids (i32),
+ * their byte lengths (i32), and their UTF-8 bytes back to back. Returns -1, or the
+ * index of the first token whose string already has another id (it and the rest are
+ * not added): merges are resolved to ids, so a string must keep the id they saw.
  */
-export function addTokens(count: i32, ids: usize, lengths: usize, bytes: usize): void {
+export function addTokens(count: i32, ids: usize, lengths: usize, bytes: usize): i32 {
   reserveSlots(count);
   for (let i = 0; i < count; i++) {
     const len = <usize>load<i32>(lengths + (<usize>i << 2));
+    const id = load<i32>(ids + (<usize>i << 2));
+    const existing = findToken(bytes, len);
+    if (existing >= 0 && existing != id) return i;
     reserveArena(len);
     memory.copy(arena + arenaUsed, bytes, len);
-    commitToken(load<i32>(ids + (<usize>i << 2)), len);
+    commitToken(id, len);
     bytes += len;
   }
+  return -1;
 }
 
 /** Highest token id + 1. */

@@ -35,7 +35,8 @@ export class BpeTokenizer implements Tokenizer {
   readonly locBase: number;
   readonly segBase: number;
   private wasm: TokenizerWasm | undefined;
-  private readonly tokens: (string | undefined)[] = [];
+  /** Token strings decoded from WASM memory so far, by id. */
+  private readonly tokens: (string | null | undefined)[];
 
   constructor(
     wasm: TokenizerWasm,
@@ -43,6 +44,7 @@ export class BpeTokenizer implements Tokenizer {
   ) {
     this.wasm = wasm;
     this.vocabSize = wasm.vocabSize;
+    this.tokens = new Array(this.vocabSize).fill(undefined);
     ({
       bosId: this.bosId,
       eosId: this.eosId,
@@ -99,8 +101,10 @@ export class BpeTokenizer implements Tokenizer {
   idToToken(id: number): string | undefined {
     const wasm = this.live();
     if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) return undefined;
-    if (!(id in this.tokens)) this.tokens[id] = wasm.token(id);
-    return this.tokens[id];
+    // null: looked up, no token has this id.
+    let token = this.tokens[id];
+    if (token === undefined) token = this.tokens[id] = wasm.token(id) ?? null;
+    return token ?? undefined;
   }
 
   locTokenId(i: number): number {

@@ -23,7 +23,7 @@ const byteFallback: Step = (tokens) => {
     run = [];
   };
   for (const token of tokens) {
-    if (BYTE_TOKEN.test(token)) {
+    if (token.length === 6 && BYTE_TOKEN.test(token)) {
       run.push(parseInt(token.slice(3, 5), 16));
     } else {
       flush();

@@ -12,7 +12,7 @@ interface TokenizerExports {
   indexJson(start: number, end: number, out: number, cap: number): number;
   errorAddress(): number;
   loadVocab(start: number, end: number, count: number): number;
-  addTokens(count: number, ids: number, lengths: number, bytes: number): void;
+  addTokens(count: number, ids: number, lengths: number, bytes: number): number;
   findToken(ptr: number, length: number): number;
   vocabSize(): number;
   tokenBytes(id: number): number;
@@ -133,7 +133,7 @@ export class TokenizerWasm {
     return count;
   }
 
-  /** Adds (or overrides) tokens by id, in order. */
+  /** Adds tokens by id, in order; an id may get a new string, a string may not get a new id. */
   addTokens(tokens: readonly { id: number; content: string }[]): void {
     const encoded = tokens.map((t) => utf8.encode(t.content));
     const total = encoded.reduce((n, b) => n + b.length, 0);
@@ -148,7 +148,14 @@ export class TokenizerWasm {
       byteView.set(encoded[i], at);
       at += encoded[i].length;
     });
-    this.wasm.addTokens(tokens.length, ids, ids + tokens.length * 4, bytes);
+    const conflict = this.wasm.addTokens(tokens.length, ids, ids + tokens.length * 4, bytes);
+    if (conflict >= 0) {
+      const { id, content } = tokens[conflict];
+      throw new TokenizerError(
+        `added token ${JSON.stringify(content)} has id ${id} but the vocabulary already gives it id ${this.findToken(content)}: ` +
+          "a token string must keep one id",
+      );
+    }
   }
 
   configure(byteFallback: boolean, unkId: number, fuseUnk: boolean, ignoreMerges: boolean): void {

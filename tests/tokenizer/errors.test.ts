@@ -51,6 +51,7 @@ describe("malformed tokenizer.json", () => {
     ["a template naming a missing special token", broken((j) => ((j.post_processor as { special_tokens: object }).special_tokens = {})), /has no ids/],
     ["added_tokens that is not an array", broken((j) => ((j as Record<string, unknown>).added_tokens = {})), /added_tokens must be an array/],
     ["an added token without content", broken((j) => j.added_tokens.push({ id: 9 })), /non-empty string content/],
+    ["an added token giving a vocabulary string another id", broken((j) => j.added_tokens.push({ id: 7, content: Object.keys(vocab(j))[300] })), /already gives it id/],
     ["an unk_token not in the vocabulary", broken((j) => (j.model.unk_token = "<nope>")), /no <nope> token/],
     ["no <eos>", broken((j) => (j.added_tokens = j.added_tokens.filter((t) => t.content !== "<eos>")) && delete vocab(j)["<eos>"]), /no <eos> token/],
     [

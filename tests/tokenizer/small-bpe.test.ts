@@ -9,14 +9,14 @@ import { tinyCorpus, tinyTokenizerJson, type TinyOptions } from "./tiny.js";
 const variants: [string, TinyOptions][] = [
   ["byte fallback", { byteFallback: true }],
   ["unknown token, fuse_unk, [left, right] merges", { fuseUnk: true, pairMerges: true, seed: 2 }],
-  ["unknown token, no fusing", { seed: 3 }],
+  ["unknown token, no fusing, an id renamed by an added token", { seed: 3, reuseId: true }],
   ["ignore_merges with byte fallback", { ignoreMerges: true, byteFallback: true, seed: 4 }],
 ];
 
 describe.each(variants)("small BPE tokenizer.json: %s", (_, opts) => {
   const json = tinyTokenizerJson(opts);
   // Every vocabulary entry as a whole text too: that is where ignore_merges matters.
-  const texts = [...tinyCorpus(opts.seed ?? 1, 300), ...Object.keys(json.model.vocab as object)];
+  const texts = [...tinyCorpus(opts.seed ?? 1, 300), ...Object.keys(json.model.vocab as object), "<renamed>"];
 
   it("encodes and decodes like @huggingface/tokenizers", async () => {
     const ours = await loadTokenizer(json);

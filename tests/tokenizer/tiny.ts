@@ -14,6 +14,8 @@ export interface TinyOptions {
   ignoreMerges?: boolean;
   /** Merges as [left, right] pairs instead of "left right" strings. */
   pairMerges?: boolean;
+  /** An added token that gives a merged token's id a new string (the old one keeps mapping to it). */
+  reuseId?: boolean;
   seed?: number;
 }
 
@@ -62,6 +64,7 @@ export function tinyTokenizerJson(opts: TinyOptions = {}): Json {
       ...paliGemmaTokens(size).map((t) => token(t.id, t.content, t.special)),
       // Matched after normalisation, so its space is a "▁" by then.
       token(size + 1153, "ab cd", false, { normalized: true }),
+      ...(opts.reuseId ? [token(size - 1, "<renamed>", false)] : []),
     ],
     normalizer: { type: "Replace", pattern: { String: " " }, content: "▁" },
     pre_tokenizer: null,
