@@ -6,14 +6,19 @@
 // at cache row base + j and is visible iff j <= slot || j < prefix, i.e. exactly
 // j < max(slot + 1, prefix). Query head h reads kv head h / g, g = heads / kvHeads.
 //
-// The g query heads that share a kv head are processed together, block by block,
-// so a block of keys and values comes from memory once and from cache for the
-// other heads of the group (multi-query decode streams the cache once).
-// Keys go in blocks of BLOCK: scores for the block (q·k, scale, optional softcap),
-// then one running-max update per head per block, then p = exp(s - max) and
-// acc += p · v. `scratch` holds, per head of the group, hd accumulators, BLOCK
-// scores, and the running max and sum: attentionScratchBytes(heads, hd).
-import { exp4, tanhf } from "./math";
+// Per query and kv head, keys go in blocks of BLOCK, for each of the g query heads
+// that share the kv head (so a block of K and V comes from memory once and from
+// cache for the rest of the group):
+//   1. scores s = scale · q·k (then softcap) four keys at a time: each q vector
+//      load serves four dot products, folded into one vector of four scores;
+//   2. one running-max update per block, rescaling the sum and accumulator once;
+//   3. p = exp(s - max), four at a time;
+//   4. acc += Σ_j p_j v_j with acc held in registers 8 floats at a time across
+//      the whole block, instead of a load and store of acc per key.
+// `scratch` holds, per head of the group, hd accumulators, BLOCK scores, and the
+// running max and sum: attentionScratchBytes(heads, hd).
+import { exp4, expf, tanh4 } from "./math";
+import { hsum4, sumLanes } from "./simd";
 
 const BLOCK = 32;
 
@@ -21,44 +26,72 @@ export function attentionScratchBytes(heads: i32, hd: i32): usize {
   return (<usize>heads * (hd + BLOCK + 2)) << 2;
 }
 
-@inline
-function dot(a: usize, b: usize, n: i32): f32 {
-  let acc = f32x4.splat(0);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(a + (<usize>i << 2)), v128.load(b + (<usize>i << 2))));
-  let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
-  for (; i < n; i++) s += load<f32>(a + (<usize>i << 2)) * load<f32>(b + (<usize>i << 2));
-  return s;
+/**
+ * scores[0:nb] for one query head against keys k0, k0 + stride, ...; scores are
+ * written in fours, so up to 3 slots past nb (inside the BLOCK) get junk.
+ */
+function scoreBlock(scores: usize, q: usize, k0: usize, stride: usize, nb: i32, hd: i32, scale: f32, softcap: f32): void {
+  const hd4 = <usize>(hd & ~3) << 2;
+  const hdBytes = <usize>hd << 2;
+  for (let j = 0; j < nb; j += 4) {
+    // Keys past nb repeat the last one; their scores land in the junk slots.
+    const ka = k0 + <usize>j * stride;
+    const kb = j + 1 < nb ? ka + stride : ka;
+    const kc = j + 2 < nb ? kb + stride : kb;
+    const kd = j + 3 < nb ? kc + stride : kc;
+    let a = f32x4.splat(0), b = a, c = a, d = a;
+    let o: usize = 0;
+    for (; o < hd4; o += 16) {
+      const qv = v128.load(q + o);
+      a = f32x4.add(a, f32x4.mul(qv, v128.load(ka + o)));
+      b = f32x4.add(b, f32x4.mul(qv, v128.load(kb + o)));
+      c = f32x4.add(c, f32x4.mul(qv, v128.load(kc + o)));
+      d = f32x4.add(d, f32x4.mul(qv, v128.load(kd + o)));
+    }
+    let s = hsum4(a, b, c, d);
+    for (; o < hdBytes; o += 4) {
+      let kv = f32x4.splat(load<f32>(ka + o));
+      kv = f32x4.replace_lane(kv, 1, load<f32>(kb + o));
+      kv = f32x4.replace_lane(kv, 2, load<f32>(kc + o));
+      kv = f32x4.replace_lane(kv, 3, load<f32>(kd + o));
+      s = f32x4.add(s, f32x4.mul(v128.load32_splat(q + o), kv));
+    }
+    s = f32x4.mul(s, f32x4.splat(scale));
+    if (softcap > 0) s = f32x4.mul(f32x4.splat(softcap), tanh4(f32x4.div(s, f32x4.splat(softcap))));
+    v128.store(scores + (<usize>j << 2), s);
+  }
 }
 
-/** acc[0:n] = c * acc + p * v. */
-@inline
-function scaleAdd(acc: usize, c: f32, p: f32, v: usize, n: i32): void {
-  const c4 = f32x4.splat(c);
-  const p4 = f32x4.splat(p);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const a = acc + (<usize>i << 2);
-    v128.store(a, f32x4.add(f32x4.mul(c4, v128.load(a)), f32x4.mul(p4, v128.load(v + (<usize>i << 2)))));
+/** acc[0:hd] = corr · acc + Σ_{j < nb} p[j] · v(j), v(j) = v0 + j · stride. */
+function accumulateBlock(acc: usize, p: usize, v0: usize, stride: usize, nb: i32, hd: i32, corr: f32): void {
+  const c4 = f32x4.splat(corr);
+  let d = 0;
+  for (; d + 8 <= hd; d += 8) {
+    const ap = acc + (<usize>d << 2);
+    let a0 = f32x4.mul(v128.load(ap), c4);
+    let a1 = f32x4.mul(v128.load(ap, 16), c4);
+    let vp = v0 + (<usize>d << 2);
+    for (let j = 0; j < nb; j++, vp += stride) {
+      const pj = v128.load32_splat(p + (<usize>j << 2));
+      a0 = f32x4.add(a0, f32x4.mul(pj, v128.load(vp)));
+      a1 = f32x4.add(a1, f32x4.mul(pj, v128.load(vp, 16)));
+    }
+    v128.store(ap, a0);
+    v128.store(ap, a1, 16);
   }
-  for (; i < n; i++) {
-    const a = acc + (<usize>i << 2);
-    store<f32>(a, c * load<f32>(a) + p * load<f32>(v + (<usize>i << 2)));
+  for (; d + 4 <= hd; d += 4) {
+    const ap = acc + (<usize>d << 2);
+    let a0 = f32x4.mul(v128.load(ap), c4);
+    let vp = v0 + (<usize>d << 2);
+    for (let j = 0; j < nb; j++, vp += stride) a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p + (<usize>j << 2)), v128.load(vp)));
+    v128.store(ap, a0);
   }
-}
-
-/** acc[0:n] += p * v. */
-@inline
-function addScaled(acc: usize, p: f32, v: usize, n: i32): void {
-  const p4 = f32x4.splat(p);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const a = acc + (<usize>i << 2);
-    v128.store(a, f32x4.add(v128.load(a), f32x4.mul(p4, v128.load(v + (<usize>i << 2)))));
-  }
-  for (; i < n; i++) {
-    const a = acc + (<usize>i << 2);
-    store<f32>(a, load<f32>(a) + p * load<f32>(v + (<usize>i << 2)));
+  for (; d < hd; d++) {
+    const ap = acc + (<usize>d << 2);
+    let a = load<f32>(ap) * corr;
+    let vp = v0 + (<usize>d << 2);
+    for (let j = 0; j < nb; j++, vp += stride) a += load<f32>(p + (<usize>j << 2)) * load<f32>(vp);
+    store<f32>(ap, a);
   }
 }
 
@@ -91,45 +124,35 @@ export function attention(
       for (let j0 = 0; j0 < n; j0 += BLOCK) {
         const nb = min(BLOCK, n - j0);
         for (let h = 0; h < g; h++) {
-          const qh = qg + <usize>h * hdBytes;
           const sh = scores + ((<usize>h * BLOCK) << 2);
+          scoreBlock(sh, qg + <usize>h * hdBytes, kBase + <usize>j0 * kvRow, kvRow, nb, hd, scale, softcap);
           let blockMax: f32 = -Infinity;
-          for (let j = 0; j < nb; j++) {
-            let s = dot(qh, kBase + <usize>(j0 + j) * kvRow, hd) * scale;
-            if (softcap > 0) s = softcap * tanhf(s / softcap);
-            store<f32>(sh + (<usize>j << 2), s);
-            blockMax = max(blockMax, s);
-          }
-          // Rescale what was summed so far to the new running max, once per block.
+          for (let j = 0; j < nb; j++) blockMax = max(blockMax, load<f32>(sh + (<usize>j << 2)));
           const mOld = load<f32>(maxes + (<usize>h << 2));
           const m = max(mOld, blockMax);
-          const corr = f32x4.extract_lane(exp4(f32x4.splat(mOld - m)), 0);
           store<f32>(maxes + (<usize>h << 2), m);
-          // p = exp(s - m) for the whole block, four scores at a time.
           const m4 = f32x4.splat(m);
+          let sum4 = f32x4.splat(0);
           for (let j = 0; j < nb; j += 4) {
             const sp = sh + (<usize>j << 2);
-            v128.store(sp, exp4(f32x4.sub(v128.load(sp), m4)));
+            // Slots past nb hold junk scores: zero their p so the sum ignores them.
+            const live = i32x4.lt_s(i32x4.add(i32x4.splat(j), i32x4(0, 1, 2, 3)), i32x4.splat(nb));
+            const p = v128.and(exp4(f32x4.sub(v128.load(sp), m4)), live);
+            v128.store(sp, p);
+            sum4 = f32x4.add(sum4, p);
           }
-          const acc = accs + <usize>h * hdBytes;
-          // The first key of the block also applies the correction to acc.
-          let sum = load<f32>(sums + (<usize>h << 2)) * corr + load<f32>(sh);
-          scaleAdd(acc, corr, load<f32>(sh), vBase + <usize>j0 * kvRow, hd);
-          for (let j = 1; j < nb; j++) {
-            const p = load<f32>(sh + (<usize>j << 2));
-            sum += p;
-            addScaled(acc, p, vBase + <usize>(j0 + j) * kvRow, hd);
-          }
-          store<f32>(sums + (<usize>h << 2), sum);
+          const corr = expf(mOld - m); // 0 on the first block (mOld = -inf)
+          store<f32>(sums + (<usize>h << 2), load<f32>(sums + (<usize>h << 2)) * corr + sumLanes(sum4));
+          accumulateBlock(accs + <usize>h * hdBytes, sh, vBase + <usize>j0 * kvRow, kvRow, nb, hd, corr);
         }
       }
       for (let h = 0; h < g; h++) {
-        const inv = f32x4.splat(1 / load<f32>(sums + (<usize>h << 2)));
+        const inv: f32 = 1 / load<f32>(sums + (<usize>h << 2));
         const acc = accs + <usize>h * hdBytes;
         const o = out + <usize>t * qRow + <usize>(kh * g + h) * hdBytes;
         let i = 0;
-        for (; i + 4 <= hd; i += 4) v128.store(o + (<usize>i << 2), f32x4.mul(v128.load(acc + (<usize>i << 2)), inv));
-        for (; i < hd; i++) store<f32>(o + (<usize>i << 2), load<f32>(acc + (<usize>i << 2)) * f32x4.extract_lane(inv, 0));
+        for (; i + 4 <= hd; i += 4) v128.store(o + (<usize>i << 2), f32x4.mul(v128.load(acc + (<usize>i << 2)), f32x4.splat(inv)));
+        for (; i < hd; i++) store<f32>(o + (<usize>i << 2), load<f32>(acc + (<usize>i << 2)) * inv);
       }
     }
   }

@@ -21,6 +21,7 @@
 // ran ~1.5x slower than this 4x8.
 import { f16, f16x4, tinyF16, tinyF16x4 } from "./f16";
 import { gelu4, geluf } from "./math";
+import { hsum4, sumLanes } from "./simd";
 
 /** flags bit: apply GELU (tanh) to the result. */
 export const LINEAR_GELU = 1;
@@ -199,8 +200,7 @@ function gemv(y: usize, xScaled: usize, w: usize, bias: usize, K: i32, N: i32, f
     for (const end = row + k4; p < end; p += 8, xp += 16) {
       s0 = f32x4.add(s0, f32x4.mul(v128.load(xp), tinyF16x4(v128.load16x4_s(p))));
     }
-    const s = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3));
-    let t = f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + (f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3));
+    let t = sumLanes(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)));
     for (const end = row + rowBytes; p < end; p += 2, xp += 4) {
       t += load<f32>(xp) * tinyF16(p);
     }
@@ -210,14 +210,6 @@ function gemv(y: usize, xScaled: usize, w: usize, bias: usize, K: i32, N: i32, f
     if (flags & LINEAR_ACCUMULATE) t += load<f32>(y + (<usize>n << 2));
     store<f32>(y + (<usize>n << 2), t);
   }
-}
-
-/** Sums each of four vectors across its lanes: [Σa, Σb, Σc, Σd]. */
-@inline
-function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const ab = f32x4.add(i32x4.shuffle(a, b, 0, 4, 1, 5), i32x4.shuffle(a, b, 2, 6, 3, 7));
-  const cd = f32x4.add(i32x4.shuffle(c, d, 0, 4, 1, 5), i32x4.shuffle(c, d, 2, 6, 3, 7));
-  return f32x4.add(i32x4.shuffle(ab, cd, 0, 1, 4, 5), i32x4.shuffle(ab, cd, 2, 3, 6, 7));
 }
 
 /**

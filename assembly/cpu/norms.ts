@@ -3,11 +3,7 @@
 // four lanes, then combined: for D in the thousands that is ~1e-7 relative.
 // Reads may run up to 16 bytes past w and b (allocator slack).
 import { f16, f16x4 } from "./f16";
-
-@inline
-function sumLanes(v: v128): f32 {
-  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
-}
+import { sumLanes } from "./simd";
 
 /** y = (x - mean) / sqrt(var + eps) * w + b, per row. */
 export function layerNorm(y: usize, x: usize, w: usize, b: usize, rows: i32, D: i32, eps: f32): void {
