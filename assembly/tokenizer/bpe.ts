@@ -8,8 +8,8 @@
 // in a binary min-heap of u64 keys (rank << 32 | left position); an entry whose
 // pair has changed since it was pushed is recognised when popped (its position is
 // gone, or the pair there now has another rank) and dropped.
-import { resize } from "./resize";
 import { findMerge, mergeRank, mergedId } from "./merges";
+import { resize } from "./resize";
 
 // Marks a symbol merged into its left neighbour. Unknown characters (negative
 // ids, see encode.ts) are never below -0x110000, so this cannot collide.

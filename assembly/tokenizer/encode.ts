@@ -4,15 +4,16 @@
 // so that an unpaired surrogate is still one character, as in JavaScript.
 //
 // Per text piece (Hugging Face's BPE model with no pre-tokenizer: the piece is one word):
+// 0. with ignore_merges, a piece that is itself a token is that token;
 // 1. each code point becomes its token id, or -(code point + 1) if the vocabulary lacks it;
 // 2. BPE merges (bpe.ts);
 // 3. a character still unknown becomes its UTF-8 bytes as <0xNN> tokens (byte fallback;
 //    an unpaired surrogate is U+FFFD's bytes, as TextEncoder writes it), or the unknown
 //    token if byte fallback is off or a byte token is missing; with fuse_unk, a run of
 //    unknown tokens becomes one.
-import { resize } from "./resize";
 import { bpe } from "./bpe";
 import { writeUtf8 } from "./json";
+import { resize } from "./resize";
 import { findToken } from "./vocab";
 
 let byteFallback = false;

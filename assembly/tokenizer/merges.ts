@@ -1,7 +1,6 @@
 // BPE merge rules, read straight from tokenizer.json's model.merges: a hash table
 // from the pair (left id, right id) to the rule's rank (its index in the list; a
 // lower rank merges first) and the id of the merged token.
-import { resize } from "./resize";
 import { fail, readString, skipSpace, stringLength } from "./json";
 import { findToken } from "./vocab";
 
@@ -11,9 +10,8 @@ const EMPTY: u64 = u64.MAX_VALUE;
 let slots: usize = 0;
 let slotMask: u32 = 0;
 
-// Where each rule's strings are unescaped; grows to the longest rule.
+// Where each rule's strings are unescaped, while loading.
 let scratch: usize = 0;
-let scratchCap: usize = 0;
 
 @inline
 function pairKey(left: i32, right: i32): u64 {
@@ -85,14 +83,15 @@ function addRule(leftLen: usize, rightLen: usize, rank: i32): bool {
  * naming a token (or a merged token) that is not in the vocabulary.
  */
 export function loadMerges(start: usize, end: usize, count: i32): i32 {
+  // Called once per instance (one tokenizer per instance).
   // At most 2/3 full, so probes stay short.
   let capacity: u32 = 16;
   while (capacity < <u32>count + (<u32>count >> 1)) capacity <<= 1;
-  slots = resize(slots, <usize>capacity << 4);
+  slots = heap.alloc(<usize>capacity << 4);
   memory.fill(slots, 0xff, <usize>capacity << 4);
   slotMask = capacity - 1;
   // Rules are unescaped here; none is longer than the whole array's text.
-  scratch = resize(scratch, end - start);
+  scratch = heap.alloc(end - start);
 
   let p = skipSpace(start, end);
   if (p >= end || load<u8>(p) != 0x5b) return <i32>fail(p);
@@ -144,5 +143,7 @@ export function loadMerges(start: usize, end: usize, count: i32): i32 {
     // indexJson already checked the array's syntax: a comma or the closing bracket follows.
     p = skipSpace(skipSpace(p, end) + 1, end);
   }
+  heap.free(scratch);
+  scratch = 0;
   return count;
 }

@@ -1,10 +1,10 @@
 // The vocabulary: every token's UTF-8 bytes in one arena, a table from id to
 // those bytes, and an open-addressing hash table from bytes to id. Tokens come
 // from tokenizer.json's model.vocab (read here straight from the JSON bytes) and
-// then its added tokens, which override a vocabulary entry with the same string,
-// as Hugging Face's tokenizers do.
-import { resize } from "./resize";
+// then its added tokens. An added token may give an id a new string (the old string
+// still maps to the id, as in Hugging Face); it may not give a string a new id.
 import { fail, intValue, readInt, readString, skipSpace, stringLength } from "./json";
+import { resize } from "./resize";
 
 // Arena of token bytes, append-only.
 let arena: usize = 0;
@@ -25,7 +25,7 @@ let slotMask: u32 = 0;
 let slotUsed: i32 = 0;
 
 /** FNV-1a over the bytes: short keys, and good enough spread for linear probing. */
-export function hashBytes(p: usize, len: usize): u32 {
+function hashBytes(p: usize, len: usize): u32 {
   let h: u32 = 0x811c9dc5;
   for (let i: usize = 0; i < len; i++) h = (h ^ load<u8>(p + i)) * 0x01000193;
   return h;
@@ -66,7 +66,7 @@ function placeSlot(keyStart: usize, len: usize, id: i32, h: u32): void {
 function reserveSlots(more: i32): void {
   if (<u32>(slotUsed + more) * 2 <= slotMask + 1) return;
   const oldSlots = slots;
-  const oldCap = slotMask + 1;
+  const oldCap: u32 = oldSlots ? slotMask + 1 : 0;
   allocSlots(nextPow2(<u32>(slotUsed + more) * 2));
   slotUsed = 0;
   for (let i: u32 = 0; i < oldCap; i++) {
@@ -74,7 +74,7 @@ function reserveSlots(more: i32): void {
     const id = load<i32>(s, 8);
     if (id != 0) placeSlot(arena + load<u32>(s), load<u32>(s, 4), id - 1, load<u32>(s, 12));
   }
-  heap.free(oldSlots);
+  if (oldSlots) heap.free(oldSlots);
 }
 
 function reserveIds(id: i32): void {
