@@ -163,12 +163,10 @@ function gemm4x8(y: usize, x: usize, panel: usize, mr: i32, K: i32, N: i32, nc: 
     k2 += 4;
     k3 += 4;
   }
+  // Rows past mr repeated the last x row: their results are dropped.
   const ys = <usize>N << 2;
-  // Every row's old y is read before any store: rows past mr alias the last one.
   const y1 = y + ys, y2 = y1 + ys, y3 = y2 + ys;
-  a00 = finish(a00, y, flags);
-  a01 = finish(a01, y + 16, flags);
-  store8(y, a00, a01, nc);
+  store8(y, finish(a00, y, flags), finish(a01, y + 16, flags), nc);
   if (mr > 1) store8(y1, finish(a10, y1, flags), finish(a11, y1 + 16, flags), nc);
   if (mr > 2) store8(y2, finish(a20, y2, flags), finish(a21, y2 + 16, flags), nc);
   if (mr > 3) store8(y3, finish(a30, y3, flags), finish(a31, y3 + 16, flags), nc);
