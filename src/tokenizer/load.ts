@@ -66,17 +66,20 @@ export async function loadTokenizer(source: TokenizerSource): Promise<Tokenizer>
         throw new TokenizerError(`model.${unsupported} = ${JSON.stringify(value)} is not supported (Gemma's tokenizers leave it null)`);
       }
     }
+    if (section("pre_tokenizer") !== null) {
+      throw new TokenizerError("a pre_tokenizer is not supported: Gemma's tokenizers have none (BPE runs on the whole normalised text)");
+    }
+    const normalizer = createNormalizer(section("normalizer"));
+    const template = readTemplate(section("post_processor"));
+    const decoder = createDecoder(section("decoder"));
     const vocab = model.get("vocab");
     const merges = model.get("merges");
     if (!vocab) throw new TokenizerError("model has no vocab");
     if (!merges) throw new TokenizerError("model has no merges");
     wasm.loadVocab(vocab);
     wasm.loadMerges(merges);
-    if (section("pre_tokenizer") !== null) {
-      throw new TokenizerError("a pre_tokenizer is not supported: Gemma's tokenizers have none (BPE runs on the whole normalised text)");
-    }
 
-    // Added tokens override vocabulary entries with the same string (Hugging Face's order).
+    // Added tokens come after the vocabulary, in their order (Hugging Face's).
     const added = readAddedTokens(section("added_tokens"));
     wasm.addTokens(added);
     if (wasm.findToken(IMAGE_TOKEN) === undefined) {
@@ -112,11 +115,10 @@ export async function loadTokenizer(source: TokenizerSource): Promise<Tokenizer>
       optionalFlag(section("ignore_merges", model), "ignore_merges"),
     );
 
-    const normalizer = createNormalizer(section("normalizer"));
     return new BpeTokenizer(wasm, {
       added: new AddedTokens(added, normalizer),
-      template: readTemplate(section("post_processor")),
-      decoder: createDecoder(section("decoder")),
+      template,
+      decoder,
       special: new Set(added.filter((t) => t.special).map((t) => t.content)),
       unkToken: unk ?? undefined,
       bosId: id("<bos>"),

@@ -113,15 +113,17 @@ export class TokenizerWasm {
   }
 
   loadVocab(entry: JsonEntry): number {
+    if (this.bytes(entry.start, 1)[0] !== 0x7b) throw new TokenizerError("model.vocab must be an object of token: id");
     const count = this.wasm.loadVocab(entry.start, entry.end, entry.count);
     if (count === -2) {
       throw new TokenizerError(`model.vocab maps a token to ${this.near()}: ids must be integers from 0 to 2^24`);
     }
-    if (count < 0) throw this.syntaxError("model.vocab (an object of token: id)");
+    if (count < 0) throw this.syntaxError("model.vocab");
     return count;
   }
 
   loadMerges(entry: JsonEntry): number {
+    if (this.bytes(entry.start, 1)[0] !== 0x5b) throw new TokenizerError("model.merges must be an array of rules");
     const count = this.wasm.loadMerges(entry.start, entry.end, entry.count);
     if (count === -3) {
       throw new TokenizerError(`model.merges has a rule that is neither "left right" nor ["left", "right"]: ${this.near()}`);
@@ -129,7 +131,7 @@ export class TokenizerWasm {
     if (count === -4) {
       throw new TokenizerError(`model.merges has a rule whose tokens (or whose merged token) are not in model.vocab: ${this.near()}`);
     }
-    if (count < 0) throw this.syntaxError("model.merges (an array of rules)");
+    if (count < 0) throw this.syntaxError("model.merges");
     return count;
   }
 

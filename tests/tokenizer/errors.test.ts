@@ -35,6 +35,8 @@ describe("malformed tokenizer.json", () => {
     ["a Unigram model", broken((j) => (j.model.type = "Unigram")), /only BPE/],
     ["no vocab", broken((j) => delete j.model.vocab), /model has no vocab/],
     ["no merges", broken((j) => delete j.model.merges), /model has no merges/],
+    ["a vocab that is an array", broken((j) => (j.model.vocab = ["a", "b"])), /model.vocab must be an object/],
+    ["merges that are an object", broken((j) => (j.model.merges = { a: "b" })), /model.merges must be an array/],
     ["a vocab id that is a string", broken((j) => (vocab(j).abc = "7")), /ids must be integers/],
     ["a negative vocab id", broken((j) => (vocab(j).abc = -1)), /ids must be integers/],
     ["a fractional vocab id", broken((j) => (vocab(j).abc = 1.5)), /ids must be integers/],
