@@ -7,10 +7,10 @@ import { PaliGemma, type GenerateResult } from "../../src/runtime/node.js";
 export const TINY_MODEL = "models/tiny-random";
 export const HOUSE_PNG = "examples/assets/house.png";
 
-export async function nodeWasmReference(prompt: string, maxNewTokens?: number): Promise<GenerateResult> {
+export async function nodeWasmReference(prompt: string, maxNewTokens?: number, image = HOUSE_PNG): Promise<GenerateResult> {
   const pg = await PaliGemma.load(TINY_MODEL, { device: "wasm" });
   try {
-    return await pg.generate(new Uint8Array(readFileSync(HOUSE_PNG)), prompt, { maxNewTokens });
+    return await pg.generate(new Uint8Array(readFileSync(image)), prompt, { maxNewTokens });
   } finally {
     pg.dispose();
   }

@@ -1,0 +1,142 @@
+// The page: pick or drop an image, choose a task, watch the answer stream in; boxes
+// and masks are drawn over the image. The model lives in model-worker.js, so this
+// thread only draws. body[data-state] says where it is (loading, ready, running,
+// done, error), which is also what the example's test waits on.
+const params = new URLSearchParams(location.search);
+// A hub repository ("google/paligemma-3b-mix-224") as is; a path or URL of a model folder made absolute.
+const modelParam = params.get("model") ?? "/models/tiny-random/";
+const MODEL = /^[./]/.test(modelParam) ? new URL(modelParam, location.href).href : modelParam;
+const DEVICE = params.get("device") ?? "auto";
+// Okabe-Ito: distinct on photos and for common colour blindness (as the CLI draws).
+const PALETTE = ["#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7"];
+
+const $ = (id) => document.getElementById(id);
+const view = $("view");
+const ctx = view.getContext("2d");
+const worker = new Worker(new URL("./model-worker.js", import.meta.url), { type: "module" });
+
+let bitmap; // the image as shown
+let bytes; // the image as encoded, for the model
+let device = "";
+let loadMs = 0;
+
+function setState(state, status) {
+  document.body.dataset.state = state;
+  if (status !== undefined) $("status").textContent = status;
+  $("run").disabled = state === "loading" || state === "running" || !bytes;
+}
+
+async function useImage(blob) {
+  bytes = await blob.arrayBuffer();
+  bitmap = await createImageBitmap(blob);
+  view.width = bitmap.width;
+  view.height = bitmap.height;
+  ctx.drawImage(bitmap, 0, 0);
+  $("output").textContent = "";
+  $("results").replaceChildren();
+  if (document.body.dataset.state !== "loading") setState("ready");
+}
+
+function drawFound(found) {
+  ctx.drawImage(bitmap, 0, 0);
+  const colours = new Map();
+  for (const f of found) if (!colours.has(f.label)) colours.set(f.label, PALETTE[colours.size % PALETTE.length]);
+  for (const f of found) {
+    const colour = colours.get(f.label);
+    if (f.mask) {
+      // Blend the mask in at up to 50%, by its value.
+      const [r, g, b] = [1, 3, 5].map((i) => parseInt(colour.slice(i, i + 2), 16));
+      const pixels = ctx.getImageData(0, 0, view.width, view.height);
+      const m = new Float32Array(f.mask.data);
+      for (let i = 0; i < m.length; i++) {
+        const a = 0.5 * Math.min(1, Math.max(0, m[i]));
+        pixels.data[i * 4] = pixels.data[i * 4] * (1 - a) + r * a;
+        pixels.data[i * 4 + 1] = pixels.data[i * 4 + 1] * (1 - a) + g * a;
+        pixels.data[i * 4 + 2] = pixels.data[i * 4 + 2] * (1 - a) + b * a;
+      }
+      ctx.putImageData(pixels, 0, 0);
+    }
+    const { x0, y0, x1, y1 } = f.box;
+    ctx.lineWidth = Math.max(2, Math.round(Math.min(view.width, view.height) / 150));
+    ctx.strokeStyle = colour;
+    ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+    ctx.fillStyle = colour;
+    ctx.font = `${Math.max(12, ctx.lineWidth * 6)}px system-ui`;
+    ctx.fillText(f.label, x0 + ctx.lineWidth, y0 + ctx.lineWidth * 7);
+  }
+  $("results").replaceChildren(
+    ...found.map((f) => {
+      const li = document.createElement("li");
+      li.className = "detection";
+      li.dataset.label = f.label;
+      li.dataset.box = JSON.stringify(f.box);
+      const swatch = document.createElement("span");
+      swatch.style.background = colours.get(f.label);
+      const r = (v) => Math.round(v);
+      li.append(swatch, `${f.label}: (${r(f.box.x0)}, ${r(f.box.y0)}) – (${r(f.box.x1)}, ${r(f.box.y1)})${f.mask ? ", with mask" : ""}`);
+      return li;
+    }),
+  );
+}
+
+const ms = (v) => `${Math.round(v)} ms`;
+
+worker.onmessage = ({ data }) => {
+  if (data.type === "progress") {
+    $("progress").value = data.total ? data.loaded / data.total : 0;
+    $("status").textContent = `loading ${data.file}…`;
+  } else if (data.type === "loaded") {
+    device = data.device;
+    loadMs = data.ms;
+    $("progress").value = 1;
+    setState(bytes ? "ready" : "loaded", `model loaded on ${device} in ${ms(loadMs)}`);
+  } else if (data.type === "piece") {
+    $("output").textContent += data.text;
+  } else if (data.type === "done") {
+    if (data.found) {
+      drawFound(data.found);
+      $("output").textContent = data.found.length ? "" : "nothing found";
+    }
+    const first = data.timings.firstMs === undefined ? "" : `first text after ${ms(data.timings.firstMs)}, `;
+    $("timings").textContent = `${data.task} on ${device}: ${first}done in ${ms(data.timings.totalMs)} (model load ${ms(loadMs)})`;
+    setState("done", `model loaded on ${device}`);
+  } else if (data.type === "error") {
+    $("error").textContent = data.code ? `${data.code}: ${data.message}` : data.message;
+    setState("error", "failed");
+  }
+};
+
+$("run").onclick = () => {
+  const task = $("task").value;
+  $("output").textContent = "";
+  $("error").textContent = "";
+  $("timings").textContent = "";
+  $("results").replaceChildren();
+  if (bitmap) ctx.drawImage(bitmap, 0, 0);
+  setState("running");
+  const maxNewTokens = Number($("max-tokens").value) || 64;
+  worker.postMessage({ type: "run", task, image: bytes.slice(0), text: $("text").value, maxNewTokens });
+};
+
+$("file").onchange = () => $("file").files[0] && useImage($("file").files[0]);
+const drop = $("drop");
+drop.ondragover = (e) => {
+  e.preventDefault();
+  drop.classList.add("over");
+};
+drop.ondragleave = () => drop.classList.remove("over");
+drop.ondrop = (e) => {
+  e.preventDefault();
+  drop.classList.remove("over");
+  const file = e.dataTransfer.files[0];
+  if (file) useImage(file);
+};
+
+if (MODEL.endsWith("/models/tiny-random/")) {
+  $("note").textContent =
+    "This is the bundled test model: its weights are random, so its answers are nonsense. " +
+    "For real answers open this page with ?model=<URL of a PaliGemma checkpoint folder> " +
+    "or ?model=google/paligemma-3b-mix-224 (a gated repository: the hub must let this page download it).";
+}
+worker.postMessage({ type: "load", model: MODEL, device: DEVICE });
+useImage(await (await fetch(new URL("../assets/house.png", import.meta.url))).blob());

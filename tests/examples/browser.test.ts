@@ -1,0 +1,105 @@
+// examples/browser in headless Chromium, served by Vite with the example's own config:
+// pick an image, run caption/detect/segment on the tiny model in the page's Web Worker
+// (WASM), then answer on WebGPU (SwiftShader), reading every result from the DOM.
+// Screenshots go to tests/out/ for the test log.
+import { mkdirSync, readFileSync } from "node:fs";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { createServer, type ViteDevServer } from "vite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHROMIUM, WEBGPU_FLAGS } from "../harness/browser.js";
+import { HOUSE_PNG, nodeWasmReference } from "./reference.js";
+
+// A JPEG, so the worker's codec (jSquash fetching its own .wasm) is exercised too.
+const PICKED = "tests/fixtures/image/sub420.jpg";
+
+let server: ViteDevServer;
+let browser: Browser;
+let origin: string;
+
+beforeAll(async () => {
+  server = await createServer({ configFile: "examples/browser/vite.config.mjs", server: { port: 0 } });
+  await server.listen();
+  origin = `http://127.0.0.1:${(server.httpServer!.address() as { port: number }).port}`;
+  browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", ...WEBGPU_FLAGS] });
+  mkdirSync("tests/out", { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const text = (page: Page, id: string) => page.$eval(`#${id}`, (e) => e.textContent ?? "");
+
+async function open(query: string): Promise<Page> {
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(`${origin}/examples/browser/${query}`);
+  await page.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.state!), { timeout: 60_000 });
+  expect(await text(page, "error")).toBe("");
+  expect(errors).toEqual([]);
+  return page;
+}
+
+/** Chooses the task, fills in the text, presses Run and waits for the answer. */
+async function run(page: Page, task: string, input: string, maxTokens: number): Promise<void> {
+  await page.select("#task", task);
+  await page.$eval("#text", (e, v) => ((e as HTMLInputElement).value = v), input);
+  await page.$eval("#max-tokens", (e, v) => ((e as HTMLInputElement).value = v), String(maxTokens));
+  await page.click("#run");
+  await page.waitForFunction(() => ["done", "error"].includes(document.body.dataset.state!), { timeout: 90_000 });
+  expect(await text(page, "error")).toBe("");
+}
+
+describe("examples/browser in Chromium", () => {
+  it("captions a picked image, then detects and segments, on WASM in the worker", async () => {
+    const reference = nodeWasmReference("caption en", 16, PICKED);
+    const page = await open("?device=wasm");
+    expect(await text(page, "status")).toMatch(/^model loaded on wasm in \d+ ms$/);
+    expect(await page.$eval("#progress", (e) => (e as HTMLProgressElement).value)).toBe(1);
+    expect(await text(page, "note")).toContain("weights are random");
+
+    await (await page.$("#file"))!.uploadFile(PICKED);
+    await page.waitForFunction(() => (document.getElementById("view") as HTMLCanvasElement).width === 160);
+    expect(await page.$eval("#view", (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height])).toEqual([160, 120]);
+
+    await run(page, "caption", "", 16);
+    expect(await text(page, "output")).toBe((await reference).text);
+    expect(await text(page, "timings")).toMatch(/^caption on wasm: first text after \d+ ms, done in \d+ ms/);
+
+    for (const [task, labels] of [["detect", "house ; tree"], ["segment", "roof"]]) {
+      await run(page, task, labels, 8);
+      expect(await text(page, "output")).toBe("nothing found"); // the tiny model has no location tokens to emit
+      expect(await page.$$eval("#results li", (li) => li.length)).toBe(0);
+      expect(await text(page, "timings")).toMatch(new RegExp(`^${task} on wasm: done in \\d+ ms`));
+    }
+    await page.screenshot({ path: "tests/out/browser-example-wasm.png" });
+  });
+
+  it("picks WebGPU by itself, answers with Node's tokens, and the page keeps drawing meanwhile", async () => {
+    // Two tokens: the prefill and one cached decode step; SwiftShader takes seconds per step.
+    const reference = nodeWasmReference("answer en what is this?", 2, HOUSE_PNG);
+    const page = await open(""); // device auto
+    expect(await text(page, "status")).toMatch(/^model loaded on webgpu in \d+ ms$/);
+    await page.select("#task", "answer");
+    await page.$eval("#text", (e) => ((e as HTMLInputElement).value = "what is this?"));
+    await page.$eval("#max-tokens", (e) => ((e as HTMLInputElement).value = "2"));
+    await page.click("#run");
+    // While the worker computes, the page's own thread still renders frames.
+    const frameMs = await page.evaluate(async () => {
+      const t0 = performance.now();
+      for (let i = 0; i < 5; i++) await new Promise(requestAnimationFrame);
+      return { ms: performance.now() - t0, state: document.body.dataset.state };
+    });
+    expect(frameMs.state).toBe("running");
+    expect(frameMs.ms).toBeLessThan(1000);
+    await page.waitForFunction(() => ["done", "error"].includes(document.body.dataset.state!), { timeout: 90_000 });
+    expect(await text(page, "error")).toBe("");
+    expect(await text(page, "output")).toBe((await reference).text);
+    expect(await text(page, "timings")).toMatch(/^answer on webgpu:/);
+    await page.screenshot({ path: "tests/out/browser-example-webgpu.png" });
+    // The screenshot is a real PNG of the page.
+    expect(readFileSync("tests/out/browser-example-webgpu.png").subarray(1, 4).toString()).toBe("PNG");
+  });
+});
