@@ -48,7 +48,7 @@ export default {
     // The CLI lives outside src/ (it is a program, not the library): compiled on its own, no declarations.
     typescript({
       tsconfig: "./tsconfig.json",
-      include: ["examples/node/**/*.ts"],
+      include: ["examples/node/**/*.ts", "src/**/*.d.ts"],
       compilerOptions: { declaration: false, noEmit: false, outDir: "dist" },
     }),
     copyWasm,
