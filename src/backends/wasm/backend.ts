@@ -143,12 +143,15 @@ class WasmBackend implements Backend {
     this.view(buf, offset, data.length).set(data);
   }
 
+  // Copies out (slice is a memcpy); reading a buffer as the other kind converts values, as the reference does.
   async read(buf: Buf, length = buf.length, offset = 0): Promise<Float32Array> {
-    return Float32Array.from(this.view(buf, offset, length));
+    const v = this.view(buf, offset, length);
+    return v instanceof Float32Array ? v.slice() : Float32Array.from(v);
   }
 
   async readI32(buf: Buf, length = buf.length, offset = 0): Promise<Int32Array> {
-    return Int32Array.from(this.view(buf, offset, length));
+    const v = this.view(buf, offset, length);
+    return v instanceof Int32Array ? v.slice() : Int32Array.from(v);
   }
 
   submit(): void {}
