@@ -3,9 +3,10 @@
 // E[x²] - E[x]², which cancels badly when |mean| >> std.
 // Bindings: 0 params, 1 y f32 [rows, D] read_write, 2 x f32 [rows, D], 3 w, 4 b: f16 [D]
 // packed two per u32 (element d is half d & 1 of word d >> 1).
-// One 256-thread workgroup per row (2-D grid), tree reductions in shared memory.
+// One 64-thread workgroup per row (2-D grid), tree reductions in shared memory; 64 as in
+// rms-norm.wgsl.
 
-const WG = 256u;
+const WG = 64u;
 
 struct Params {
   rows: u32,

@@ -1,10 +1,12 @@
 // rmsNorm (Gemma's): y[r] = (accumulate ? y[r] : 0) + x[r] / sqrt(mean(x[r]²) + eps) * (1 + w).
 // Bindings: 0 params, 1 y f32 [rows, D] read_write, 2 x f32 [rows, D], 3 w f16 [D] packed
 // two per u32 (element d is half d & 1 of word d >> 1).
-// One 256-thread workgroup per row (2-D grid: row = wid.y * groups.x + wid.x): threads
+// One 64-thread workgroup per row (2-D grid: row = wid.y * groups.x + wid.x): threads
 // stride the row (coalesced), the sum of squares is tree-reduced in shared memory.
+// 64 threads: a 2048-wide row is 32 values each, and a CPU adapter (SwiftShader) pays for
+// every thread that waits at a barrier.
 
-const WG = 256u;
+const WG = 64u;
 
 struct Params {
   rows: u32,

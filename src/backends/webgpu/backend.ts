@@ -3,9 +3,10 @@
 // in u32 words, split into row chunks when larger than one binding; activations are f32.
 //
 // The design in a few lines (see each shader's header for its kernel):
-// - linear: a GEMV kernel for up to 8 rows (decode: the weight is read once, coalesced)
-//   and a 64×64-tiled matmul for more (prefill, SigLIP); conv2d and convTranspose2d run
-//   through the same matmul as implicit GEMMs.
+// - linear: a GEMV kernel for up to 8 rows (decode: the weight is read once, coalesced;
+//   partial sums added with subgroupAdd where the device has subgroups, in shared memory
+//   elsewhere) and a 64×64-tiled matmul for more (prefill, SigLIP); conv2d and
+//   convTranspose2d run through the same matmul as implicit GEMMs.
 // - attention streams over key tiles with an online softmax; argmax and sampling run on
 //   the GPU so that only token ids come back.
 // - One pipeline cache, one buffer pool, one uniform arena; bind groups cached by
@@ -21,7 +22,7 @@ import type {
   SampleOptions,
   Weight,
 } from "../backend.js";
-import { BufferPool, STAGING_PIECE_BYTES } from "./buffers.js";
+import { BufferPool, MAP_READ, STAGING_PIECE_BYTES, USAGE } from "./buffers.js";
 import { DeviceLostError, GPUOutOfMemoryError } from "./errors.js";
 import { type Kernel, PipelineCache } from "./pipelines.js";
 import { Recorder } from "./recorder.js";
@@ -33,6 +34,11 @@ export interface WebGPUBackendOptions {
    * maxStorageBufferBindingSize and maxBufferSize). Tests set it small to force splitting.
    */
   maxBindingBytes?: number;
+  /**
+   * Use the subgroup kernels (default: when the device has the `subgroups` feature).
+   * Tests turn it off to run the shared-memory kernels on the same device.
+   */
+  subgroups?: boolean;
 }
 
 export function createWebGPUBackend(device: GPUDevice, options: WebGPUBackendOptions = {}): WebGPUBackend {
@@ -51,9 +57,9 @@ class GPUBuf implements Buf {
 /** Up to this many rows a linear is a GEMV (gemv.wgsl's ROWS); above, the tiled matmul. */
 const GEMV_MAX_ROWS = 8;
 const MATMUL_TILE = 64;
-/** Threads per workgroup of the element-wise and per-row kernels. */
+/** Threads per workgroup of the element-wise kernels. */
 const WG = 256;
-/** Output features per GEMV workgroup. */
+/** Output features per workgroup of both GEMV kernels (their OUTS). */
 const GEMV_OUTS = 4;
 /** attention.wgsl's query slots per workgroup and its largest head dim. */
 const ATTENTION_SLOTS = 8;
@@ -79,6 +85,7 @@ export class WebGPUBackend implements Backend {
   private readonly pipelines: PipelineCache;
   private readonly recorder: Recorder;
   private readonly maxBindingBytes: number;
+  private readonly subgroups: boolean;
   /** Bound where a kernel reads an optional input that is absent (no bias). */
   private readonly placeholder: GPUBuffer;
   private readonly ropeTables = new Map<string, GPUBuffer>();
@@ -94,6 +101,7 @@ export class WebGPUBackend implements Backend {
   ) {
     const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     this.maxBindingBytes = Math.floor(Math.min(options.maxBindingBytes ?? limit, limit) / 16) * 16;
+    this.subgroups = device.features.has("subgroups") && options.subgroups !== false;
     this.lostPromise = device.lost.then((info) => {
       this.lost = new DeviceLostError(info.message || info.reason || "unknown reason");
       throw this.lost;
@@ -111,7 +119,7 @@ export class WebGPUBackend implements Backend {
     this.recorder = new Recorder(device, this.pool, (scope) =>
       this.pendingErrors.push(scope.then((e) => e && new Error(`recorded ops failed validation: ${e.message}`))),
     );
-    this.placeholder = this.pool.create("placeholder", 16, GPUBufferUsage.STORAGE);
+    this.placeholder = this.pool.create("placeholder", 16, USAGE.STORAGE);
   }
 
   // ---- memory ----
@@ -184,7 +192,7 @@ export class WebGPUBackend implements Backend {
     const flags = (bias ? BIAS : 0) | (opts.gelu ? GELU : 0) | (opts.accumulate ? ACCUMULATE : 0);
     const b = bias ? weight(bias).whole : this.placeholder;
     if (rows <= GEMV_MAX_ROWS) {
-      const pipeline = this.pipelines.get("gemv", { ROWS: rows, K_EVEN: K % 2 === 0 ? 1 : 0 });
+      const pipeline = this.pipelines.get(this.subgroups ? "gemv-subgroups" : "gemv", { ROWS: rows, K_EVEN: K % 2 === 0 ? 1 : 0 });
       for (const c of W.chunks) {
         this.recorder.dispatch(
           pipeline,
@@ -321,7 +329,7 @@ export class WebGPUBackend implements Backend {
     let table = this.ropeTables.get(key);
     if (!table) {
       const inv = Float32Array.from({ length: headDim / 2 }, (_, i) => 1 / Math.fround(theta ** ((2 * i) / headDim)));
-      table = this.pool.create(`rope.inv_freq.${key}`, Math.max(16, Math.ceil(inv.byteLength / 16) * 16), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+      table = this.pool.create(`rope.inv_freq.${key}`, Math.max(16, Math.ceil(inv.byteLength / 16) * 16), USAGE.STORAGE | USAGE.COPY_DST);
       this.device.queue.writeBuffer(table, 0, inv);
       this.ropeTables.set(key, table);
     }
@@ -340,7 +348,7 @@ export class WebGPUBackend implements Backend {
       this.recorder.copy(gpu(buf), offset * 4 + done, staging, 0, size);
       this.recorder.submit();
       try {
-        await Promise.race([staging.mapAsync(GPUMapMode.READ, 0, size), this.lostPromise]);
+        await Promise.race([staging.mapAsync(MAP_READ, 0, size), this.lostPromise]);
       } catch (e) {
         throw this.lost ?? e;
       }

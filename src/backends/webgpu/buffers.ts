@@ -4,7 +4,14 @@
 // same GPUBuffer back, and the bind groups cached for it stay valid.
 import { GPUOutOfMemoryError } from "./errors.js";
 
-const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+/**
+ * GPUBufferUsage and GPUMapMode values, fixed by the WebGPU spec. Spelled out because a
+ * device handed in from Node's `webgpu` package comes without those globals.
+ */
+export const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+export const MAP_READ = 0x1; // GPUMapMode.READ
+
+const STORAGE = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
 /** Released storage kept for reuse beyond this is destroyed (at the next submit). */
 const KEEP_RELEASED_BYTES = 256 * 2 ** 20;
 /** Reads larger than this are copied back in pieces, so staging stays small. */
@@ -42,7 +49,7 @@ export class BufferPool {
       buf.label = label;
       return buf;
     }
-    return this.create(label, bytes, STORAGE());
+    return this.create(label, bytes, STORAGE);
   }
 
   release(buf: GPUBuffer): void {
@@ -66,7 +73,7 @@ export class BufferPool {
     const size = Math.max(256, 2 ** Math.ceil(Math.log2(bytes)));
     const i = this.staging.findIndex((b) => b.size === size);
     if (i >= 0) return this.staging.splice(i, 1)[0];
-    return this.create(`staging.${size}`, size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    return this.create(`staging.${size}`, size, USAGE.MAP_READ | USAGE.COPY_DST);
   }
 
   releaseStaging(buf: GPUBuffer): void {

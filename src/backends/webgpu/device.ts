@@ -2,7 +2,9 @@
 // passes, else navigator.gpu (browsers, Deno), else a GPU from the runtime's provider
 // (the Node entry registers the optional `webgpu` package). The device asks for the
 // adapter's own limits where the model needs more than WebGPU's defaults (a 1 GiB
-// embedding, big activations, 16+ KiB of shared memory), and for shader-f16 when present.
+// embedding, big activations, 16+ KiB of shared memory), and for the optional features
+// when present: subgroups (the GEMV kernel uses them) and shader-f16 (no kernel needs it
+// yet: f16 weights are unpacked from u32 words; it is there for an f16 fast path).
 
 let provider: (() => Promise<GPU | undefined>) | undefined;
 
@@ -35,6 +37,6 @@ export async function requestWebGPUDevice(gpu?: GPU | GPUAdapter | GPUDevice): P
   if (!adapter) return undefined;
   const requiredLimits: Record<string, number> = {};
   for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
-  const requiredFeatures: GPUFeatureName[] = adapter.features.has("shader-f16") ? ["shader-f16"] : [];
+  const requiredFeatures = (["subgroups", "shader-f16"] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
   return adapter.requestDevice({ label: "paligemma-edge", requiredLimits, requiredFeatures });
 }

@@ -7,6 +7,7 @@ import embed from "../../../shaders/embed.wgsl?raw";
 import gatherRows from "../../../shaders/gather-rows.wgsl?raw";
 import geluMul from "../../../shaders/gelu-mul.wgsl?raw";
 import gemv from "../../../shaders/gemv.wgsl?raw";
+import gemvSubgroups from "../../../shaders/gemv-subgroups.wgsl?raw";
 import layerNorm from "../../../shaders/layer-norm.wgsl?raw";
 import matmul from "../../../shaders/matmul.wgsl?raw";
 import patchify from "../../../shaders/patchify.wgsl?raw";
@@ -23,6 +24,7 @@ const SOURCES = {
   "gather-rows": gatherRows,
   "gelu-mul": geluMul,
   gemv,
+  "gemv-subgroups": gemvSubgroups,
   "layer-norm": layerNorm,
   matmul,
   patchify,

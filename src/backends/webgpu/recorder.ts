@@ -4,7 +4,7 @@
 // after every submit, so a decode step that records the same ops on the same buffers
 // gets the same slots, and its bind groups, cached by (pipeline, buffers, slot), are
 // found again: after the first step nothing is created.
-import type { BufferPool } from "./buffers.js";
+import { type BufferPool, USAGE } from "./buffers.js";
 
 /** minUniformBufferOffsetAlignment is at most 256 everywhere. */
 const SLOT_BYTES = 256;
@@ -34,7 +34,7 @@ export class Recorder {
     pool: BufferPool,
     private readonly watch: (error: Promise<GPUError | null>) => void,
   ) {
-    this.arena = pool.create("uniform-arena", SLOTS * SLOT_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    this.arena = pool.create("uniform-arena", SLOTS * SLOT_BYTES, USAGE.UNIFORM | USAGE.COPY_DST);
   }
 
   /**

@@ -5,7 +5,7 @@
 // that take big weights (linear, embed) dispatch once per chunk.
 import type { Weight } from "../backend.js";
 import { f32ArrayToF16 } from "../../weights/f16.js";
-import type { BufferPool } from "./buffers.js";
+import { type BufferPool, USAGE } from "./buffers.js";
 
 export interface WeightChunk {
   buffer: GPUBuffer;
@@ -58,7 +58,7 @@ export function uploadWeight(
     const bits = data instanceof Uint16Array ? data.subarray(start, end) : f32ArrayToF16(data.subarray(start, end));
     const bytes = Math.max(16, Math.ceil((bits.length * 2) / 16) * 16);
     const name = perChunk < rows ? `${label}[${row0}:${row0 + n}]` : label;
-    const buffer = pool.create(name, bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+    const buffer = pool.create(name, bytes, USAGE.STORAGE | USAGE.COPY_DST);
     // writeBuffer takes whole words: an odd last value goes in its own padded word.
     const even = bits.length - (bits.length % 2);
     if (even > 0) device.queue.writeBuffer(buffer, 0, bits as Uint16Array<ArrayBuffer>, 0, even);
