@@ -7,8 +7,9 @@ import { randomArray, rng } from "../harness/random.js";
 import { ReferenceBackend } from "../reference/backend.js";
 import type { RmsNormCase } from "./rms-norm-run.js";
 
-// 3 rows of 1001: more rows than one, a row longer than the 256-thread workgroup and
-// not a multiple of it, and an odd count of f16 weights (the last u32 half empty).
+// 3 rows of 1001: more rows than one, a row longer than the workgroup and odd, so no
+// power-of-two workgroup size divides it, and an odd count of f16 weights (the last
+// u32 half empty).
 const ROWS = 3;
 const DIM = 1001;
 
