@@ -80,11 +80,17 @@ export class BpeTokenizer implements Tokenizer {
   }
 
   decode(ids: ArrayLike<number>, opts: DecodeOptions = {}): string {
+    this.live();
     const tokens: string[] = [];
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
-      if (!Number.isInteger(id)) throw new InputError(`decode needs integer ids, got ${id} at index ${i}`);
-      const token = this.idToToken(id) ?? this.parts.unkToken;
+      // The cache answers almost every id; the checks run on the rest.
+      let token = this.tokens[id];
+      if (token === undefined) {
+        if (!Number.isInteger(id)) throw new InputError(`decode needs integer ids, got ${id} at index ${i}`);
+        token = this.idToToken(id);
+      }
+      token ??= this.parts.unkToken;
       if (token === undefined) {
         throw new InputError(`id ${id} is not in the vocabulary (0..${this.vocabSize - 1}) and the tokenizer has no unk_token`);
       }

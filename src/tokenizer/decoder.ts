@@ -9,6 +9,8 @@ export type Decoder = (tokens: string[]) => string;
 type Step = (tokens: string[]) => string[];
 
 const BYTE_TOKEN = /^<0x[0-9A-Fa-f]{2}>$/;
+// Default options: each decode() call drops a leading byte-order mark, as Hugging Face's does.
+const utf8 = new TextDecoder();
 
 /**
  * Runs of <0xNN> tokens become the text their bytes spell in UTF-8. Each run is
@@ -19,7 +21,7 @@ const byteFallback: Step = (tokens) => {
   const out: string[] = [];
   let run: number[] = [];
   const flush = () => {
-    if (run.length) out.push(new TextDecoder().decode(Uint8Array.from(run)));
+    if (run.length) out.push(utf8.decode(Uint8Array.from(run)));
     run = [];
   };
   for (const token of tokens) {

@@ -11,6 +11,8 @@ export function readReplace(config: Record<string, unknown>, where: string): (te
       `${where} Replace needs pattern { String: "<non-empty text>" } and a string content (regex patterns are not supported), got ${JSON.stringify(config)}`,
     );
   }
-  // Literal replacement (no "$&" expansion), as in Hugging Face's Rust tokenizers.
-  return (text) => text.split(from).join(to);
+  // Literal replacement, as in Hugging Face's Rust tokenizers: "$" in `to` is escaped
+  // so that replaceAll does not expand "$&" and the like.
+  const literal = to.replaceAll("$", "$$$$");
+  return (text) => text.replaceAll(from, literal);
 }
