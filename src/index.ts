@@ -18,7 +18,7 @@ export { loadMaskDecoder, type MaskDecoder } from "./model/mask-decoder.js";
 export { parseDetections } from "./tasks/detect.js";
 export { parseSegments, type SegmentCodes } from "./tasks/segment.js";
 export { stripLocationTokens } from "./tasks/text.js";
-export { loadTokenizer, type Tokenizer, type Encoding, type EncodeOptions, type DecodeOptions } from "./tokenizer/index.js";
+export { loadTokenizer, type TokenizerSource, type Tokenizer, type Encoding, type EncodeOptions, type DecodeOptions } from "./tokenizer/index.js";
 export { PaliGemmaProcessor, type ProcessorTokenizer, type ProcessorOptions, type ProcessorInput, type ProcessorOutput } from "./processor.js";
 export { decodeImage, setImageCodecWasm, type ImageFormat, type CodecWasmSource } from "./image/decode.js";
 export { resizeImage } from "./image/resize.js";

@@ -8,13 +8,13 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import "../image/node-codecs.js";
 import { setGPUProvider } from "../backends/webgpu/device.js";
-import { setWasmFetcher } from "../wasm/load.js";
+import { setWasmFetcher, wasmUrl } from "../wasm/load.js";
 import { setPathOpener } from "../weights/files.js";
 import { setHubRuntime } from "../weights/hub.js";
 import { folderCache, localFile } from "./fs-cache.js";
 
-setWasmFetcher(async (_name, url) => {
-  const bytes = await readFile(url);
+setWasmFetcher(async (name) => {
+  const bytes = await readFile(wasmUrl(name));
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 });
 

@@ -7,16 +7,23 @@
 
 export type WasmName = "image" | "tokenizer" | "cpu";
 
-export type WasmFetcher = (name: WasmName, url: URL) => Promise<BufferSource | WebAssembly.Module>;
+export type WasmFetcher = (name: WasmName) => Promise<BufferSource | WebAssembly.Module>;
 
 // Static `new URL("./x.wasm", import.meta.url)` literals so bundlers can see the assets.
+// Built only when a fetcher asks: workerd has no import.meta.url, and needs no URL.
 const urls: Record<WasmName, () => URL> = {
   image: () => new URL("./image.wasm", import.meta.url),
   tokenizer: () => new URL("./tokenizer.wasm", import.meta.url),
   cpu: () => new URL("./cpu.wasm", import.meta.url),
 };
 
-let fetcher: WasmFetcher = async (_name, url) => {
+/** Where `name`.wasm sits: beside this module (in dist/, beside the bundle). */
+export function wasmUrl(name: WasmName): URL {
+  return urls[name]();
+}
+
+let fetcher: WasmFetcher = async (name) => {
+  const url = wasmUrl(name);
   const res = await fetch(url);
   if (!res.ok) throw new Error(`could not fetch ${url}: HTTP ${res.status}`);
   return await res.arrayBuffer();
@@ -32,7 +39,7 @@ export function setWasmFetcher(f: WasmFetcher): void {
 export function compileWasm(name: WasmName): Promise<WebAssembly.Module> {
   let m = modules.get(name);
   if (!m) {
-    m = fetcher(name, urls[name]()).then((src) =>
+    m = fetcher(name).then((src) =>
       src instanceof WebAssembly.Module ? src : WebAssembly.compile(src),
     );
     modules.set(name, m);

@@ -60,7 +60,7 @@ describe("examples/browser in Chromium", () => {
     expect(await page.$eval("#progress", (e) => (e as HTMLProgressElement).value)).toBe(1);
     expect(await text(page, "note")).toContain("weights are random");
 
-    await (await page.$("#file"))!.uploadFile(PICKED);
+    await (await page.$<HTMLInputElement>("#file"))!.uploadFile(PICKED);
     await page.waitForFunction(() => (document.getElementById("view") as HTMLCanvasElement).width === 160);
     expect(await page.$eval("#view", (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height])).toEqual([160, 120]);
 

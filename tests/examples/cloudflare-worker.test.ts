@@ -57,7 +57,7 @@ describe("examples/cloudflare-worker in workerd", () => {
   it("answers a bad request with 400 and the SDK's error code", async () => {
     const noQuestion = await post("/answer", readFileSync(HOUSE_PNG));
     expect(noQuestion.status).toBe(400);
-    expect((await noQuestion.json()).code).toBe("INVALID_INPUT");
+    expect(((await noQuestion.json()) as { code: string }).code).toBe("INVALID_INPUT");
     const gif = await post("/caption", new TextEncoder().encode("GIF89a not really"));
     expect(gif.status).toBe(400);
     expect(await gif.json()).toMatchObject({ code: "UNSUPPORTED_IMAGE_FORMAT", error: expect.stringContaining("GIF") });
