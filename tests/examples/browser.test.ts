@@ -3,7 +3,7 @@
 // (WASM), then answer on WebGPU (SwiftShader), reading every result from the DOM.
 // Screenshots go to tests/out/ for the test log.
 import { mkdirSync, readFileSync } from "node:fs";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import puppeteer, { type Browser, type ElementHandle, type Page } from "puppeteer-core";
 import { createServer, type ViteDevServer } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHROMIUM, WEBGPU_FLAGS } from "../harness/browser.js";
@@ -60,7 +60,7 @@ describe("examples/browser in Chromium", () => {
     expect(await page.$eval("#progress", (e) => (e as HTMLProgressElement).value)).toBe(1);
     expect(await text(page, "note")).toContain("weights are random");
 
-    await (await page.$<HTMLInputElement>("#file"))!.uploadFile(PICKED);
+    await ((await page.$("#file")) as ElementHandle<HTMLInputElement>).uploadFile(PICKED);
     await page.waitForFunction(() => (document.getElementById("view") as HTMLCanvasElement).width === 160);
     expect(await page.$eval("#view", (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height])).toEqual([160, 120]);
 
