@@ -1,15 +1,18 @@
 // matmul: y[m, n0 + n] = epilogue(Σ_k a(m, k) · w(n, k) + bias[n0 + n]), tiled for many
 // rows: prefill, SigLIP, and the mask decoder's convolutions as implicit GEMMs.
 //
-// MODE (override) picks how A and W are read; everything else is shared:
+// MODE (override) picks how A, W and the rows of y are addressed; the rest is shared:
 //   0 linear           a(m, k) = x[m, k] (x [M, K] row-major); w(n, k) = W[n, k] (nn.Linear [N, K]).
 //   1 conv2d           a = im2col of NHWC x [B, H, W, Cin]: row m = (b, oy, ox), column
 //                      k = (ky, kx, ci), reading x[b, oy*s - p + ky, ox*s - p + kx, ci] (0 outside);
 //                      w = Conv2d weight [N, Cin, kh, kw] at (n, ci, ky, kx).
-//   2 convTranspose2d  the same rows and columns, reading x[b, (oy + p - ky)/s, (ox + p - kx)/s, ci]
-//                      where that divides exactly (0 elsewhere); w = ConvTranspose2d weight
-//                      [Cin, N, kh, kw] at (ci, n, ky, kx).
-// Conv columns are ordered (ky, kx, ci) so that consecutive k are consecutive NHWC channels.
+//   2 convTranspose2d  one dispatch per output phase (oy mod s, ox mod s): only the taps
+//                      ky ≡ oy + p (mod s) reach such an output, so the dispatch's rows are
+//                      that phase's outputs and its columns (ty, tx, ci) only those taps,
+//                      ky = tap_y + s*ty: no multiply by the zeros a stride-s upsampling
+//                      inserts (3/4 of them for k4 s2). a reads x[b, (oy + p - ky)/s, ., ci];
+//                      w = ConvTranspose2d weight [Cin, N, kh, kw] at (ci, n, ky, kx).
+// Conv columns are ordered (taps, ci) so that consecutive k are consecutive NHWC channels.
 //
 // W is f16 packed two per u32: element e is half (e & 1) of word e >> 1. When K is even
 // (K_EVEN, mode 0) a word holds the pair (k, k + 1) of one row and is read once.
@@ -17,13 +20,18 @@
 // Bindings: 0 params (uniform), 1 y f32 [M, ldy] read_write, 2 x f32, 3 w (this chunk's
 // rows of the weight), 4 bias f16 [ldy] packed (read only when flags has BIAS).
 //
-// Tiling: a 16×16 workgroup computes a 64×64 block of y, 4×4 outputs per thread at rows
-// ty + 16i and columns tx + 16j: shared reads broadcast along a row of threads and are
-// conflict-free along a column, and stores are coalesced. K advances 16 at a time through
+// Tiling: a 16×16 workgroup computes a 64×BN block of y (BN = 64, or 16 when N is
+// small), 4×TN outputs per thread at rows ty + 16i and columns tx + 16j: shared reads
+// broadcast along a row of threads and are conflict-free along a column, and stores are
+// coalesced. K advances 16 at a time through
 // two 16×64 f32 tiles in shared memory (8 KiB, half of WebGPU's 16 KiB default); sums are f32.
 
 override MODE: u32 = 0u;
 override K_EVEN: bool = false;
+// Output columns per thread, 4 or 1: BN = 16 * TN columns per workgroup. 1 for N <= 16
+// (the mask decoder's last convs), where a 64-wide tile would be mostly padding.
+override TN: u32 = 4u;
+override BN: u32 = 16u * TN;
 
 const TILE = 64u;
 const TK = 16u;
@@ -35,20 +43,28 @@ const ACCUMULATE = 4u;
 const RELU = 8u;
 
 struct Params {
-  m: u32,       // rows of y
-  n: u32,       // output features in this weight chunk
-  k: u32,       // reduction length
-  ldy: u32,     // row stride of y (all features of all chunks)
-  n0: u32,      // first feature of this chunk
+  m: u32,        // rows of this dispatch
+  n: u32,        // output features in this weight chunk
+  k: u32,        // reduction length
+  ldy: u32,      // row stride of y (all features of all chunks)
+  n0: u32,       // first feature of this chunk
   flags: u32,
-  height: u32,  // conv geometry (modes 1, 2): input H, W, Cin, output Ho, Wo, kernel, stride, padding
+  // Conv geometry (modes 1, 2).
+  height: u32,   // input H, W, Cin
   width: u32,
   cin: u32,
-  out_h: u32,
-  out_w: u32,
   kernel: u32,
   stride: u32,
   padding: u32,
+  out_h: u32,    // output Ho, Wo
+  out_w: u32,
+  grid_h: u32,   // this dispatch's rows are (b, gy, gx) over grid_h × grid_w
+  grid_w: u32,
+  phase_y: u32,  // mode 2: oy = gy * s + phase_y, ox = gx * s + phase_x
+  phase_x: u32,
+  tap_y: u32,    // mode 2: first tap of the phase, ky = tap_y + s * ty
+  tap_x: u32,
+  taps_x: u32,   // taps per output column: columns are (ty, tx, ci) with tx < taps_x
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -60,6 +76,28 @@ struct Params {
 var<workgroup> a_tile: array<array<f32, TILE>, TK>; // [k][m]
 var<workgroup> w_tile: array<array<f32, TILE>, TK>; // [k][n]
 
+/** The output pixel (b, oy, ox) of a conv row m, as a row of NHWC y [B, Ho, Wo, N]. */
+fn pixel(m: u32) -> vec3<u32> {
+  let gx = m % p.grid_w;
+  let gy = (m / p.grid_w) % p.grid_h;
+  let b = m / (p.grid_w * p.grid_h);
+  if (MODE == 2u) {
+    return vec3<u32>(b, gy * p.stride + p.phase_y, gx * p.stride + p.phase_x);
+  }
+  return vec3<u32>(b, gy, gx);
+}
+
+/** The kernel tap (ky, kx) and input channel of a conv column k. */
+fn tap(k: u32) -> vec3<u32> {
+  let t = k / p.cin;
+  let ty = t / p.taps_x;
+  let tx = t % p.taps_x;
+  if (MODE == 2u) {
+    return vec3<u32>(p.tap_y + p.stride * ty, p.tap_x + p.stride * tx, k % p.cin);
+  }
+  return vec3<u32>(ty, tx, k % p.cin);
+}
+
 fn a_at(m: u32, k: u32) -> f32 {
   if (m >= p.m || k >= p.k) {
     return 0.0;
@@ -67,32 +105,22 @@ fn a_at(m: u32, k: u32) -> f32 {
   if (MODE == 0u) {
     return x[m * p.k + k];
   }
-  let ci = k % p.cin;
-  let tap = k / p.cin;
-  let ky = i32(tap / p.kernel);
-  let kx = i32(tap % p.kernel);
-  let ox = i32(m % p.out_w);
-  let oy = i32((m / p.out_w) % p.out_h);
-  let b = m / (p.out_w * p.out_h);
-  let s = i32(p.stride);
-  var iy: i32;
-  var ix: i32;
+  let o = vec2<i32>(pixel(m).yz);
+  let t = tap(k);
+  let kk = vec2<i32>(t.xy);
+  var at: vec2<i32>;
   if (MODE == 1u) {
-    iy = oy * s - i32(p.padding) + ky;
-    ix = ox * s - i32(p.padding) + kx;
+    at = o * i32(p.stride) - i32(p.padding) + kk;
   } else {
-    let ty = oy + i32(p.padding) - ky;
-    let tx = ox + i32(p.padding) - kx;
-    if (ty < 0 || tx < 0 || ty % s != 0 || tx % s != 0) {
+    at = (o + i32(p.padding) - kk) / i32(p.stride); // exact: the phase picks taps that divide
+    if (any(o + i32(p.padding) - kk < vec2<i32>(0))) {
       return 0.0;
     }
-    iy = ty / s;
-    ix = tx / s;
   }
-  if (iy < 0 || ix < 0 || iy >= i32(p.height) || ix >= i32(p.width)) {
+  if (any(at < vec2<i32>(0)) || at.x >= i32(p.height) || at.y >= i32(p.width)) {
     return 0.0;
   }
-  return x[((b * p.height + u32(iy)) * p.width + u32(ix)) * p.cin + ci];
+  return x[((pixel(m).x * p.height + u32(at.x)) * p.width + u32(at.y)) * p.cin + t.z];
 }
 
 fn w_at(n: u32, k: u32) -> f32 {
@@ -103,16 +131,24 @@ fn w_at(n: u32, k: u32) -> f32 {
   if (MODE == 0u) {
     e = n * p.k + k;
   } else {
-    let ci = k % p.cin;
-    let tap = k / p.cin;
-    let taps = p.kernel * p.kernel;
+    let t = tap(k);
+    let at = t.x * p.kernel + t.y;
     if (MODE == 1u) {
-      e = (n * p.cin + ci) * taps + tap;
+      e = (n * p.cin + t.z) * p.kernel * p.kernel + at;
     } else {
-      e = (ci * p.n + n) * taps + tap;
+      e = (t.z * p.n + n) * p.kernel * p.kernel + at;
     }
   }
   return unpack2x16float(w[e >> 1u])[e & 1u];
+}
+
+/** The row of y that row m of this dispatch writes. */
+fn y_row(m: u32) -> u32 {
+  if (MODE == 0u) {
+    return m;
+  }
+  let o = pixel(m);
+  return (o.x * p.out_h + o.y) * p.out_w + o.z;
 }
 
 fn gelu_tanh(v: f32) -> f32 {
@@ -125,7 +161,7 @@ fn gelu_tanh(v: f32) -> f32 {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let tx = lid % 16u;
   let ty = lid / 16u;
-  let n_base = wid.x * TILE;
+  let n_base = wid.x * BN;
   let m_base = wid.y * TILE;
 
   var acc: array<f32, 16>;
@@ -137,10 +173,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let col = idx % TK;
       a_tile[col][row] = a_at(m_base + row, k0 + col);
     }
-    // W tile: 64 features × 16 columns.
+    // W tile: BN features × 16 columns.
     if (MODE == 0u && K_EVEN) {
-      for (var i = 0u; i < 2u; i++) {
-        let idx = lid + i * WG;
+      for (var idx = lid; idx < BN * TK / 2u; idx += WG) {
         let row = idx / (TK / 2u);
         let col = (idx % (TK / 2u)) * 2u;
         let n = n_base + row;
@@ -153,8 +188,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         w_tile[col + 1u][row] = pair.y;
       }
     } else {
-      for (var i = 0u; i < 4u; i++) {
-        let idx = lid + i * WG;
+      for (var idx = lid; idx < BN * TK; idx += WG) {
         let row = idx / TK;
         let col = idx % TK;
         w_tile[col][row] = w_at(n_base + row, k0 + col);
@@ -166,10 +200,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       var b: array<f32, 4>;
       for (var i = 0u; i < 4u; i++) {
         a[i] = a_tile[k][ty + 16u * i];
-        b[i] = w_tile[k][tx + 16u * i];
+      }
+      for (var j = 0u; j < TN; j++) {
+        b[j] = w_tile[k][tx + 16u * j];
       }
       for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) {
+        for (var j = 0u; j < TN; j++) {
           acc[i * 4u + j] = fma(a[i], b[j], acc[i * 4u + j]);
         }
       }
@@ -179,7 +215,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
   for (var i = 0u; i < 4u; i++) {
     let m = m_base + ty + 16u * i;
-    for (var j = 0u; j < 4u; j++) {
+    for (var j = 0u; j < TN; j++) {
       let n = n_base + tx + 16u * j;
       if (m < p.m && n < p.n) {
         let col = p.n0 + n;
@@ -193,7 +229,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         if ((p.flags & RELU) != 0u) {
           v = max(v, 0.0);
         }
-        let at = m * p.ldy + col;
+        let at = y_row(m) * p.ldy + col;
         if ((p.flags & ACCUMULATE) != 0u) {
           v += y[at];
         }

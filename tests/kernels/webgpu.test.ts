@@ -132,6 +132,33 @@ describe("f16 pairs", () => {
   });
 });
 
+describe("transposed convolutions by output phase", () => {
+  // k4 s2 p1 is the mask decoder's; the others give phases with different tap counts,
+  // phases no tap reaches (k2 s3: bias only), and odd output sizes.
+  test.each([
+    [4, 2, 1, 3, 5],
+    [3, 2, 1, 4, 3],
+    [2, 3, 0, 3, 2],
+    [5, 3, 2, 2, 4],
+  ])("k=%i s=%i p=%i from %ix%i", async (k, stride, padding, height, width) => {
+    const rand = rng(k * 100 + stride * 10 + padding);
+    const [Cin, Cout, batch] = [5, 7, 2];
+    const Ho = (height - 1) * stride - 2 * padding + k;
+    const Wo = (width - 1) * stride - 2 * padding + k;
+    const o = { batch, height, width, kernel: k, stride, padding, relu: true, accumulate: true };
+    const gpu = createWebGPUBackend(device);
+    const r = await both(
+      gpu,
+      { x: randomArray(rand, batch * height * width * Cin), y: randomArray(rand, batch * Ho * Wo * Cout) },
+      { w: { data: randomArray(rand, Cin * Cout * k * k), shape: [Cin, Cout, k, k] }, b: { data: randomArray(rand, Cout), shape: [Cout] } },
+      { name: "y", length: batch * Ho * Wo * Cout },
+      (b, t, w) => b.convTranspose2d(t.y, t.x, w.w, w.b, o),
+    );
+    expectClose(r.got, r.want, { atol: 2e-5, rtol: 1e-4 }, "convTranspose2d");
+    gpu.dispose();
+  });
+});
+
 /** The device, with calls to its object-creating methods counted. */
 function countingDevice(d: GPUDevice, counts: Map<string, number>): GPUDevice {
   const counted = new Set(["createBuffer", "createBindGroup", "createComputePipeline", "createShaderModule", "createBindGroupLayout"]);

@@ -56,7 +56,10 @@ class GPUBuf implements Buf {
 
 /** Up to this many rows a linear is a GEMV (gemv.wgsl's ROWS); above, the tiled matmul. */
 const GEMV_MAX_ROWS = 8;
+/** Rows of y per matmul workgroup. */
 const MATMUL_TILE = 64;
+/** Output columns per matmul thread (its TN): narrow tiles for narrow outputs. */
+const matmulColumns = (N: number) => (N <= 16 ? 1 : 4);
 /** Threads per workgroup of the element-wise kernels. */
 const WG = 256;
 /** Output features per workgroup of both GEMV kernels (their OUTS). */
@@ -204,14 +207,15 @@ export class WebGPUBackend implements Backend {
       }
       return;
     }
-    const pipeline = this.pipelines.get("matmul", { MODE: LINEAR, K_EVEN: K % 2 === 0 ? 1 : 0 });
+    const TN = matmulColumns(N);
+    const pipeline = this.pipelines.get("matmul", { MODE: LINEAR, K_EVEN: K % 2 === 0 ? 1 : 0, TN });
     for (const c of W.chunks) {
       this.recorder.dispatch(
         pipeline,
         [gpu(y), gpu(x), c.buffer, b],
         "uuuuuu",
         [rows, c.rows, K, N, c.row0, flags],
-        [Math.ceil(c.rows / MATMUL_TILE), Math.ceil(rows / MATMUL_TILE)],
+        [Math.ceil(c.rows / (16 * TN)), Math.ceil(rows / MATMUL_TILE)],
       );
     }
   }
@@ -269,14 +273,27 @@ export class WebGPUBackend implements Backend {
     const [Cout, Cin, k] = w.shape;
     const Ho = Math.floor((o.height + 2 * o.padding - k) / o.stride) + 1;
     const Wo = Math.floor((o.width + 2 * o.padding - k) / o.stride) + 1;
-    this.conv(CONV, y, x, w, bias, o, Cout, Cin, Ho, Wo);
+    this.conv(CONV, y, x, w, bias, o, [Cout, Cin, Ho, Wo], [Ho, Wo, 0, 0, 0, 0, k, k]);
   }
 
   convTranspose2d(y: Buf, x: Buf, w: Weight, bias: Weight, o: ConvOptions): void {
     const [Cin, Cout, k] = w.shape;
-    const Ho = (o.height - 1) * o.stride - 2 * o.padding + k;
-    const Wo = (o.width - 1) * o.stride - 2 * o.padding + k;
-    this.conv(CONV_TRANSPOSE, y, x, w, bias, o, Cout, Cin, Ho, Wo);
+    const s = o.stride;
+    const Ho = (o.height - 1) * s - 2 * o.padding + k;
+    const Wo = (o.width - 1) * s - 2 * o.padding + k;
+    // One dispatch per output phase (oy mod s, ox mod s), over the taps that reach it.
+    const taps = (phase: number) => {
+      const first = (phase + o.padding) % s;
+      return [first, first < k ? Math.ceil((k - first) / s) : 0];
+    };
+    for (let py = 0; py < Math.min(s, Ho); py++) {
+      for (let px = 0; px < Math.min(s, Wo); px++) {
+        const [tapY, tapsY] = taps(py);
+        const [tapX, tapsX] = taps(px);
+        const grid = [Math.ceil((Ho - py) / s), Math.ceil((Wo - px) / s), py, px, tapY, tapX, tapsY, tapsX];
+        this.conv(CONV_TRANSPOSE, y, x, w, bias, o, [Cout, Cin, Ho, Wo], grid);
+      }
+    }
   }
 
   softcap(x: Buf, n: number, cap: number): void {
@@ -310,16 +327,21 @@ export class WebGPUBackend implements Backend {
     return [x, Math.ceil(n / x) || 1];
   }
 
-  private conv(mode: number, y: Buf, x: Buf, w: Weight, bias: Weight, o: ConvOptions, Cout: number, Cin: number, Ho: number, Wo: number): void {
-    const k = o.kernel;
-    const M = o.batch * Ho * Wo;
+  /**
+   * One implicit-GEMM dispatch of matmul.wgsl over the output pixels (b, gy, gx) of
+   * `grid` = [gridH, gridW, phaseY, phaseX, tapY, tapX, tapsY, tapsX] (see its Params).
+   */
+  private conv(mode: number, y: Buf, x: Buf, w: Weight, bias: Weight, o: ConvOptions, [Cout, Cin, Ho, Wo]: number[], grid: number[]): void {
+    const [gridH, gridW, phaseY, phaseX, tapY, tapX, tapsY, tapsX] = grid;
+    const M = o.batch * gridH * gridW;
     const flags = BIAS | (o.relu ? RELU : 0) | (o.accumulate ? ACCUMULATE : 0);
+    const TN = matmulColumns(Cout);
     this.recorder.dispatch(
-      this.pipelines.get("matmul", { MODE: mode, K_EVEN: 0 }),
+      this.pipelines.get("matmul", { MODE: mode, K_EVEN: 0, TN }),
       [gpu(y), gpu(x), weight(w).whole, weight(bias).whole],
-      "uuuuuuuuuuuuuu",
-      [M, Cout, Cin * k * k, Cout, 0, flags, o.height, o.width, Cin, Ho, Wo, k, o.stride, o.padding],
-      [Math.ceil(Cout / MATMUL_TILE), Math.ceil(M / MATMUL_TILE)],
+      "uuuuuuuuuuuuuuuuuuuuu",
+      [M, Cout, Cin * tapsY * tapsX, Cout, 0, flags, o.height, o.width, Cin, o.kernel, o.stride, o.padding, Ho, Wo, gridH, gridW, phaseY, phaseX, tapY, tapX, tapsX],
+      [Math.ceil(Cout / (16 * TN)), Math.ceil(M / MATMUL_TILE)],
     );
   }
 
