@@ -164,7 +164,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let n_base = wid.x * BN;
   let m_base = wid.y * TILE;
 
-  var acc: array<f32, 16>;
+  // Four rows × four columns of y, one vec4 per row: plain registers, where an indexed
+  // array would live in memory on some compilers (SwiftShader).
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
   for (var k0 = 0u; k0 < p.k; k0 += TK) {
     // A tile: 64 rows × 16 columns, 4 per thread, consecutive threads along a row.
     for (var i = 0u; i < 4u; i++) {
@@ -196,30 +201,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
     for (var k = 0u; k < TK; k++) {
-      var a: array<f32, 4>;
-      var b: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) {
-        a[i] = a_tile[k][ty + 16u * i];
-      }
-      for (var j = 0u; j < TN; j++) {
-        b[j] = w_tile[k][tx + 16u * j];
-      }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < TN; j++) {
-          acc[i * 4u + j] = fma(a[i], b[j], acc[i * 4u + j]);
-        }
-      }
+      // With TN = 1 only .x is a real column; the other lanes read unused tile entries.
+      let b = vec4<f32>(w_tile[k][tx], w_tile[k][tx + 16u], w_tile[k][tx + 32u], w_tile[k][tx + 48u]);
+      acc0 = fma(vec4<f32>(a_tile[k][ty]), b, acc0);
+      acc1 = fma(vec4<f32>(a_tile[k][ty + 16u]), b, acc1);
+      acc2 = fma(vec4<f32>(a_tile[k][ty + 32u]), b, acc2);
+      acc3 = fma(vec4<f32>(a_tile[k][ty + 48u]), b, acc3);
     }
     workgroupBarrier();
   }
 
+  let acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
   for (var i = 0u; i < 4u; i++) {
     let m = m_base + ty + 16u * i;
     for (var j = 0u; j < TN; j++) {
       let n = n_base + tx + 16u * j;
       if (m < p.m && n < p.n) {
         let col = p.n0 + n;
-        var v = acc[i * 4u + j];
+        var v = acc[i][j];
         if ((p.flags & BIAS) != 0u) {
           v += unpack2x16float(bias[col >> 1u])[col & 1u];
         }
