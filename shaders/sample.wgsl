@@ -13,12 +13,14 @@
 // cache) and a tree reduction: for 257k tokens, far less than the decoder step it ends.
 //
 // Bindings: 0 params, 1 ids i32 [rows] read_write, 2 logits f32 [rows, vocab],
-// 3 uniforms f32 [rows]. One 256-thread workgroup per row.
+// 3 uniforms f32 [rows]. One 256-thread workgroup per row (2-D grid: row = wid.y *
+// groups.x + wid.x).
 
 const WG = 256u;
 const ALL = 0xffffffffu;
 
 struct Params {
+  rows: u32,
   vocab: u32,
   temperature: f32,
   top_k: u32,   // 0: no limit
@@ -165,9 +167,17 @@ fn find(by_count: bool, strict: bool, goal: f32, limit_key: u32, limit_id: u32) 
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) local: u32) {
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) local: u32,
+) {
+  let row = wid.y * groups.x + wid.x;
+  if (row >= p.rows) {
+    return; // the whole workgroup leaves together: the barriers below stay uniform
+  }
   lid = local;
-  row_base = wid.x * p.vocab;
+  row_base = row * p.vocab;
 
   var largest = -3.4028234663852886e38;
   for (var j = lid; j < p.vocab; j += WG) {
@@ -203,13 +213,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       kept = prefix_totals(0u, ALL, limit_key, limit_id, true).mass;
     }
   }
-  var pick = find(false, true, uniforms[wid.x] * kept, limit_key, limit_id);
+  var pick = find(false, true, uniforms[row] * kept, limit_key, limit_id);
   if (pick.z == 0u) {
     // Rounding put u · kept at or past the kept mass: take the last kept token.
     let last = prefix_totals(0u, ALL, limit_key, limit_id, false).count;
     pick = find(true, false, f32(last), limit_key, limit_id);
   }
   if (lid == 0u) {
-    ids[wid.x] = i32(pick.y);
+    ids[row] = i32(pick.y);
   }
 }

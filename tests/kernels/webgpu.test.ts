@@ -327,6 +327,17 @@ describe("ordering and errors", () => {
     gpu.dispose();
   });
 
+  test("more dispatches than the uniform arena has slots, before one read", async () => {
+    const gpu = createWebGPUBackend(device);
+    const y = gpu.alloc("y", 3);
+    const ids = gpu.alloc("ids", 1, "i32");
+    const table = gpu.uploadWeight("table", Float32Array.of(0.5, -0.25, 2), [1, 3]);
+    gpu.write(y, new Float32Array(3));
+    for (let i = 0; i < 1100; i++) gpu.embed(y, ids, table, 1, { accumulate: true });
+    expect(Array.from(await gpu.read(y))).toEqual([550, -275, 2200]);
+    gpu.dispose();
+  });
+
   test("a buffer larger than the device can bind is refused with what to do", () => {
     const gpu = createWebGPUBackend(device);
     const tooMany = device.limits.maxStorageBufferBindingSize / 4 + 1;

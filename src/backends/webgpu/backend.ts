@@ -141,6 +141,9 @@ export class WebGPUBackend implements Backend {
   }
 
   write(buf: Buf, data: Float32Array | Int32Array, offset = 0): void {
+    if (offset + data.length > buf.length) {
+      throw new Error(`write of ${data.length} values at ${offset} overflows ${buf.label} [${buf.length}]`);
+    }
     // A queue write lands before everything not yet submitted: recorded ops that use
     // this buffer must go first.
     if (this.recorder.touches(gpu(buf))) this.submit();
@@ -171,39 +174,30 @@ export class WebGPUBackend implements Backend {
 
   embed(y: Buf, ids: Buf, table: Weight, rows: number, opts: { scale?: number; accumulate?: boolean } = {}): void {
     const t = weight(table);
-    const pipeline = this.pipelines.get("embed");
     for (const c of t.chunks) {
-      this.recorder.dispatch(
-        pipeline,
-        [gpu(y), gpu(ids), c.buffer],
-        "uuuufu",
-        [rows, t.rowLength, c.row0, c.rows, opts.scale ?? 1, opts.accumulate ? 1 : 0],
-        this.grid(Math.ceil((rows * t.rowLength) / WG)),
-      );
+      const params = [rows, t.rowLength, c.row0, c.rows, opts.scale ?? 1, opts.accumulate ? 1 : 0];
+      this.run("embed", [gpu(y), gpu(ids), c.buffer], "uuuufu", params, Math.ceil((rows * t.rowLength) / WG));
     }
   }
 
   patchify(y: Buf, pixels: Buf, batch: number, channels: number, imageSize: number, patchSize: number): void {
     const n = batch * channels * imageSize * imageSize; // every pixel lands in exactly one patch
-    this.run("patchify", [y, pixels], "uuuu", [batch, channels, imageSize, patchSize], Math.ceil(n / WG));
+    this.run("patchify", [gpu(y), gpu(pixels)], "uuuu", [batch, channels, imageSize, patchSize], Math.ceil(n / WG));
   }
 
   linear(y: Buf, x: Buf, w: Weight, bias: Weight | null, rows: number, opts: LinearOptions = {}): void {
+    if (rows === 0) return; // gemv.wgsl has no 0-row variant
     const W = weight(w);
     const K = W.rowLength;
     const N = W.rows;
     const flags = (bias ? BIAS : 0) | (opts.gelu ? GELU : 0) | (opts.accumulate ? ACCUMULATE : 0);
     const b = bias ? weight(bias).whole : this.placeholder;
     if (rows <= GEMV_MAX_ROWS) {
-      const pipeline = this.pipelines.get(this.subgroups ? "gemv-subgroups" : "gemv", { ROWS: rows, K_EVEN: K % 2 === 0 ? 1 : 0 });
+      const kernel = this.subgroups ? "gemv-subgroups" : "gemv";
+      const constants = { ROWS: rows, K_EVEN: K % 2 === 0 ? 1 : 0 };
       for (const c of W.chunks) {
-        this.recorder.dispatch(
-          pipeline,
-          [gpu(y), gpu(x), c.buffer, b],
-          "uuuuu",
-          [c.rows, K, N, c.row0, flags],
-          this.grid(Math.ceil(c.rows / GEMV_OUTS)),
-        );
+        const params = [c.rows, K, N, c.row0, flags];
+        this.run(kernel, [gpu(y), gpu(x), c.buffer, b], "uuuuu", params, Math.ceil(c.rows / GEMV_OUTS), constants);
       }
       return;
     }
@@ -222,28 +216,22 @@ export class WebGPUBackend implements Backend {
 
   layerNorm(y: Buf, x: Buf, w: Weight, b: Weight, rows: number, eps: number): void {
     const D = weight(w).rowLength;
-    this.runRows("layer-norm", [gpu(y), gpu(x), weight(w).whole, weight(b).whole], "uuf", [rows, D, eps], rows);
+    this.run("layer-norm", [gpu(y), gpu(x), weight(w).whole, weight(b).whole], "uuf", [rows, D, eps], rows);
   }
 
   rmsNorm(y: Buf, x: Buf, w: Weight, rows: number, eps: number, opts: { accumulate?: boolean } = {}): void {
     const D = weight(w).rowLength;
-    this.runRows("rms-norm", [gpu(y), gpu(x), weight(w).whole], "uufu", [rows, D, eps, opts.accumulate ? 1 : 0], rows);
+    this.run("rms-norm", [gpu(y), gpu(x), weight(w).whole], "uufu", [rows, D, eps, opts.accumulate ? 1 : 0], rows);
   }
 
   geluMul(y: Buf, gate: Buf, up: Buf, n: number): void {
-    this.run("gelu-mul", [y, gate, up], "u", [n], Math.ceil(n / WG));
+    this.run("gelu-mul", [gpu(y), gpu(gate), gpu(up)], "u", [n], Math.ceil(n / WG));
   }
 
   rope(x: Buf, positions: Buf, rows: number, heads: number, headDim: number, theta: number): void {
-    const pipeline = this.pipelines.get("rope");
     const pairs = (rows * heads * headDim) / 2;
-    this.recorder.dispatch(
-      pipeline,
-      [gpu(x), gpu(positions), this.ropeTable(theta, headDim)],
-      "uuu",
-      [rows, heads, headDim],
-      this.grid(Math.ceil(pairs / WG)),
-    );
+    const buffers = [gpu(x), gpu(positions), this.ropeTable(theta, headDim)];
+    this.run("rope", buffers, "uuu", [rows, heads, headDim], Math.ceil(pairs / WG));
   }
 
   attention(out: Buf, q: Buf, k: Buf, v: Buf, meta: Buf, rows: number, o: AttentionOptions): void {
@@ -262,11 +250,11 @@ export class WebGPUBackend implements Backend {
   }
 
   scatterRows(dst: Buf, idx: Buf, src: Buf, rows: number, width: number, scale = 1): void {
-    this.run("scatter-rows", [dst, idx, src], "uuf", [rows, width, scale], Math.ceil((rows * width) / WG));
+    this.run("scatter-rows", [gpu(dst), gpu(idx), gpu(src)], "uuf", [rows, width, scale], Math.ceil((rows * width) / WG));
   }
 
   gatherRows(dst: Buf, src: Buf, idx: Buf, rows: number, width: number): void {
-    this.run("gather-rows", [dst, src, idx], "uu", [rows, width], Math.ceil((rows * width) / WG));
+    this.run("gather-rows", [gpu(dst), gpu(src), gpu(idx)], "uu", [rows, width], Math.ceil((rows * width) / WG));
   }
 
   conv2d(y: Buf, x: Buf, w: Weight, bias: Weight, o: ConvOptions): void {
@@ -297,34 +285,30 @@ export class WebGPUBackend implements Backend {
   }
 
   softcap(x: Buf, n: number, cap: number): void {
-    this.run("softcap", [x], "uf", [n, cap], Math.ceil(n / WG));
+    this.run("softcap", [gpu(x)], "uf", [n, cap], Math.ceil(n / WG));
   }
 
   argmax(ids: Buf, logits: Buf, rows: number, vocab: number): void {
-    this.run("argmax", [ids, logits], "u", [vocab], rows);
+    this.run("argmax", [gpu(ids), gpu(logits)], "uu", [rows, vocab], rows);
   }
 
   sample(ids: Buf, logits: Buf, uniforms: Buf, rows: number, vocab: number, o: SampleOptions): void {
-    this.run("sample", [ids, logits, uniforms], "ufuf", [vocab, o.temperature, o.topK, o.topP], rows);
+    this.run("sample", [gpu(ids), gpu(logits), gpu(uniforms)], "uufuf", [rows, vocab, o.temperature, o.topK, o.topP], rows);
   }
 
   // ---- internals ----
 
-  /** A kernel over activation buffers with a 1-D count of workgroups, spread over a 2-D grid. */
-  private run(kernel: Kernel, bufs: Buf[], format: string, params: number[], workgroups: number): void {
-    this.recorder.dispatch(this.pipelines.get(kernel), bufs.map(gpu), format, params, this.grid(workgroups));
+  /**
+   * Records `kernel` over `workgroups` workgroups, laid out as a 2-D grid within
+   * maxComputeWorkgroupsPerDimension (such kernels index wid.y * groups.x + wid.x).
+   */
+  private run(kernel: Kernel, buffers: GPUBuffer[], format: string, params: number[], workgroups: number, constants?: Record<string, number>): void {
+    this.recorder.dispatch(this.pipelines.get(kernel, constants), buffers, format, params, this.grid(workgroups));
   }
 
-  /** A one-workgroup-per-row kernel. */
-  private runRows(kernel: Kernel, buffers: GPUBuffer[], format: string, params: number[], rows: number): void {
-    this.recorder.dispatch(this.pipelines.get(kernel), buffers, format, params, this.grid(rows));
-  }
-
-  /** n workgroups as (x, y) within maxComputeWorkgroupsPerDimension; kernels index wid.y * groups.x + wid.x. */
   private grid(n: number): [number, number] {
-    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
-    const x = Math.max(1, Math.min(n, max));
-    return [x, Math.ceil(n / x) || 1];
+    const x = Math.min(n, this.device.limits.maxComputeWorkgroupsPerDimension);
+    return [x, x > 0 ? Math.ceil(n / x) : 1];
   }
 
   /**
