@@ -3,10 +3,15 @@
 // are compared against; it is not listed here.
 import type { Backend } from "../../src/backends/backend.js";
 import { createWasmBackend } from "../../src/backends/wasm/backend.js";
+import { createWebGPUBackend } from "../../src/backends/webgpu/backend.js";
+import { testDevice } from "./webgpu.js";
 
 export interface BackendFactory {
   name: string;
   create(): Promise<Backend>;
 }
 
-export const backends: BackendFactory[] = [{ name: "wasm", create: () => createWasmBackend() }];
+export const backends: BackendFactory[] = [
+  { name: "wasm", create: () => createWasmBackend() },
+  { name: "webgpu", create: async () => createWebGPUBackend(await testDevice()) },
+];
