@@ -73,8 +73,20 @@ export interface Backend {
   readonly name: string;
 
   // ---- memory ----
-  /** `data` is f16 bits (Uint16Array) or f32; length = product(shape). */
-  uploadWeight(label: string, data: Uint16Array | Float32Array, shape: readonly number[]): Weight;
+  /**
+   * `data` is f16 bits (Uint16Array) or f32; length = product(shape). The backend
+   * stores the weight in `precision`: "f16" (the default; half the memory, exact for
+   * bf16/f16 checkpoints) or "f32", which keeps f32 data unrounded (f16 bits are
+   * widened exactly), for small weights whose f16 rounding alone moves a result too
+   * far (the mask decoder's: 1e-2 vs torch). Only embed, conv2d and convTranspose2d
+   * (weight and bias) must accept f32 weights; other ops may refuse them.
+   */
+  uploadWeight(
+    label: string,
+    data: Uint16Array | Float32Array,
+    shape: readonly number[],
+    opts?: { precision?: "f16" | "f32" },
+  ): Weight;
   alloc(label: string, length: number, kind?: BufKind): Buf;
   /** Releases a buffer from alloc (its memory may be reused by later allocs). */
   free(buf: Buf): void;

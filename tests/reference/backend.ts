@@ -1,7 +1,9 @@
 // The ground truth for every op of src/backends/backend.ts: plain TypeScript, eager,
 // one loop nest per op written for clarity, not speed. Sums run in f64 and are
 // stored as f32. Weights are rounded to f16 on upload, exactly as the real backends
-// store them, so a comparison measures the kernels and not the weight format.
+// store them, so a comparison measures the kernels and not the weight format; a
+// weight uploaded with precision "f32" keeps its f32 values, and like the real
+// backends, only embed and the convs take it.
 import type {
   AttentionOptions,
   Backend,
@@ -30,12 +32,19 @@ class RefWeight implements Weight {
     readonly label: string,
     readonly shape: readonly number[],
     readonly data: Float32Array,
+    readonly precision: "f16" | "f32",
   ) {}
 }
 
 const f = (b: Buf) => (b as RefBuf).data as Float32Array;
 const i32 = (b: Buf) => (b as RefBuf).data as Int32Array;
 const w = (x: Weight) => (x as RefWeight).data;
+/** The contract lets only embed and the convs take f32 weights; refuse them elsewhere, as a backend may. */
+function f16Only(op: string, ...weights: (Weight | null)[]): void {
+  for (const x of weights) {
+    if (x && (x as RefWeight).precision !== "f16") throw new Error(`${op}: ${x.label} is an f32 weight; ${op} takes f16 weights`);
+  }
+}
 const fr = Math.fround;
 
 export function geluTanh(x: number): number {
@@ -45,11 +54,19 @@ export function geluTanh(x: number): number {
 export class ReferenceBackend implements Backend {
   readonly name = "reference";
 
-  uploadWeight(label: string, data: Uint16Array | Float32Array, shape: readonly number[]): Weight {
+  uploadWeight(
+    label: string,
+    data: Uint16Array | Float32Array,
+    shape: readonly number[],
+    { precision = "f16" }: { precision?: "f16" | "f32" } = {},
+  ): Weight {
     const n = shape.reduce((a, b) => a * b, 1);
     if (data.length !== n) throw new Error(`${label}: ${data.length} values for shape [${shape}]`);
+    if (precision === "f32") {
+      return new RefWeight(label, shape, data instanceof Uint16Array ? f16ArrayToF32(data) : Float32Array.from(data), precision);
+    }
     const bits = data instanceof Uint16Array ? data : f32ArrayToF16(data);
-    return new RefWeight(label, shape, f16ArrayToF32(bits));
+    return new RefWeight(label, shape, f16ArrayToF32(bits), precision);
   }
 
   alloc(label: string, length: number, kind: BufKind = "f32"): Buf {
@@ -104,6 +121,7 @@ export class ReferenceBackend implements Backend {
   }
 
   linear(y: Buf, x: Buf, weight: Weight, bias: Weight | null, rows: number, opts: LinearOptions = {}): void {
+    f16Only("linear", weight, bias);
     const N = weight.shape[0];
     const K = weight.shape.slice(1).reduce((a, b) => a * b, 1);
     const W = w(weight);
@@ -119,6 +137,7 @@ export class ReferenceBackend implements Backend {
   }
 
   layerNorm(y: Buf, x: Buf, weight: Weight, bias: Weight, rows: number, eps: number): void {
+    f16Only("layerNorm", weight, bias);
     const D = weight.shape[0];
     for (let r = 0; r < rows; r++) {
       const row = f(x).subarray(r * D, (r + 1) * D);
@@ -133,6 +152,7 @@ export class ReferenceBackend implements Backend {
   }
 
   rmsNorm(y: Buf, x: Buf, weight: Weight, rows: number, eps: number, opts: { accumulate?: boolean } = {}): void {
+    f16Only("rmsNorm", weight);
     const D = weight.shape[0];
     for (let r = 0; r < rows; r++) {
       let ss = 0;
