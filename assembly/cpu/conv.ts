@@ -1,8 +1,9 @@
 // conv2d and convTranspose2d, NHWC activations (the segmentation mask decoder).
 //
-// x f32 [B, H, W, Cin] -> y f32 [B, Ho, Wo, Cout]; weights f16 in PyTorch layouts:
-// Conv2d [Cout, Cin, k, k], ConvTranspose2d [Cin, Cout, k, k]; bias f16 [Cout].
-// Both first repack the weight into an f32 panel in `scratch`
+// x f32 [B, H, W, Cin] -> y f32 [B, Ho, Wo, Cout]; weights in PyTorch layouts:
+// Conv2d [Cout, Cin, k, k], ConvTranspose2d [Cin, Cout, k, k]; bias [Cout]. Weight
+// and bias are each f16, or f32 when wF32 / biasF32 (the mask decoder's, whose f16
+// rounding alone costs 1e-2). Both first repack the weight into an f32 panel in `scratch`
 // (convPanelBytes(Cin, Cout, k)): [CoutP] bias, then [k*k taps][Cin][CoutP] with
 // CoutP = Cout rounded up to 8 and zero padding, so for one output pixel and 8
 // output channels a (tap, ci) step is a broadcast of x and two vector
@@ -21,18 +22,26 @@ export function convPanelBytes(cin: i32, cout: i32, k: i32): usize {
   return (<usize>padded(cout) * (1 + <usize>k * k * cin)) << 2;
 }
 
+/** Element i of a weight stored as f16, or as f32 when isF32. */
+@inline
+function weightAt(ptr: usize, i: usize, isF32: bool): f32 {
+  return isF32 ? load<f32>(ptr + (i << 2)) : f16(ptr + (i << 1));
+}
+
 /** transposed: w is [Cin, Cout, k, k] instead of [Cout, Cin, k, k]. */
-function pack(panel: usize, w: usize, bias: usize, cin: i32, cout: i32, k: i32, transposed: bool): void {
+function pack(
+  panel: usize, w: usize, bias: usize, cin: i32, cout: i32, k: i32, transposed: bool, wF32: bool, biasF32: bool,
+): void {
   const cp = padded(cout);
   const taps = k * k;
   memory.fill(panel, 0, convPanelBytes(cin, cout, k));
-  for (let co = 0; co < cout; co++) store<f32>(panel + (<usize>co << 2), f16(bias + (<usize>co << 1)));
+  for (let co = 0; co < cout; co++) store<f32>(panel + (<usize>co << 2), weightAt(bias, co, biasF32));
   for (let co = 0; co < cout; co++) {
     for (let ci = 0; ci < cin; ci++) {
       const src = transposed ? <usize>(ci * cout + co) * taps : <usize>(co * cin + ci) * taps;
       for (let t = 0; t < taps; t++) {
         const dst = panel + ((<usize>cp * (1 + <usize>t * cin + ci) + co) << 2);
-        store<f32>(dst, f16(w + ((src + t) << 1)));
+        store<f32>(dst, weightAt(w, src + t, wF32));
       }
     }
   }
@@ -73,9 +82,9 @@ function finish(yp: usize, nc: i32, relu: bool, accumulate: bool): void {
 
 export function conv2d(
   y: usize, x: usize, w: usize, bias: usize, batch: i32, H: i32, W: i32, cin: i32, cout: i32,
-  k: i32, stride: i32, pad: i32, relu: bool, accumulate: bool, scratch: usize,
+  k: i32, stride: i32, pad: i32, relu: bool, accumulate: bool, scratch: usize, wF32: bool, biasF32: bool,
 ): void {
-  pack(scratch, w, bias, cin, cout, k, false);
+  pack(scratch, w, bias, cin, cout, k, false, wF32, biasF32);
   const cp = padded(cout);
   const Ho = (H + 2 * pad - k) / stride + 1;
   const Wo = (W + 2 * pad - k) / stride + 1;
@@ -106,9 +115,9 @@ export function conv2d(
 /** Output (oy, ox) receives input (iy, ix) through tap (ky, kx) when oy = iy * s - p + ky. */
 export function convTranspose2d(
   y: usize, x: usize, w: usize, bias: usize, batch: i32, H: i32, W: i32, cin: i32, cout: i32,
-  k: i32, stride: i32, pad: i32, relu: bool, accumulate: bool, scratch: usize,
+  k: i32, stride: i32, pad: i32, relu: bool, accumulate: bool, scratch: usize, wF32: bool, biasF32: bool,
 ): void {
-  pack(scratch, w, bias, cin, cout, k, true);
+  pack(scratch, w, bias, cin, cout, k, true, wF32, biasF32);
   const cp = padded(cout);
   const Ho = (H - 1) * stride - 2 * pad + k;
   const Wo = (W - 1) * stride - 2 * pad + k;

@@ -1,5 +1,6 @@
 // What is particular to the WASM backend, beyond the shared op tests
-// (tests/kernels/ops.test.ts): f16 weights converted exactly on every path, SIMD
+// (tests/kernels/ops.test.ts): f16 weights converted exactly on every path, f32
+// weights kept bit for bit where they are taken and refused where they are not, SIMD
 // and tile tails that never write outside their output, the heap's reuse and its
 // out-of-memory error, and the checks that keep a kernel from touching memory it
 // was not given.
@@ -86,6 +87,78 @@ describe("f16 weights are converted exactly", () => {
     expect((err as Error).message).toMatch(/big: element 9 is 70000.*65504/);
     // 65504 is the largest finite f16 and is accepted.
     expect(() => b.uploadWeight("max", new Float32Array([65504, -65504]), [2])).not.toThrow();
+  });
+});
+
+describe("f32 weights (embed and the convs)", () => {
+  test("embed returns f32 table values bit for bit, beyond f16's range and precision (SIMD lanes and scalar tail)", async () => {
+    const b = await createWasmBackend();
+    const D = 7; // one vector of 4, then 3 scalars per row
+    const table = Float32Array.from([
+      1 / 3, -70000, 3.4e38, 1e-30, -0, 1.0000001, 65504.5,
+      -1 / 7, 2 ** -149, 123456.789, -1e-8, 0.1, 1e20, -3.3e-39,
+    ]);
+    const w = b.uploadWeight("table", table, [2, D], { precision: "f32" });
+    const y = b.alloc("y", 3 * D);
+    b.embed(y, writeNew(b, "ids", Int32Array.from([1, 0, 1])), w, 3);
+    const got = await b.read(y);
+    expect(Array.from(got)).toEqual([...table.subarray(D), ...table.subarray(0, D), ...table.subarray(D)]);
+    // f16 bits uploaded as f32 are widened exactly.
+    const bits = allFiniteF16(4);
+    const wide = b.uploadWeight("bits", bits, [bits.length / 4, 4], { precision: "f32" });
+    const all = b.alloc("all", bits.length);
+    b.embed(all, writeNew(b, "every", Int32Array.from({ length: bits.length / 4 }, (_, i) => i)), wide, bits.length / 4);
+    expectClose(await b.read(all), f16ArrayToF32(bits), { atol: 0 }, "f16 bits as f32");
+  });
+
+  test("inf and NaN f32 weights are rejected at upload; the f16 limit does not apply", async () => {
+    const b = await createWasmBackend();
+    const data = new Float32Array(6).fill(0.5);
+    data[4] = Number.NEGATIVE_INFINITY;
+    expect(() => b.uploadWeight("vae.w", data, [6], { precision: "f32" })).toThrowError(/^vae\.w: element 4 is -Infinity, which is not finite; this checkpoint is corrupt$/);
+    data[4] = Number.NaN;
+    expect(() => b.uploadWeight("vae.w", data, [6], { precision: "f32" })).toThrowError(WeightsError);
+    expect(() => b.uploadWeight("bits", Uint16Array.of(0x3c00, 0x7e00), [2], { precision: "f32" })).toThrowError(
+      /bits: element 1 is f16 bits 0x7e00, which is not finite/,
+    );
+    expect(() => b.uploadWeight("big", new Float32Array([70000, -3e38]), [2], { precision: "f32" })).not.toThrow();
+  });
+
+  test("conv2d and convTranspose2d take weight and bias in either precision", async () => {
+    const rand = rng(29);
+    const o = { batch: 2, height: 3, width: 5, kernel: 3, stride: 1, padding: 1, relu: true };
+    const x = randomArray(rand, 2 * 3 * 5 * 6);
+    const w = randomArray(rand, 13 * 6 * 9, 0.3); // Conv2d [13, 6, 3, 3]; as ConvTranspose2d [6, 13, 3, 3]
+    const bias = randomArray(rand, 13);
+    for (const [wp, bp] of [["f32", "f16"], ["f16", "f32"]] as const) {
+      for (const op of ["conv2d", "convTranspose2d"] as const) {
+        const out: Float32Array[] = [];
+        for (const be of [await createWasmBackend(), new ReferenceBackend()] as Backend[]) {
+          const y = be.alloc("y", 2 * 3 * 5 * 13);
+          const shape = op === "conv2d" ? [13, 6, 3, 3] : [6, 13, 3, 3];
+          const weight = be.uploadWeight("w", w, shape, { precision: wp });
+          be[op](y, writeNew(be, "x", x), weight, be.uploadWeight("b", bias, [13], { precision: bp }), o);
+          out.push(await be.read(y));
+        }
+        expectClose(out[0], out[1], { atol: 2e-6, rtol: 2e-6 }, `${op} weight ${wp}, bias ${bp}`);
+      }
+    }
+  });
+
+  test("the other ops refuse f32 weights instead of reading them as f16", async () => {
+    const b = await createWasmBackend();
+    const f32 = b.uploadWeight("vae.w", new Float32Array(12), [3, 4], { precision: "f32" });
+    const row32 = b.uploadWeight("row32", new Float32Array(4), [4], { precision: "f32" });
+    const row16 = b.uploadWeight("row16", new Float32Array(4), [4]);
+    const x = b.alloc("x", 8);
+    expect(() => b.linear(b.alloc("y", 6), x, f32, null, 2)).toThrowError(
+      'linear: vae.w is an f32 weight; linear takes f16 weights (upload it without precision "f32")',
+    );
+    const w16 = b.uploadWeight("w16", new Float32Array(16), [4, 4]);
+    expect(() => b.linear(b.alloc("y", 8), x, w16, row32, 2)).toThrowError(/linear: row32 is an f32 weight/);
+    expect(() => b.layerNorm(x, x, row32, row16, 2, 1e-6)).toThrowError(/layerNorm: row32 is an f32 weight/);
+    expect(() => b.layerNorm(x, x, row16, row32, 2, 1e-6)).toThrowError(/layerNorm: row32 is an f32 weight/);
+    expect(() => b.rmsNorm(x, x, row32, 2, 1e-6)).toThrowError(/rmsNorm: row32 is an f32 weight/);
   });
 });
 

@@ -1,6 +1,7 @@
 // The WASM CPU backend: every op of the Backend contract runs eagerly and
 // synchronously in the AssemblyScript kernels of assembly/cpu.ts (SIMD, f32 math
-// over f16 weights). Weights, activations and one shared scratch region live in
+// over f16 weights; embed and the convs also over f32 weights, which the other
+// ops refuse). Weights, activations and one shared scratch region live in
 // the module's linear memory, managed by WasmHeap; JS keeps no copy of a weight
 // after upload. `submit` has nothing to do and `read` copies out at once.
 //
@@ -18,7 +19,7 @@ import type {
   Weight,
 } from "../backend.js";
 import { DisposedError, WeightsError } from "../../errors.js";
-import { f32ArrayToF16 } from "../../weights/f16.js";
+import { f16ArrayToF32, f32ArrayToF16 } from "../../weights/f16.js";
 import { instantiateWasm } from "../../wasm/load.js";
 import { WASM32_LIMIT, WasmHeap } from "./heap.js";
 import type { CpuKernels } from "./kernels.js";
@@ -46,18 +47,29 @@ class WasmWeight implements Weight {
   constructor(
     readonly label: string,
     readonly shape: readonly number[],
-    /** f16 bits, product(shape) of them. */
+    readonly precision: "f16" | "f32",
+    /** product(shape) f16 bits, or f32 values when precision is "f32". */
     readonly ptr: number,
   ) {}
 }
 
-/** Weights that no f16 can hold: their magnitude tops 65504, or they are already inf or NaN. */
-function nonFiniteError(label: string, index: number, data: Uint16Array | Float32Array): WeightsError {
+/**
+ * Weights that the stored precision cannot hold: inf or NaN, or for f16 a
+ * magnitude over 65504.
+ */
+function nonFiniteError(label: string, index: number, data: Uint16Array | Float32Array, precision: "f16" | "f32"): WeightsError {
   const value = data instanceof Float32Array ? String(data[index]) : `f16 bits 0x${data[index].toString(16)}`;
-  return new WeightsError(
-    `${label}: element ${index} is ${value}, which is not a finite f16; the WASM backend stores weights as ` +
-      `f16 (largest magnitude 65504), so this checkpoint holds values it cannot represent, or is corrupt`,
-  );
+  const why =
+    precision === "f16"
+      ? "which is not a finite f16; the WASM backend stores weights as f16 (largest magnitude 65504), " +
+        "so this checkpoint holds values it cannot represent, or is corrupt"
+      : "which is not finite; this checkpoint is corrupt";
+  return new WeightsError(`${label}: element ${index} is ${value}, ${why}`);
+}
+
+function firstNonFinite(values: Float32Array): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
 }
 
 class WasmBackend implements Backend {
@@ -100,9 +112,22 @@ class WasmBackend implements Backend {
 
   // ---- memory ----
 
-  uploadWeight(label: string, data: Uint16Array | Float32Array, shape: readonly number[]): Weight {
+  uploadWeight(
+    label: string,
+    data: Uint16Array | Float32Array,
+    shape: readonly number[],
+    { precision = "f16" }: { precision?: "f16" | "f32" } = {},
+  ): Weight {
     const n = shape.reduce((a, b) => a * b, 1);
     if (data.length !== n) throw new Error(`${label}: ${data.length} values for shape [${shape}]`);
+    if (precision === "f32") {
+      const values = data instanceof Uint16Array ? f16ArrayToF32(data) : data;
+      const bad = firstNonFinite(values);
+      if (bad >= 0) throw nonFiniteError(label, bad, data, precision);
+      const ptr = this.heap.alloc(n * 4, label);
+      new Float32Array(this.buffer, ptr, n).set(values);
+      return new WasmWeight(label, [...shape], precision, ptr);
+    }
     const ptr = this.heap.alloc(n * 2, label);
     const view = () => new Uint16Array(this.buffer, ptr, n);
     if (data instanceof Uint16Array) {
@@ -115,9 +140,9 @@ class WasmBackend implements Backend {
     const bad = this.k.f16FirstNonFinite(ptr, n);
     if (bad >= 0) {
       this.heap.release(ptr);
-      throw nonFiniteError(label, bad, data);
+      throw nonFiniteError(label, bad, data, precision);
     }
-    return new WasmWeight(label, [...shape], ptr);
+    return new WasmWeight(label, [...shape], precision, ptr);
   }
 
   alloc(label: string, length: number, kind: BufKind = "f32"): Buf {
@@ -172,6 +197,15 @@ class WasmBackend implements Backend {
     return b.ptr;
   }
 
+  /** w's address, after checking it is f16: only embed and the convs have an f32 path. */
+  private f16(w: Weight, op: string): number {
+    const weight = w as WasmWeight;
+    if (weight.precision !== "f16") {
+      throw new Error(`${op}: ${w.label} is an f32 weight; ${op} takes f16 weights (upload it without precision "f32")`);
+    }
+    return weight.ptr;
+  }
+
   /** The i32 values of idx[0:n], each checked to lie in [0, limit). */
   private indices(idx: Buf, n: number, limit: number, what: string): void {
     const v = new Int32Array(this.buffer, this.ptr(idx, n, "i32"), n);
@@ -184,9 +218,10 @@ class WasmBackend implements Backend {
 
   embed(y: Buf, ids: Buf, table: Weight, rows: number, opts: { scale?: number; accumulate?: boolean } = {}): void {
     const [V, D] = table.shape;
+    const t = table as WasmWeight;
     const bad = this.k.embed(
-      this.ptr(y, rows * D), this.ptr(ids, rows, "i32"), (table as WasmWeight).ptr,
-      rows, V, D, opts.scale ?? 1, opts.accumulate ? 1 : 0,
+      this.ptr(y, rows * D), this.ptr(ids, rows, "i32"), t.ptr,
+      rows, V, D, opts.scale ?? 1, opts.accumulate ? 1 : 0, t.precision === "f32" ? 1 : 0,
     );
     if (bad >= 0) {
       const id = new Int32Array(this.buffer, this.ptr(ids, rows, "i32"), rows)[bad];
@@ -208,19 +243,19 @@ class WasmBackend implements Backend {
     const flags = (opts.gelu ? k.LINEAR_GELU.value : 0) | (opts.accumulate ? k.LINEAR_ACCUMULATE.value : 0);
     const panel = this.scratch(k.linearPanelBytes(K));
     k.linear(
-      this.ptr(y, rows * N), this.ptr(x, rows * K), (w as WasmWeight).ptr, bias ? (bias as WasmWeight).ptr : 0,
+      this.ptr(y, rows * N), this.ptr(x, rows * K), this.f16(w, "linear"), bias ? this.f16(bias, "linear") : 0,
       rows, K, N, flags, panel,
     );
   }
 
   layerNorm(y: Buf, x: Buf, w: Weight, b: Weight, rows: number, eps: number): void {
     const D = w.shape[0];
-    this.k.layerNorm(this.ptr(y, rows * D), this.ptr(x, rows * D), (w as WasmWeight).ptr, (b as WasmWeight).ptr, rows, D, eps);
+    this.k.layerNorm(this.ptr(y, rows * D), this.ptr(x, rows * D), this.f16(w, "layerNorm"), this.f16(b, "layerNorm"), rows, D, eps);
   }
 
   rmsNorm(y: Buf, x: Buf, w: Weight, rows: number, eps: number, opts: { accumulate?: boolean } = {}): void {
     const D = w.shape[0];
-    this.k.rmsNorm(this.ptr(y, rows * D), this.ptr(x, rows * D), (w as WasmWeight).ptr, rows, D, eps, opts.accumulate ? 1 : 0);
+    this.k.rmsNorm(this.ptr(y, rows * D), this.ptr(x, rows * D), this.f16(w, "rmsNorm"), rows, D, eps, opts.accumulate ? 1 : 0);
   }
 
   geluMul(y: Buf, gate: Buf, up: Buf, n: number): void {
@@ -282,12 +317,15 @@ class WasmBackend implements Backend {
   ): void {
     const k = o.kernel;
     if (w.shape[2] !== k || w.shape[3] !== k) throw new Error(`${op}: weight ${w.label} [${w.shape}] for kernel ${k}`);
+    if (bias.shape[0] !== cout) throw new Error(`${op}: bias ${bias.label} [${bias.shape}] for ${cout} outputs`);
     const kernels = this.k;
     const scratch = this.scratch(kernels.convPanelBytes(cin, cout, k));
+    const [ww, bw] = [w as WasmWeight, bias as WasmWeight];
     kernels[op](
       this.ptr(y, o.batch * Ho * Wo * cout), this.ptr(x, o.batch * o.height * o.width * cin),
-      (w as WasmWeight).ptr, (bias as WasmWeight).ptr, o.batch, o.height, o.width, cin, cout,
+      ww.ptr, bw.ptr, o.batch, o.height, o.width, cin, cout,
       k, o.stride, o.padding, o.relu ? 1 : 0, o.accumulate ? 1 : 0, scratch,
+      ww.precision === "f32" ? 1 : 0, bw.precision === "f32" ? 1 : 0,
     );
   }
 

@@ -6,8 +6,11 @@ export interface CpuKernels extends AsRuntime {
   heapBase(): number;
   f16FirstNonFinite(src: number, n: number): number;
 
-  /** Returns -1, or the first row whose id is outside [0, V). */
-  embed(y: number, ids: number, table: number, rows: number, V: number, D: number, scale: number, accumulate: number): number;
+  /** Returns -1, or the first row whose id is outside [0, V). f32Table: the table is f32, not f16. */
+  embed(
+    y: number, ids: number, table: number, rows: number, V: number, D: number, scale: number, accumulate: number,
+    f32Table: number,
+  ): number;
   patchify(y: number, pixels: number, batch: number, channels: number, imageSize: number, patchSize: number): void;
 
   linear(y: number, x: number, w: number, bias: number, rows: number, K: number, N: number, flags: number, panel: number): void;
@@ -30,13 +33,14 @@ export interface CpuKernels extends AsRuntime {
   scatterRows(dst: number, idx: number, src: number, rows: number, width: number, scale: number): void;
   gatherRows(dst: number, src: number, idx: number, rows: number, width: number): void;
 
+  /** wF32, biasF32: that weight is f32, not f16. */
   conv2d(
     y: number, x: number, w: number, bias: number, batch: number, H: number, W: number, cin: number, cout: number,
-    k: number, stride: number, pad: number, relu: number, accumulate: number, scratch: number,
+    k: number, stride: number, pad: number, relu: number, accumulate: number, scratch: number, wF32: number, biasF32: number,
   ): void;
   convTranspose2d(
     y: number, x: number, w: number, bias: number, batch: number, H: number, W: number, cin: number, cout: number,
-    k: number, stride: number, pad: number, relu: number, accumulate: number, scratch: number,
+    k: number, stride: number, pad: number, relu: number, accumulate: number, scratch: number, wF32: number, biasF32: number,
   ): void;
   convPanelBytes(cin: number, cout: number, k: number): number;
 
