@@ -2,9 +2,12 @@
 // The table [V, D] may be split into row chunks (a weight larger than one binding): a
 // dispatch sees rows [v0, v0 + count) of it and writes only the rows whose id falls
 // there, so one dispatch per chunk writes every row exactly once.
-// Bindings: 0 params, 1 y f32 [rows, D] read_write, 2 ids i32 [rows], 3 table chunk f16
-// packed two per u32 (element e is half e & 1 of word e >> 1; chunks start at even elements).
+// Bindings: 0 params, 1 y f32 [rows, D] read_write, 2 ids i32 [rows], 3 table chunk: f16
+// packed two per u32 (element e is half e & 1 of word e >> 1; chunks start at even
+// elements), or with F32 one f32 per word.
 // One element of y per thread, 2-D grid of 256-thread workgroups.
+
+override F32: bool = false;
 
 const WG = 256u;
 
@@ -37,7 +40,12 @@ fn main(
     return;
   }
   let e = u32(local) * p.dim + i % p.dim;
-  var v = p.scale * unpack2x16float(table[e >> 1u])[e & 1u];
+  var v: f32;
+  if (F32) {
+    v = p.scale * bitcast<f32>(table[e]);
+  } else {
+    v = p.scale * unpack2x16float(table[e >> 1u])[e & 1u];
+  }
   if (p.accumulate != 0u) {
     v += y[i];
   }

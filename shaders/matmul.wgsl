@@ -15,7 +15,8 @@
 // Conv columns are ordered (taps, ci) so that consecutive k are consecutive NHWC channels.
 //
 // W is f16 packed two per u32: element e is half (e & 1) of word e >> 1. When K is even
-// (K_EVEN, mode 0) a word holds the pair (k, k + 1) of one row and is read once.
+// (K_EVEN, mode 0) a word holds the pair (k, k + 1) of one row and is read once. The
+// convs also take f32 weights and biases (W_F32, BIAS_F32): one f32 per word.
 //
 // Bindings: 0 params (uniform), 1 y f32 [M, ldy] read_write, 2 x f32, 3 w (this chunk's
 // rows of the weight), 4 bias f16 [ldy] packed (read only when flags has BIAS).
@@ -31,6 +32,8 @@ override K_EVEN: bool = false;
 // Output columns per thread, 4 or 1: BN = 16 * TN columns per workgroup. 1 for N <= 16
 // (the mask decoder's last convs), where a 64-wide tile would be mostly padding.
 override TN: u32 = 4u;
+override W_F32: bool = false;
+override BIAS_F32: bool = false;
 override BN: u32 = 16u * TN;
 
 const TILE = 64u;
@@ -139,6 +142,9 @@ fn w_at(n: u32, k: u32) -> f32 {
       e = (t.z * p.n + n) * p.kernel * p.kernel + at;
     }
   }
+  if (W_F32) {
+    return bitcast<f32>(w[e]);
+  }
   return unpack2x16float(w[e >> 1u])[e & 1u];
 }
 
@@ -220,7 +226,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let col = p.n0 + n;
         var v = acc[i][j];
         if ((p.flags & BIAS) != 0u) {
-          v += unpack2x16float(bias[col >> 1u])[col & 1u];
+          if (BIAS_F32) {
+            v += bitcast<f32>(bias[col]);
+          } else {
+            v += unpack2x16float(bias[col >> 1u])[col & 1u];
+          }
         }
         if ((p.flags & GELU) != 0u) {
           v = gelu_tanh(v);

@@ -81,6 +81,15 @@ const CONV_TRANSPOSE = 2;
 
 const gpu = (b: Buf) => (b as GPUBuf).buffer;
 const weight = (w: Weight) => w as GPUWeight;
+/** 1 for an f32 weight: the kernels' override constants that read words as f32 (bitcast). */
+const isF32 = (w: Weight) => (weight(w).precision === "f32" ? 1 : 0);
+
+/** The contract lets only embed and the convs take f32 weights; the other kernels read f16 pairs. */
+function f16Only(op: string, ...weights: (Weight | null)[]): void {
+  for (const w of weights) {
+    if (w && weight(w).precision !== "f16") throw new Error(`${op}: ${w.label} is an f32 weight; ${op} takes f16 weights`);
+  }
+}
 
 export class WebGPUBackend implements Backend {
   readonly name = "webgpu";
@@ -127,8 +136,13 @@ export class WebGPUBackend implements Backend {
 
   // ---- memory ----
 
-  uploadWeight(label: string, data: Uint16Array | Float32Array, shape: readonly number[]): Weight {
-    return uploadWeight(this.device, this.pool, label, data, shape, this.maxBindingBytes);
+  uploadWeight(
+    label: string,
+    data: Uint16Array | Float32Array,
+    shape: readonly number[],
+    { precision = "f16" }: { precision?: "f16" | "f32" } = {},
+  ): Weight {
+    return uploadWeight(this.device, this.pool, label, data, shape, this.maxBindingBytes, precision);
   }
 
   alloc(label: string, length: number, kind: BufKind = "f32"): Buf {
@@ -176,7 +190,7 @@ export class WebGPUBackend implements Backend {
     const t = weight(table);
     for (const c of t.chunks) {
       const params = [rows, t.rowLength, c.row0, c.rows, opts.scale ?? 1, opts.accumulate ? 1 : 0];
-      this.run("embed", [gpu(y), gpu(ids), c.buffer], "uuuufu", params, Math.ceil((rows * t.rowLength) / WG));
+      this.run("embed", [gpu(y), gpu(ids), c.buffer], "uuuufu", params, Math.ceil((rows * t.rowLength) / WG), { F32: isF32(t) });
     }
   }
 
@@ -186,6 +200,7 @@ export class WebGPUBackend implements Backend {
   }
 
   linear(y: Buf, x: Buf, w: Weight, bias: Weight | null, rows: number, opts: LinearOptions = {}): void {
+    f16Only("linear", w, bias);
     if (rows === 0) return; // gemv.wgsl has no 0-row variant
     const W = weight(w);
     const K = W.rowLength;
@@ -215,11 +230,13 @@ export class WebGPUBackend implements Backend {
   }
 
   layerNorm(y: Buf, x: Buf, w: Weight, b: Weight, rows: number, eps: number): void {
+    f16Only("layerNorm", w, b);
     const D = weight(w).rowLength;
     this.run("layer-norm", [gpu(y), gpu(x), weight(w).whole, weight(b).whole], "uuf", [rows, D, eps], rows);
   }
 
   rmsNorm(y: Buf, x: Buf, w: Weight, rows: number, eps: number, opts: { accumulate?: boolean } = {}): void {
+    f16Only("rmsNorm", w);
     const D = weight(w).rowLength;
     this.run("rms-norm", [gpu(y), gpu(x), weight(w).whole], "uufu", [rows, D, eps, opts.accumulate ? 1 : 0], rows);
   }
@@ -321,7 +338,7 @@ export class WebGPUBackend implements Backend {
     const flags = BIAS | (o.relu ? RELU : 0) | (o.accumulate ? ACCUMULATE : 0);
     const TN = matmulColumns(Cout);
     this.recorder.dispatch(
-      this.pipelines.get("matmul", { MODE: mode, K_EVEN: 0, TN }),
+      this.pipelines.get("matmul", { MODE: mode, K_EVEN: 0, TN, W_F32: isF32(w), BIAS_F32: isF32(bias) }),
       [gpu(y), gpu(x), weight(w).whole, weight(bias).whole],
       "uuuuuuuuuuuuuuuuuuuuu",
       [M, Cout, Cin * tapsY * tapsX, Cout, 0, flags, o.height, o.width, Cin, o.kernel, o.stride, o.padding, Ho, Wo, gridH, gridW, phaseY, phaseX, tapY, tapX, tapsX],

@@ -1,10 +1,11 @@
 // Weights on the GPU: f16, packed two per u32 (element e is half e & 1 of word e >> 1,
 // which is simply the little-endian bytes of the f16 array), so no shader-f16 feature is
-// needed. A weight larger than one storage binding (browsers bind 128 MiB by default;
-// Gemma's embedding is 1 GiB) is split into row chunks, each its own buffer, and the ops
-// that take big weights (linear, embed) dispatch once per chunk.
+// needed; or, when uploaded with precision "f32" (embed and the convs take those), one
+// f32 per u32 word, read with bitcast. A weight larger than one storage binding (browsers
+// bind 128 MiB by default; Gemma's embedding is 1 GiB) is split into row chunks, each its
+// own buffer, and the ops that take big weights (linear, embed) dispatch once per chunk.
 import type { Weight } from "../backend.js";
-import { f32ArrayToF16 } from "../../weights/f16.js";
+import { f16ArrayToF32, f32ArrayToF16 } from "../../weights/f16.js";
 import { type BufferPool, USAGE } from "./buffers.js";
 
 export interface WeightChunk {
@@ -23,6 +24,7 @@ export class GPUWeight implements Weight {
     /** Elements per row: the product of the remaining dimensions. */
     readonly rowLength: number,
     readonly chunks: readonly WeightChunk[],
+    readonly precision: "f16" | "f32",
   ) {}
 
   /** The weight's only buffer; for ops whose weights are never split (norms, biases, convs). */
@@ -41,29 +43,32 @@ export function uploadWeight(
   data: Uint16Array | Float32Array,
   shape: readonly number[],
   maxBindingBytes: number,
+  precision: "f16" | "f32",
 ): GPUWeight {
   const count = shape.reduce((a, b) => a * b, 1);
   if (data.length !== count) throw new Error(`${label}: ${data.length} values for shape [${shape}]`);
   const rows = shape.length > 1 ? shape[0] : 1;
   const rowLength = count / Math.max(rows, 1);
-  let perChunk = Math.floor(maxBindingBytes / (2 * rowLength));
-  // With an odd row length, odd rows start mid-word: chunks start on even rows so each starts on a word.
-  if (rowLength % 2 === 1 && perChunk < rows) perChunk -= perChunk % 2;
-  if (perChunk < 1) throw new Error(`${label}: one row of ${rowLength} f16 values exceeds the ${maxBindingBytes}-byte binding limit`);
+  const bytesPerValue = precision === "f32" ? 4 : 2;
+  let perChunk = Math.floor(maxBindingBytes / (bytesPerValue * rowLength));
+  // f16 with an odd row length: odd rows start mid-word, so chunks start on even rows.
+  if (precision === "f16" && rowLength % 2 === 1 && perChunk < rows) perChunk -= perChunk % 2;
+  if (perChunk < 1) throw new Error(`${label}: one row of ${rowLength} values exceeds the ${maxBindingBytes}-byte binding limit`);
   const chunks: WeightChunk[] = [];
   for (let row0 = 0; row0 < rows || chunks.length === 0; row0 += perChunk) {
     const n = Math.min(perChunk, rows - row0);
-    const start = row0 * rowLength;
-    const end = start + n * rowLength;
-    const bits = data instanceof Uint16Array ? data.subarray(start, end) : f32ArrayToF16(data.subarray(start, end));
-    const bytes = Math.max(16, Math.ceil((bits.length * 2) / 16) * 16);
+    const part = data.subarray(row0 * rowLength, (row0 + n) * rowLength);
     const name = perChunk < rows ? `${label}[${row0}:${row0 + n}]` : label;
-    const buffer = pool.create(name, bytes, USAGE.STORAGE | USAGE.COPY_DST);
-    // writeBuffer takes whole words: an odd last value goes in its own padded word.
-    const even = bits.length - (bits.length % 2);
-    if (even > 0) device.queue.writeBuffer(buffer, 0, bits as Uint16Array<ArrayBuffer>, 0, even);
-    if (even < bits.length) device.queue.writeBuffer(buffer, even * 2, Uint16Array.of(bits[even], 0));
+    const values = precision === "f32" ? toF32(part) : toF16(part);
+    const buffer = pool.create(name, Math.max(16, Math.ceil((values.length * bytesPerValue) / 16) * 16), USAGE.STORAGE | USAGE.COPY_DST);
+    // writeBuffer takes whole words: an odd last f16 goes in its own padded word.
+    const even = values.length - (values.length % (4 / bytesPerValue));
+    if (even > 0) device.queue.writeBuffer(buffer, 0, values as ArrayBufferView<ArrayBuffer>, 0, even);
+    if (even < values.length) device.queue.writeBuffer(buffer, even * 2, Uint16Array.of(values[even], 0));
     chunks.push({ buffer, row0, rows: n });
   }
-  return new GPUWeight(label, shape, rows, rowLength, chunks);
+  return new GPUWeight(label, shape, rows, rowLength, chunks, precision);
 }
+
+const toF16 = (v: Uint16Array | Float32Array) => (v instanceof Uint16Array ? v : f32ArrayToF16(v));
+const toF32 = (v: Uint16Array | Float32Array) => (v instanceof Float32Array ? v : f16ArrayToF32(v));
