@@ -3,25 +3,28 @@
 // workgroup or SIMD widths) and large enough to cross tile boundaries.
 import { beforeAll, describe, expect, test } from "vitest";
 import type { Backend, Buf, ConvOptions } from "../../src/backends/backend.js";
-import { f32ArrayToF16 } from "../../src/weights/f16.js";
+import { f16ArrayToF32, f32ArrayToF16 } from "../../src/weights/f16.js";
 import { backends } from "../harness/backends.js";
-import { expectClose } from "../harness/compare.js";
+import { expectClose, mismatches } from "../harness/compare.js";
 import { randomArray, rng } from "../harness/random.js";
 import { geluTanh, ReferenceBackend } from "../reference/backend.js";
 
 type Inputs = Record<string, Float32Array | Int32Array>;
 type Weights = Record<string, { data: Float32Array; shape: number[] }>;
+type Op = (b: Backend, bufs: Record<string, Buf>, ws: Record<string, ReturnType<Backend["uploadWeight"]>>) => void;
 
 /**
  * Runs `op` on a backend and on the reference with the same inputs and weights,
- * and returns the contents of `outputs` from both.
+ * and returns the contents of `outputs` from both. With `precision`, every weight is
+ * uploaded from f32 data with that precision.
  */
 async function runBoth(
   backend: Backend,
   inputs: Inputs,
   weights: Weights,
   outputs: Record<string, number | { length: number; kind: "i32" }>,
-  op: (b: Backend, bufs: Record<string, Buf>, ws: Record<string, ReturnType<Backend["uploadWeight"]>>) => void,
+  op: Op,
+  precision?: "f16" | "f32",
 ): Promise<Record<string, { got: ArrayLike<number>; want: ArrayLike<number> }>> {
   const result: Record<string, { got: ArrayLike<number>; want: ArrayLike<number> }> = {};
   const reference = new ReferenceBackend();
@@ -38,8 +41,9 @@ async function runBoth(
     }
     const ws: Record<string, ReturnType<Backend["uploadWeight"]>> = {};
     for (const [name, { data, shape }] of Object.entries(weights)) {
+      if (precision) ws[name] = b.uploadWeight(name, data, shape, { precision });
       // Half the weights go in as f16 bits, half as f32: both upload paths are covered.
-      ws[name] = b.uploadWeight(name, name.length % 2 ? f32ArrayToF16(data) : data, shape);
+      else ws[name] = b.uploadWeight(name, name.length % 2 ? f32ArrayToF16(data) : data, shape);
     }
     op(b, bufs, ws);
     b.submit();
@@ -311,10 +315,11 @@ describe.each(backends)("$name backend", ({ create }) => {
     expectClose(r.y.got, r.y.want, { atol: 2e-5, rtol: 1e-4 }, "conv2d");
   });
 
-  test.each([
+  const transposedConvCases: [string, number[], ConvOptions][] = [
     ["k4 s2 p1, relu", [6, 5, 4, 4], { batch: 2, height: 3, width: 4, kernel: 4, stride: 2, padding: 1, relu: true }],
     ["k4 s2 p1, 33 to 17 channels", [33, 17, 4, 4], { batch: 1, height: 4, width: 4, kernel: 4, stride: 2, padding: 1 }],
-  ] as [string, number[], ConvOptions][])("convTranspose2d %s", async (_name, shape, o) => {
+  ];
+  test.each(transposedConvCases)("convTranspose2d %s", async (_name, shape, o) => {
     const rand = rng(shape[0] * 37);
     const [Cin, Cout, k] = shape;
     const Ho = (o.height - 1) * o.stride - 2 * o.padding + k;
@@ -327,6 +332,76 @@ describe.each(backends)("$name backend", ({ create }) => {
       (be, t, w) => be.convTranspose2d(t.y, t.x, w.w, w.bb, o),
     );
     expectClose(r.y.got, r.y.want, { atol: 2e-5, rtol: 1e-4 }, "convTranspose2d");
+  });
+
+  // embed and the convs also take f32 weights (the mask decoder's). Every weight here is
+  // off the f16 grid, and each test checks that the same op over f16-rounded weights
+  // misses the tolerance, so passing shows the values were kept in f32.
+  describe("f32 weights", () => {
+    const F32 = { atol: 2e-6, rtol: 2e-6 };
+    /** Moves the rare random value that an f16 holds exactly off the grid (2^-18 is far below f16's 2^-11 steps). */
+    const offF16Grid = (ws: Weights) => {
+      for (const { data } of Object.values(ws)) {
+        const rounded = f16ArrayToF32(f32ArrayToF16(data));
+        for (let i = 0; i < data.length; i++) if (data[i] === rounded[i]) data[i] = data[i] * (1 + 2 ** -18) || 2 ** -30;
+      }
+    };
+    /** Runs `op` with f32 weights (checked against `tol`) and again with f16 ones, which must miss it. */
+    async function expectF32Kept(
+      inputs: Inputs,
+      weights: Weights,
+      y: number,
+      op: Op,
+      tol: { atol: number; rtol?: number },
+      what: string,
+    ): Promise<void> {
+      offF16Grid(weights);
+      const f32 = await runBoth(b, inputs, weights, { y }, op, "f32");
+      expectClose(f32.y.got, f32.y.want, tol, `${what} f32`);
+      const f16 = await runBoth(b, inputs, weights, { y }, op, "f16");
+      expect(mismatches(f16.y.got, f32.y.want, tol), `${what}: f16 weights pass the f32 tolerance`).not.toBeNull();
+    }
+
+    test("embed copies an f32 table exactly (scale 0.125, and scale 8 with accumulate)", async () => {
+      const rand = rng(41);
+      const [V, D, rows] = [40, 27, 11]; // D: 6 vectors of 4 and a 3-element tail
+      const ids = Int32Array.from({ length: rows }, () => Math.floor(rand() * V));
+      const inputs = { ids, y: randomArray(rand, rows * D) };
+      const table = { table: weight(rand, [V, D]) };
+      // Power-of-two scales keep scale * w exact, so the one rounding is y + that, as in the reference.
+      const plain: Op = (be, t, w) => be.embed(t.y, t.ids, w.table, rows, { scale: 0.125 });
+      await expectF32Kept(inputs, table, rows * D, plain, { atol: 0 }, "embed");
+      const acc: Op = (be, t, w) => be.embed(t.y, t.ids, w.table, rows, { scale: 8, accumulate: true });
+      await expectF32Kept(inputs, table, rows * D, acc, { atol: 0 }, "embed accumulate");
+    });
+
+    test.each(convCases)("conv2d %s", async (_name, shape, o) => {
+      const rand = rng(shape[0] * 43);
+      const [Cout, Cin, k] = shape;
+      const Ho = Math.floor((o.height + 2 * o.padding - k) / o.stride) + 1;
+      const Wo = Math.floor((o.width + 2 * o.padding - k) / o.stride) + 1;
+      await expectF32Kept(
+        { x: randomArray(rand, o.batch * o.height * o.width * Cin), y: randomArray(rand, o.batch * Ho * Wo * Cout) },
+        { w: weight(rand, shape), bb: weight(rand, [Cout]) },
+        o.batch * Ho * Wo * Cout,
+        (be, t, w) => be.conv2d(t.y, t.x, w.w, w.bb, o),
+        F32, "conv2d",
+      );
+    });
+
+    test.each(transposedConvCases)("convTranspose2d %s", async (_name, shape, o) => {
+      const rand = rng(shape[0] * 47);
+      const [Cin, Cout, k] = shape;
+      const Ho = (o.height - 1) * o.stride - 2 * o.padding + k;
+      const Wo = (o.width - 1) * o.stride - 2 * o.padding + k;
+      await expectF32Kept(
+        { x: randomArray(rand, o.batch * o.height * o.width * Cin) },
+        { w: weight(rand, shape), bb: weight(rand, [Cout]) },
+        o.batch * Ho * Wo * Cout,
+        (be, t, w) => be.convTranspose2d(t.y, t.x, w.w, w.bb, o),
+        F32, "convTranspose2d",
+      );
+    });
   });
 
   test("write at an offset and partial reads", async () => {
