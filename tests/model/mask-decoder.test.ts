@@ -20,13 +20,13 @@ const boxes = golden.get("boxes")!.data as Int32Array; // [K, 4] x1, y1, x2, y2
 const pasted = golden.get("pasted")!.data as Float32Array; // [K, 120, 160]
 const [K, HEIGHT, WIDTH] = golden.get("pasted")!.shape;
 
-// Backends store weights as f16. Emulating that in numpy (f16-rounded weights, f64
-// arithmetic) moves torch's f32 masks by up to 1.03e-2 (|err| / (1 + |mask|) <= 6.8e-3;
-// these random weights give masks in [-11, 6], real ones stay near [-1, 1]), so the
-// issue's 1e-3 cannot hold against torch. It does hold between backends, which share
-// the same f16 weights: that measures the kernels.
-const VS_TORCH = { atol: 1e-2, rtol: 1e-2 };
-const VS_REFERENCE = { atol: 1e-3 };
+// The decoder uploads its weights as f32: rounded to f16 (the backends' default) they
+// alone move torch's masks by up to 1.03e-2 (these random weights give masks in
+// [-11, 6]; real ones stay near [-1, 1]). In f32 the masks are within 1.6e-5 of torch
+// (measured on the reference, WASM and WebGPU), so the issue's 1e-3 holds with room to
+// spare, and backends agree with the reference within 1.3e-5, which bounds the kernels.
+const VS_TORCH = { atol: 1e-3 };
+const VS_REFERENCE = { atol: 1e-4 };
 
 /** Fails unless at least `share` of the pixels are within 1/255 of the demo's mask. */
 function expectPastedLikeDemo(got: Float32Array, share: number): void {
