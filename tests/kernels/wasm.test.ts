@@ -115,7 +115,9 @@ describe("f32 weights (embed and the convs)", () => {
     const b = await createWasmBackend();
     const data = new Float32Array(6).fill(0.5);
     data[4] = Number.NEGATIVE_INFINITY;
-    expect(() => b.uploadWeight("vae.w", data, [6], { precision: "f32" })).toThrowError(/^vae\.w: element 4 is -Infinity, which is not finite; this checkpoint is corrupt$/);
+    expect(() => b.uploadWeight("vae.w", data, [6], { precision: "f32" })).toThrowError(
+      /^vae\.w: element 4 is -Infinity, which is not finite; this checkpoint is corrupt$/,
+    );
     data[4] = Number.NaN;
     expect(() => b.uploadWeight("vae.w", data, [6], { precision: "f32" })).toThrowError(WeightsError);
     expect(() => b.uploadWeight("bits", Uint16Array.of(0x3c00, 0x7e00), [2], { precision: "f32" })).toThrowError(
