@@ -19,7 +19,6 @@ export class Recorder {
   private readonly arena: GPUBuffer;
   private readonly params = new ArrayBuffer(SLOTS * SLOT_BYTES);
   private readonly u32 = new Uint32Array(this.params);
-  private readonly i32 = new Int32Array(this.params);
   private readonly f32 = new Float32Array(this.params);
   private slots = 0;
   /** Buffers the recorded, unsubmitted work touches. */
@@ -39,7 +38,7 @@ export class Recorder {
 
   /**
    * Records one dispatch. `buffers` bind to 1, 2, ... in order; binding 0 is the uniform
-   * whose fields are `params`, typed by `format` (one letter each: u u32, i i32, f f32).
+   * whose fields are `params`, typed by `format` (one letter each: u u32, f f32).
    */
   dispatch(
     pipeline: GPUComputePipeline,
@@ -53,7 +52,6 @@ export class Recorder {
     const at = (slot * SLOT_BYTES) / 4;
     for (let i = 0; i < params.length; i++) {
       if (format[i] === "f") this.f32[at + i] = params[i];
-      else if (format[i] === "i") this.i32[at + i] = params[i];
       else this.u32[at + i] = params[i];
     }
     const pass = this.computePass();
