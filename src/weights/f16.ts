@@ -1,6 +1,6 @@
-// Half-precision conversions. Weights travel to the backends as f16 bits because
-// both backends store f16 (half the memory of f32, and bf16 -> f16 is exact for the
-// values real checkpoints hold: f16 has 3 more mantissa bits, less range).
+// Half-precision conversions. Model weights travel to the backends as f16 bits because
+// both backends store f16 by default (half the memory of f32, and bf16 -> f16 is exact
+// for the values real checkpoints hold: f16 has 3 more mantissa bits, less range).
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
