@@ -33,3 +33,4 @@ export type { LoadProgress } from "./weights/checkpoint.js";
 
 // Errors: every one a PaliGemmaError with a `code`.
 export * from "./errors.js";
+export { DeviceLostError, GPUOutOfMemoryError } from "./backends/webgpu/errors.js";

@@ -134,6 +134,7 @@ export interface Backend {
    * meta i32 [rows, 3] per query: (base, slot, prefix). Key j (0 <= j) is visible to
    * the query iff j <= slot || j < prefix: full attention over a prefix, causal after.
    * Must stream over keys (online softmax), never holding a rows x keys matrix.
+   * headDim: a multiple of 4, at most 256 (every PaliGemma has 72 (SigLIP), 128 or 256).
    */
   attention(out: Buf, q: Buf, k: Buf, v: Buf, meta: Buf, rows: number, opts: AttentionOptions): void;
 
