@@ -1,7 +1,8 @@
-// gemv with subgroups: the same op and bindings as gemv.wgsl (read its header), for
-// devices with the `subgroups` feature. A feature's partial sums are added with
-// subgroupAdd instead of a tree in shared memory, so there is no shared memory and no
-// barrier (on SwiftShader, a CPU, a barrier costs far more than the work around it).
+// gemv with subgroups: the same op and bindings (F16Pair words included) as gemv.wgsl
+// (read its header), for devices with the `subgroups` feature. A feature's partial sums
+// are added with subgroupAdd instead of a tree in shared memory, so there is no shared
+// memory and no barrier (on SwiftShader, a CPU, a barrier costs far more than the work
+// around it).
 //
 // Workgroup: 128 threads; each subgroup takes whole features (OUTS = 4 per workgroup,
 // taken in turn when there are fewer subgroups than features) and its lanes stride along
@@ -36,7 +37,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read> w: array<u32>;
+@group(0) @binding(3) var<storage, read> w: array<F16Pair>;
 @group(0) @binding(4) var<storage, read> bias: array<u32>;
 
 fn gelu_tanh(v: f32) -> f32 {
@@ -65,7 +66,7 @@ fn main(
       if (K_EVEN) {
         let words = p.k / 2u;
         for (var i = lane; i < words; i += lanes) {
-          let pair = unpack2x16float(w[n * words + i]);
+          let pair = f16_pair(w[n * words + i]);
           for (var r = 0u; r < ROWS; r++) {
             let at = r * p.k + 2u * i;
             acc[r] = fma(x[at], pair.x, fma(x[at + 1u], pair.y, acc[r]));
@@ -74,7 +75,7 @@ fn main(
       } else {
         for (var k = lane; k < p.k; k += lanes) {
           let e = n * p.k + k;
-          let h = unpack2x16float(w[e >> 1u])[e & 1u];
+          let h = f16_pair(w[e >> 1u])[e & 1u];
           for (var r = 0u; r < ROWS; r++) {
             acc[r] = fma(x[r * p.k + k], h, acc[r]);
           }

@@ -5,6 +5,8 @@
 // Bindings: 0 params (uniform), 1 y f32 [ROWS, ldy] read_write, 2 x f32 [ROWS, K],
 // 3 w: this chunk's rows of W [N, K], f16 packed two per u32 (element e is half e & 1 of
 // word e >> 1), 4 bias f16 [ldy] packed (read only when flags has BIAS).
+// W's words are F16Pair, read with f16_pair: both defined by the pipeline cache
+// (pipelines.ts), a u32 unpacked, or a native vec2<f16> where the device has shader-f16.
 //
 // Workgroup: 256 threads in 4 groups of 64, one output feature per group. A group strides
 // along its feature's packed row, consecutive threads reading consecutive u32 words
@@ -35,7 +37,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read> w: array<u32>;
+@group(0) @binding(3) var<storage, read> w: array<F16Pair>;
 @group(0) @binding(4) var<storage, read> bias: array<u32>;
 
 var<workgroup> partial: array<f32, ROWS * WG>;
@@ -60,7 +62,7 @@ fn main(
       let words = p.k / 2u;
       let row = n * words;
       for (var i = lane; i < words; i += GROUP) {
-        let pair = unpack2x16float(w[row + i]);
+        let pair = f16_pair(w[row + i]);
         for (var r = 0u; r < ROWS; r++) {
           let at = r * p.k + 2u * i;
           acc[r] = fma(x[at], pair.x, fma(x[at + 1u], pair.y, acc[r]));
@@ -69,7 +71,7 @@ fn main(
     } else {
       for (var k = lane; k < p.k; k += GROUP) {
         let e = n * p.k + k;
-        let h = unpack2x16float(w[e >> 1u])[e & 1u];
+        let h = f16_pair(w[e >> 1u])[e & 1u];
         for (var r = 0u; r < ROWS; r++) {
           acc[r] = fma(x[r * p.k + k], h, acc[r]);
         }

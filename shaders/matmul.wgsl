@@ -16,7 +16,9 @@
 //
 // W is f16 packed two per u32: element e is half (e & 1) of word e >> 1. When K is even
 // (K_EVEN, mode 0) a word holds the pair (k, k + 1) of one row and is read once. The
-// convs also take f32 weights and biases (W_F32, BIAS_F32): one f32 per word.
+// convs also take f32 weights and biases (W_F32, BIAS_F32): one f32 per word. W's words
+// are F16Pair, read with f16_pair (f32 ones with f32_word): all defined by the pipeline
+// cache (pipelines.ts), a u32 unpacked, or a native vec2<f16> where the device has shader-f16.
 //
 // Bindings: 0 params (uniform), 1 y f32 [M, ldy] read_write, 2 x f32, 3 w (this chunk's
 // rows of the weight), 4 bias f16 [ldy] packed (read only when flags has BIAS).
@@ -73,7 +75,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read> w: array<u32>;
+@group(0) @binding(3) var<storage, read> w: array<F16Pair>;
 @group(0) @binding(4) var<storage, read> bias: array<u32>;
 
 var<workgroup> a_tile: array<array<f32, TILE>, TK>; // [k][m]
@@ -143,9 +145,9 @@ fn w_at(n: u32, k: u32) -> f32 {
     }
   }
   if (W_F32) {
-    return bitcast<f32>(w[e]);
+    return f32_word(w[e]);
   }
-  return unpack2x16float(w[e >> 1u])[e & 1u];
+  return f16_pair(w[e >> 1u])[e & 1u];
 }
 
 /** The row of y that row m of this dispatch writes. */
@@ -193,7 +195,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let k = k0 + col;
         var pair = vec2<f32>(0.0);
         if (n < p.n && k < p.k) {
-          pair = unpack2x16float(w[(n * p.k + k) >> 1u]);
+          pair = f16_pair(w[(n * p.k + k) >> 1u]);
         }
         w_tile[col][row] = pair.x;
         w_tile[col + 1u][row] = pair.y;

@@ -6,7 +6,8 @@
 // - linear: a GEMV kernel for up to 8 rows (decode: the weight is read once, coalesced;
 //   partial sums added with subgroupAdd where the device has subgroups, in shared memory
 //   elsewhere) and a 64×64-tiled matmul for more (prefill, SigLIP); conv2d and
-//   convTranspose2d run through the same matmul as implicit GEMMs.
+//   convTranspose2d run through the same matmul as implicit GEMMs. Both read f16 weights
+//   natively where the device has shader-f16, else unpack them from u32 words.
 // - attention streams over key tiles with an online softmax; argmax and sampling run on
 //   the GPU so that only token ids come back.
 // - One pipeline cache, one buffer pool, one uniform arena; bind groups cached by
@@ -98,6 +99,8 @@ export class WebGPUBackend implements Backend {
   private readonly recorder: Recorder;
   private readonly maxBindingBytes: number;
   private readonly subgroups: boolean;
+  /** Whether the linear kernels read weights as native f16 (the device has shader-f16). */
+  readonly f16: boolean;
   /** Bound where a kernel reads an optional input that is absent (no bias). */
   private readonly placeholder: GPUBuffer;
   private readonly ropeTables = new Map<string, GPUBuffer>();
@@ -128,6 +131,7 @@ export class WebGPUBackend implements Backend {
     this.pipelines = new PipelineCache(device, (scope, what) =>
       this.pendingErrors.push(scope.then((e) => e && new Error(`${what}: ${e.message}`))),
     );
+    this.f16 = this.pipelines.f16;
     this.recorder = new Recorder(device, this.pool, (scope) =>
       this.pendingErrors.push(scope.then((e) => e && new Error(`recorded ops failed validation: ${e.message}`))),
     );

@@ -1,6 +1,12 @@
 // The one pipeline cache: a compute pipeline per kernel and set of override constants,
 // created on first use and kept for the backend's life. Each kernel is one file in
 // shaders/ with entry point `main` and its bindings in group 0 (layout "auto").
+//
+// The linear kernels (F16_PAIR_KERNELS) read packed f16 weights as `array<F16Pair>`
+// through `f16_pair`, defined here per device: without shader-f16 a pair is a u32 word
+// unpacked with unpack2x16float; with it, the same word read as a native vec2<f16> (same
+// memory layout, no re-upload), in modules and pipelines named `<kernel>.f16`. Sums stay
+// f32 either way.
 import argmax from "../../../shaders/argmax.wgsl?raw";
 import attention from "../../../shaders/attention.wgsl?raw";
 import embed from "../../../shaders/embed.wgsl?raw";
@@ -37,25 +43,53 @@ const SOURCES = {
 
 export type Kernel = keyof typeof SOURCES;
 
+const F16_PAIR_KERNELS: readonly Kernel[] = ["gemv", "gemv-subgroups", "matmul"];
+
+/**
+ * The declarations appended to those kernels: how a weight word is read, without and with
+ * shader-f16. `f32_word` reads matmul's f32 weights (W_F32), which always take the u32
+ * module: WGSL's bitcast<f32>(vec2<f16>) is not in every compiler (Naga rejects it).
+ */
+const WORDS = {
+  u32: `alias F16Pair = u32;
+fn f16_pair(v: F16Pair) -> vec2<f32> { return unpack2x16float(v); }
+fn f32_word(v: F16Pair) -> f32 { return bitcast<f32>(v); }
+`,
+  f16: `alias F16Pair = vec2<f16>;
+fn f16_pair(v: F16Pair) -> vec2<f32> { return vec2<f32>(v); }
+fn f32_word(v: F16Pair) -> f32 { return 0.0; } // unused: W_F32 pipelines take the u32 module
+`,
+};
+
 export class PipelineCache {
-  private readonly modules = new Map<Kernel, GPUShaderModule>();
+  private readonly modules = new Map<string, GPUShaderModule>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /** Whether the linear kernels read weights as native f16 (the device has shader-f16). */
+  readonly f16: boolean;
 
   /** `onError` receives the compile or validation error of a pipeline, which WebGPU reports asynchronously. */
   constructor(
     private readonly device: GPUDevice,
     private readonly onError: (e: Promise<GPUError | null>, what: string) => void,
-  ) {}
+  ) {
+    this.f16 = device.features.has("shader-f16");
+  }
 
   get(kernel: Kernel, constants: Record<string, number> = {}): GPUComputePipeline {
-    const key = `${kernel}${Object.keys(constants).length ? JSON.stringify(constants) : ""}`;
+    const pairs = F16_PAIR_KERNELS.includes(kernel);
+    const f16 = pairs && this.f16 && !constants.W_F32;
+    const name = f16 ? `${kernel}.f16` : kernel;
+    const key = `${name}${Object.keys(constants).length ? JSON.stringify(constants) : ""}`;
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
       this.device.pushErrorScope("validation");
-      let module = this.modules.get(kernel);
+      let module = this.modules.get(name);
       if (!module) {
-        module = this.device.createShaderModule({ label: kernel, code: SOURCES[kernel] });
-        this.modules.set(kernel, module);
+        // Declarations may follow their use in WGSL; directives (enable) must come first.
+        let code: string = SOURCES[kernel];
+        if (pairs) code = f16 ? `enable f16;\n${code}\n${WORDS.f16}` : `${code}\n${WORDS.u32}`;
+        module = this.device.createShaderModule({ label: name, code });
+        this.modules.set(name, module);
       }
       pipeline = this.device.createComputePipeline({
         label: key,
