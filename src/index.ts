@@ -5,6 +5,7 @@
 export { PaliGemma, type PaliGemmaLoadOptions, type GenerateResult, type Segmentation, type Timings, type Detection } from "./paligemma.js";
 export type { Box } from "./tasks/detect.js";
 export { AbortedError, type GenerationOptions } from "./tasks/generate.js";
+export { prompts } from "./tasks/prompts.js";
 
 // The model, for forward passes of your own.
 export { PaliGemmaForConditionalGeneration, type ForwardInputs, type ForwardOutput, type LoadOptions } from "./model/paligemma.js";

@@ -10,6 +10,7 @@ import { PaliGemmaForConditionalGeneration } from "./model/paligemma.js";
 import { PaliGemmaProcessor } from "./processor.js";
 import { parseDetections, type Detection } from "./tasks/detect.js";
 import { generateTokens, type GenerationOptions } from "./tasks/generate.js";
+import { prompts } from "./tasks/prompts.js";
 import { parseSegments } from "./tasks/segment.js";
 import { stripLocationTokens } from "./tasks/text.js";
 import { loadTokenizer, type Tokenizer } from "./tokenizer/index.js";
@@ -83,28 +84,25 @@ export class PaliGemma {
   caption(image: ImageInput, o?: { lang?: string; length?: "short" | "long" } & GenerationOptions): Promise<{ text: string }>;
   caption(image: ImageInput[], o?: { lang?: string; length?: "short" | "long" } & GenerationOptions): Promise<{ text: string }[]>;
   async caption(image: Many<ImageInput>, o: { lang?: string; length?: "short" | "long" } & GenerationOptions = {}) {
-    const task = o.length === "long" ? "describe" : "caption";
-    return this.textTask(image, `${task} ${lang(o.lang)}`, o);
+    return this.textTask(image, prompts.caption(o), o);
   }
 
   answer(image: ImageInput, question: string, o?: { lang?: string } & GenerationOptions): Promise<{ text: string }>;
   answer(image: ImageInput[], question: Many<string>, o?: { lang?: string } & GenerationOptions): Promise<{ text: string }[]>;
   async answer(image: Many<ImageInput>, question: Many<string>, o: { lang?: string } & GenerationOptions = {}) {
-    const qs = Array.isArray(question) ? question : [question];
-    if (qs.some((q) => typeof q !== "string" || !q.trim())) throw new InputError("answer() needs a non-empty question");
-    const prompts = qs.map((q) => `answer ${lang(o.lang)} ${q}`);
-    return this.textTask(image, Array.isArray(question) ? prompts : prompts[0], o);
+    const asked = (Array.isArray(question) ? question : [question]).map((q) => prompts.answer(q, o));
+    return this.textTask(image, Array.isArray(question) ? asked : asked[0], o);
   }
 
   ocr(image: ImageInput, o?: GenerationOptions): Promise<{ text: string }>;
   ocr(image: ImageInput[], o?: GenerationOptions): Promise<{ text: string }[]>;
   async ocr(image: Many<ImageInput>, o: GenerationOptions = {}) {
-    return this.textTask(image, "ocr", o);
+    return this.textTask(image, prompts.ocr(), o);
   }
 
   /** Boxes for each label, in the image's pixels. */
   async detect(image: ImageInput, labels: Many<string>, o: GenerationOptions = {}): Promise<Detection[]> {
-    const prompt = `detect ${checkLabels(labels).join(" ; ")}`;
+    const prompt = prompts.detect(labels);
     const [rgb] = await this.images(image);
     const [r] = await this.run([rgb], [prompt], o);
     return parseDetections(this.tokenizer.decode(r.tokenIds), rgb.width, rgb.height);
@@ -112,7 +110,7 @@ export class PaliGemma {
 
   /** A box and a full-image mask for each instance of the label. */
   async segment(image: ImageInput, label: Many<string>, o: GenerationOptions = {}): Promise<Segmentation[]> {
-    const prompt = `segment ${checkLabels(label).join(" ; ")}`;
+    const prompt = prompts.segment(label);
     const [rgb] = await this.images(image);
     const [r] = await this.run([rgb], [prompt], o);
     const found = parseSegments(this.tokenizer.decode(r.tokenIds), rgb.width, rgb.height);
@@ -225,20 +223,6 @@ export class PaliGemma {
     });
     return this.maskDecoder;
   }
-}
-
-function lang(code: string | undefined): string {
-  const l = code ?? "en";
-  if (!/^[a-zA-Z-]{2,10}$/.test(l)) throw new InputError(`lang must be a language code like "en" or "zh-CN", got ${JSON.stringify(code)}`);
-  return l;
-}
-
-function checkLabels(labels: Many<string>): string[] {
-  const list = Array.isArray(labels) ? labels : [labels];
-  if (list.length === 0 || list.some((l) => typeof l !== "string" || !l.trim() || l.includes(";"))) {
-    throw new InputError(`labels must be non-empty strings without ";", got ${JSON.stringify(labels)}`);
-  }
-  return list.map((l) => l.trim());
 }
 
 function broadcast<A, B>(a: A[], b: B[]): [A[], B[]] {

@@ -2,18 +2,14 @@
 // while SigLIP and Gemma compute. Messages in: {type:"load", model, device} and
 // {type:"run", task, image (encoded bytes), text, maxNewTokens}. Messages out: progress, loaded,
 // piece (streamed text), done, error.
-import { PaliGemma } from "../../dist/index.js";
+import { PaliGemma, prompts } from "../../dist/index.js";
 
 let pg;
 
 const send = (message, transfer = []) => self.postMessage(message, transfer);
 
-/** The prompts PaliGemma was trained with, for the text tasks that stream. */
-const PROMPTS = {
-  caption: () => "caption en",
-  answer: (q) => `answer en ${q}`,
-  ocr: () => "ocr",
-};
+/** The text tasks, which stream. */
+const PROMPTS = { caption: () => prompts.caption(), answer: (q) => prompts.answer(q), ocr: () => prompts.ocr() };
 
 async function load({ model, device }) {
   pg?.dispose();

@@ -10,7 +10,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import encodePng, { init as initPngEncoder } from "@jsquash/png/encode.js";
-import { decodeImage, PaliGemma, PaliGemmaError, type Detection, type Segmentation } from "../../src/runtime/node.js";
+import { decodeImage, PaliGemma, PaliGemmaError, prompts, type Detection, type Segmentation } from "../../src/runtime/node.js";
 import { drawResults, labelColours } from "./draw.js";
 import { progressBar } from "./progress.js";
 
@@ -114,12 +114,11 @@ const RANDOM_MODEL_NOTE = `note: this is the bundled test model (models/tiny-ran
         --model google/paligemma-3b-mix-224   (accept the license on huggingface.co, set HF_TOKEN)
         --model path/to/folder                (config.json, model.safetensors, tokenizer.json)`;
 
-/** The prompts PaliGemma was trained with, for the text tasks that stream. */
+/** The prompt of a text task, which streams. */
 function prompt(cli: Cli): string {
-  const lang = cli.lang ?? "en";
-  if (cli.task === "caption") return `${cli.long ? "describe" : "caption"} ${lang}`;
-  if (cli.task === "answer") return `answer ${lang} ${cli.text}`;
-  return "ocr";
+  if (cli.task === "caption") return prompts.caption({ lang: cli.lang, length: cli.long ? "long" : "short" });
+  if (cli.task === "answer") return prompts.answer(cli.text ?? "", { lang: cli.lang });
+  return prompts.ocr();
 }
 
 const labelsOf = (text: string) => text.split(";").map((l) => l.trim());
