@@ -71,6 +71,8 @@ export interface ConvOptions {
 export interface Backend {
   /** "webgpu", "wasm", or "reference" for the plain-TS test oracle. */
   readonly name: string;
+  /** Bytes of memory this backend can never exceed, where it has such a cap (wasm32: 4 GiB). */
+  readonly memoryLimit?: number;
 
   // ---- memory ----
   /**

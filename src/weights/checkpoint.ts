@@ -4,7 +4,7 @@
 // and uploaded before the next is read.
 import type { Backend, Weight } from "../backends/backend.js";
 import { parseConfig, type PaliGemmaConfig } from "../config.js";
-import { LoadError, WeightsError } from "../errors.js";
+import { LoadError, OutOfMemoryError, WeightsError } from "../errors.js";
 import { type ModelFiles, readJson } from "./files.js";
 import { canonicalName, expectedTensors, GEMMA2_ONLY_NORM, LM_HEAD, newerLayoutName, TEXT } from "./names.js";
 import { readSafetensors, toF16Bits } from "./safetensors.js";
@@ -52,6 +52,18 @@ export async function loadCheckpoint(
     expected = expectedTensors(config);
   };
   if (weightMap) setConfig(Object.keys(weightMap));
+  const checkFits = () => {
+    // A model that cannot fit is refused before gigabytes are uploaded, not after.
+    const bytes = [...expected!].reduce((n, [name, shape]) => (name === LM_HEAD ? n : n + 2 * shape.reduce((a, b) => a * b, 1)), 0);
+    if (backend.memoryLimit !== undefined && bytes > backend.memoryLimit) {
+      throw new OutOfMemoryError(
+        `this checkpoint's weights need ${(bytes / 2 ** 30).toFixed(2)} GiB as f16, more than the ${backend.name} backend's limit of ${(backend.memoryLimit / 2 ** 30).toFixed(2)} GiB`,
+        bytes,
+        backend.memoryLimit,
+      );
+    }
+  };
+  if (weightMap) checkFits();
 
   const tensors = new Map<string, Weight>();
   for (const shard of shards) {
@@ -63,7 +75,10 @@ export async function loadCheckpoint(
       shard,
       {
         onHeader: (infos) => {
-          if (!config) setConfig(infos.map((t) => t.name));
+          if (!config) {
+            setConfig(infos.map((t) => t.name));
+            checkFits();
+          }
         },
         want: (t) => expected!.has(canonicalName(t.name)),
         onTensor: (t, bytes) => {

@@ -7,7 +7,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { LoadError, WeightsError } from "../../src/errors.js";
+import { createWasmBackend } from "../../src/backends/wasm/backend.js";
+import { LoadError, OutOfMemoryError, WeightsError } from "../../src/errors.js";
 import { PaliGemmaForConditionalGeneration } from "../../src/model/paligemma.js";
 import type { LoadProgress } from "../../src/weights/checkpoint.js";
 import { newerLayoutName } from "../../src/weights/names.js";
@@ -151,7 +152,16 @@ describe("broken checkpoints are clear errors", () => {
     await expect(load(new Uint8Array(3))).rejects.toThrow(/too short/);
   });
 
-  test("config problems", async () => {
+  test("a model larger than the backend's memory limit is refused before any upload", async () => {
+    const backend = await createWasmBackend({ maxMemoryBytes: 1024 });
+    const error = await PaliGemmaForConditionalGeneration.load({ "config.json": configBytes, "model.safetensors": good }, { backend }).catch((e) => e);
+    expect(error).toBeInstanceOf(OutOfMemoryError);
+    expect(error.message).toMatch(/as f16, more than the wasm backend's limit of 0\.00 GiB/);
+    expect(error.neededBytes).toBe([...tensors.values()].reduce((n, t) => n + 2 * t.values.length, 0));
+    backend.dispose();
+  });
+
+    test("config problems", async () => {
     await expect(PaliGemmaForConditionalGeneration.load({ "model.safetensors": good }, { backend: new ReferenceBackend() })).rejects.toThrow(LoadError);
     const bad = { ...config, text_config: { ...config.text_config, num_key_value_heads: 3 } };
     await expect(load(good, new TextEncoder().encode(JSON.stringify(bad)))).rejects.toThrow(/not a multiple of num_key_value_heads 3/);

@@ -79,8 +79,11 @@ class WasmBackend implements Backend {
   private scratchPtr = 0;
   private scratchBytes = 0;
 
-  constructor(kernels: CpuKernels, maxMemoryBytes: number) {
-    this.live = { kernels, heap: new WasmHeap(kernels.memory, kernels.heapBase(), maxMemoryBytes) };
+  constructor(
+    kernels: CpuKernels,
+    readonly memoryLimit: number,
+  ) {
+    this.live = { kernels, heap: new WasmHeap(kernels.memory, kernels.heapBase(), memoryLimit) };
   }
 
   private get k(): CpuKernels {
