@@ -15,7 +15,7 @@ export { createBackend, NoWebGPUError, type DeviceOption } from "./backends/sele
 export type { Backend } from "./backends/backend.js";
 
 // Pieces usable alone.
-export { loadMaskDecoder, type MaskDecoder } from "./model/mask-decoder.js";
+export { loadMaskDecoder, type MaskDecoder, type MaskDecoderOptions } from "./model/mask-decoder.js";
 export { parseDetections } from "./tasks/detect.js";
 export { parseSegments, type SegmentCodes } from "./tasks/segment.js";
 export { stripLocationTokens } from "./tasks/text.js";

@@ -7,6 +7,7 @@
 // Activations are NHWC, as Backend.conv2d/convTranspose2d take them; the graph is
 // written only in Backend ops, so it runs on WebGPU and on WASM alike.
 import type { Backend, Buf, ConvOptions, Weight } from "../backends/backend.js";
+import { createBackend, type DeviceOption } from "../backends/select.js";
 import { DisposedError, InputError, WeightsError } from "../errors.js";
 import { resizeImage } from "../image/resize.js";
 import { readNpz } from "../weights/npz.js";
@@ -68,15 +69,31 @@ export interface MaskDecoder {
    * each box. Boxes are clipped to the image; an empty box gives an all-zero mask.
    */
   paste(masks64: Float32Array, boxes: ArrayLike<number>, width: number, height: number): Promise<Float32Array>;
-  /** The decoder refuses further calls. Its weights live as long as the backend. */
+  /** The decoder refuses further calls; a backend of its own is disposed, a shared one's weights stay. */
   dispose(): void;
 }
 
-/** Reads vae-oid.npz, checks every decoder tensor's name and shape, and uploads them to `backend`. */
-export async function loadMaskDecoder(
-  npz: Uint8Array | ArrayBuffer,
-  { backend }: { backend: Backend },
-): Promise<MaskDecoder> {
+export interface MaskDecoderOptions {
+  /** Run on this backend (shared with a model); its weights then live as long as it does. */
+  backend?: Backend;
+  /** Otherwise a backend of its own: "auto" (default) is WebGPU when an adapter exists, else WASM. */
+  device?: DeviceOption;
+  gpu?: GPU | GPUAdapter | GPUDevice;
+}
+
+/** Reads vae-oid.npz, checks every decoder tensor's name and shape, and uploads them to the backend. */
+export async function loadMaskDecoder(npz: Uint8Array | ArrayBuffer, opts: MaskDecoderOptions = {}): Promise<MaskDecoder> {
+  const own = !opts.backend;
+  const backend = opts.backend ?? (await createBackend(opts.device ?? "auto", opts.gpu));
+  try {
+    return new VqVaeMaskDecoder(backend, await uploadDecoder(npz, backend), own);
+  } catch (e) {
+    if (own) backend.dispose();
+    throw e;
+  }
+}
+
+async function uploadDecoder(npz: Uint8Array | ArrayBuffer, backend: Backend): Promise<Record<string, Weight>> {
   const file = "vae-oid.npz";
   const arrays = await readNpz(npz, { file, want: (name) => name in TENSORS });
   const weights: Record<string, Weight> = {};
@@ -93,7 +110,7 @@ export async function loadMaskDecoder(
     // (the issue asks for 1e-3 of torch), and the whole decoder is only 4.8 MB in f32.
     weights[name] = backend.uploadWeight(`mask-decoder.${name}`, t.data, shape, { precision: "f32" });
   }
-  return new VqVaeMaskDecoder(backend, weights);
+  return weights;
 }
 
 class VqVaeMaskDecoder implements MaskDecoder {
@@ -102,6 +119,8 @@ class VqVaeMaskDecoder implements MaskDecoder {
   constructor(
     private readonly backend: Backend,
     private readonly w: Record<string, Weight>,
+    /** Whether the backend is this decoder's own, to dispose with it. */
+    private readonly ownsBackend: boolean,
   ) {}
 
   async decode(codes: Int32Array): Promise<Float32Array> {
@@ -199,8 +218,10 @@ class VqVaeMaskDecoder implements MaskDecoder {
   }
 
   dispose(): void {
-    // The Backend contract has no way to release a weight; they go with the backend.
+    if (this.disposed) return;
     this.disposed = true;
+    // The Backend contract has no way to release a weight: they go with the backend.
+    if (this.ownsBackend) this.backend.dispose();
   }
 
   private assertUsable(): void {

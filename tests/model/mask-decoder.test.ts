@@ -143,3 +143,10 @@ describe("loadMaskDecoder errors", () => {
     await expect(decoder.decode(codes)).rejects.toThrow(DisposedError);
   });
 });
+
+test("loadMaskDecoder({ device }) runs on a backend of its own and disposes it with itself", async () => {
+  const decoder = await loadMaskDecoder(npz, { device: "wasm" });
+  expectClose(await decoder.decode(codes), masks64, VS_TORCH, "masks64 on its own WASM backend");
+  decoder.dispose();
+  await expect(decoder.decode(codes)).rejects.toThrow(DisposedError);
+});
