@@ -25,7 +25,8 @@ export async function createBackend(device: DeviceOption, gpu?: GPU | GPUAdapter
     const gpuDevice = await requestWebGPUDevice(gpu);
     if (gpuDevice) {
       const { createWebGPUBackend } = await import("./webgpu/backend.js");
-      return createWebGPUBackend(gpuDevice);
+      // A device the caller passed may be shared; one requested here is the backend's own.
+      return createWebGPUBackend(gpuDevice, { ownsDevice: gpuDevice !== gpu });
     }
     if (device === "webgpu") throw new NoWebGPUError();
   }

@@ -61,6 +61,18 @@ describe("device", () => {
     expect(device.features.has("subgroups")).toBe(true); // so both GEMV kernels run here
     expect(await requestWebGPUDevice(device)).toBe(device);
   });
+  test("dispose() destroys a device the backend owns and leaves a caller's device working", async () => {
+    const own = (await requestWebGPUDevice())!;
+    createWebGPUBackend(own, { ownsDevice: true }).dispose();
+    expect((await own.lost).reason).toBe("destroyed");
+    const shared = createWebGPUBackend(device);
+    shared.dispose();
+    const b = createWebGPUBackend(device);
+    const x = b.alloc("x", 3);
+    b.write(x, Float32Array.of(1, 2, 3));
+    expect(Array.from(await b.read(x))).toEqual([1, 2, 3]);
+    b.dispose();
+  });
 });
 
 describe("weights larger than one binding", () => {

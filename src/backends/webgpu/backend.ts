@@ -40,6 +40,8 @@ export interface WebGPUBackendOptions {
    * Tests turn it off to run the shared-memory kernels on the same device.
    */
   subgroups?: boolean;
+  /** The device was made for this backend alone: dispose() destroys it (a caller's device is left alone). */
+  ownsDevice?: boolean;
 }
 
 export function createWebGPUBackend(device: GPUDevice, options: WebGPUBackendOptions = {}): WebGPUBackend {
@@ -99,6 +101,7 @@ export class WebGPUBackend implements Backend {
   private readonly recorder: Recorder;
   private readonly maxBindingBytes: number;
   private readonly subgroups: boolean;
+  private readonly ownsDevice: boolean;
   /** Whether the linear kernels read weights as native f16 (the device has shader-f16). */
   readonly f16: boolean;
   /** Bound where a kernel reads an optional input that is absent (no bias). */
@@ -117,6 +120,7 @@ export class WebGPUBackend implements Backend {
     const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     this.maxBindingBytes = Math.floor(Math.min(options.maxBindingBytes ?? limit, limit) / 16) * 16;
     this.subgroups = device.features.has("subgroups") && options.subgroups !== false;
+    this.ownsDevice = options.ownsDevice ?? false;
     this.lostPromise = device.lost.then((info) => {
       this.lost = new DeviceLostError(info.message || info.reason || "unknown reason");
       throw this.lost;
@@ -186,6 +190,7 @@ export class WebGPUBackend implements Backend {
     this.disposed = true;
     this.pool.destroyAll();
     this.ropeTables.clear();
+    if (this.ownsDevice) this.device.destroy();
   }
 
   // ---- ops ----
