@@ -77,6 +77,21 @@ describe.each([1, 2] as const)("odd-size PaliGemma %i", (generation) => {
     }
   });
 
+  test("the WASM and WebGPU backends agree with each other", async () => {
+    const [wasm, webgpu] = ["wasm", "webgpu"].map((n) => backends.find((b) => b.name === n)!);
+    const [a, b] = await Promise.all([load(generation, await wasm.create()), load(generation, await webgpu.create())]);
+    try {
+      const rows = [prompt(6, 7)];
+      const images = [pixels(7)];
+      const [x, y] = [await run(a, rows, images, 6), await run(b, rows, images, 6)];
+      expectClose(x.logits, y.logits, { atol: 2e-3 }, "wasm vs webgpu logits");
+      expect(x.tokens).toEqual(y.tokens);
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+
   test("a right-padded batch of 3 gives each row what it gets alone", async () => {
     const model = await load(generation, new ReferenceBackend());
     try {
