@@ -16,6 +16,7 @@ Masks are trained as targets in {-1, +1} (the SDK treats decoder output > 0 as i
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -109,7 +110,7 @@ def main() -> None:
     ap.add_argument("--out", default="vae-demo.npz")
     args = ap.parse_args()
     torch.manual_seed(0)
-    torch.set_num_threads(max(1, torch.get_num_threads(), __import__("os").cpu_count() or 1))
+    torch.set_num_threads(os.cpu_count() or 1)
 
     t = time.time()
     train = masks_from_scenes(args.scenes)
