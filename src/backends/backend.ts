@@ -68,6 +68,19 @@ export interface ConvOptions {
   accumulate?: boolean;
 }
 
+export type WeightPrecision = "f16" | "f32";
+
+export interface UploadOptions {
+  precision?: WeightPrecision;
+}
+
+/** Elements of a weight of `shape`; throws when `data` holds another count. */
+export function weightLength(label: string, data: ArrayLike<number>, shape: readonly number[]): number {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (data.length !== n) throw new Error(`${label}: ${data.length} values for shape [${shape}]`);
+  return n;
+}
+
 export interface Backend {
   /** "webgpu", "wasm", or "reference" for the plain-TS test oracle. */
   readonly name: string;
@@ -87,7 +100,7 @@ export interface Backend {
     label: string,
     data: Uint16Array | Float32Array,
     shape: readonly number[],
-    opts?: { precision?: "f16" | "f32" },
+    opts?: UploadOptions,
   ): Weight;
   alloc(label: string, length: number, kind?: BufKind): Buf;
   /** Releases a buffer from alloc (its memory may be reused by later allocs). */

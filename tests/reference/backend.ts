@@ -4,15 +4,17 @@
 // store them, so a comparison measures the kernels and not the weight format; a
 // weight uploaded with precision "f32" keeps its f32 values, and like the real
 // backends, only embed and the convs take it.
-import type {
-  AttentionOptions,
-  Backend,
-  Buf,
-  BufKind,
-  ConvOptions,
-  LinearOptions,
-  SampleOptions,
-  Weight,
+import {
+  type AttentionOptions,
+  type Backend,
+  type Buf,
+  type BufKind,
+  type ConvOptions,
+  type LinearOptions,
+  type SampleOptions,
+  type UploadOptions,
+  type Weight,
+  weightLength,
 } from "../../src/backends/backend.js";
 import { f16ArrayToF32, f32ArrayToF16 } from "../../src/weights/f16.js";
 
@@ -58,10 +60,9 @@ export class ReferenceBackend implements Backend {
     label: string,
     data: Uint16Array | Float32Array,
     shape: readonly number[],
-    { precision = "f16" }: { precision?: "f16" | "f32" } = {},
+    { precision = "f16" }: UploadOptions = {},
   ): Weight {
-    const n = shape.reduce((a, b) => a * b, 1);
-    if (data.length !== n) throw new Error(`${label}: ${data.length} values for shape [${shape}]`);
+    weightLength(label, data, shape);
     if (precision === "f32") {
       return new RefWeight(label, shape, data instanceof Uint16Array ? f16ArrayToF32(data) : Float32Array.from(data), precision);
     }

@@ -8,15 +8,17 @@
 // Each op checks that its buffers hold what it will touch, and that indices read
 // from i32 buffers stay in range, before calling the kernel: a kernel writing out
 // of bounds would silently corrupt a neighbouring buffer, not trap.
-import type {
-  AttentionOptions,
-  Backend,
-  Buf,
-  BufKind,
-  ConvOptions,
-  LinearOptions,
-  SampleOptions,
-  Weight,
+import {
+  type AttentionOptions,
+  type Backend,
+  type Buf,
+  type BufKind,
+  type ConvOptions,
+  type LinearOptions,
+  type SampleOptions,
+  type UploadOptions,
+  type Weight,
+  weightLength,
 } from "../backend.js";
 import { DisposedError, WeightsError } from "../../errors.js";
 import { f16ArrayToF32, f32ArrayToF16 } from "../../weights/f16.js";
@@ -119,10 +121,9 @@ class WasmBackend implements Backend {
     label: string,
     data: Uint16Array | Float32Array,
     shape: readonly number[],
-    { precision = "f16" }: { precision?: "f16" | "f32" } = {},
+    { precision = "f16" }: UploadOptions = {},
   ): Weight {
-    const n = shape.reduce((a, b) => a * b, 1);
-    if (data.length !== n) throw new Error(`${label}: ${data.length} values for shape [${shape}]`);
+    const n = weightLength(label, data, shape);
     if (precision === "f32") {
       const values = data instanceof Uint16Array ? f16ArrayToF32(data) : data;
       const bad = firstNonFinite(values);

@@ -21,6 +21,7 @@ import type {
   ConvOptions,
   LinearOptions,
   SampleOptions,
+  UploadOptions,
   Weight,
 } from "../backend.js";
 import { BufferPool, MAP_READ, STAGING_PIECE_BYTES, USAGE } from "./buffers.js";
@@ -148,7 +149,7 @@ export class WebGPUBackend implements Backend {
     label: string,
     data: Uint16Array | Float32Array,
     shape: readonly number[],
-    { precision = "f16" }: { precision?: "f16" | "f32" } = {},
+    { precision = "f16" }: UploadOptions = {},
   ): Weight {
     return uploadWeight(this.device, this.pool, label, data, shape, this.maxBindingBytes, precision);
   }
