@@ -40,9 +40,15 @@ class ResBlock(nn.Module):
 
 
 class Quantizer(nn.Module):
-    def __init__(self):
+    """Codebook trained by exponential moving averages of the encoder outputs assigned to
+    each code (not by gradients): steadier on few steps, and dead codes are easy to revive."""
+
+    def __init__(self, decay: float = 0.95):
         super().__init__()
-        self._embedding = nn.Parameter(torch.randn(CODES, DIM) * 0.1)  # vae-oid's name: no ".weight"
+        self.decay = decay
+        self.register_buffer("_embedding", torch.randn(CODES, DIM) * 0.1)  # vae-oid's name: no ".weight"
+        self.register_buffer("size", torch.zeros(CODES))
+        self.register_buffer("total", torch.zeros(CODES, DIM))
 
     def indices(self, z):  # z [N, DIM, 4, 4] -> [N, 16] row-major
         flat = z.permute(0, 2, 3, 1).reshape(-1, DIM)
@@ -51,6 +57,24 @@ class Quantizer(nn.Module):
 
     def lookup(self, idx):  # [N, 16] -> [N, DIM, 4, 4]
         return self._embedding[idx].view(-1, GRID, GRID, DIM).permute(0, 3, 1, 2)
+
+    @torch.no_grad()
+    def update(self, z, idx, g: torch.Generator) -> int:
+        """One EMA step on this batch; codes nearly unused are moved onto random latents of it.
+        Returns how many were moved."""
+        flat = z.permute(0, 2, 3, 1).reshape(-1, DIM)
+        onehot = F.one_hot(idx.flatten(), CODES).float()
+        self.size.mul_(self.decay).add_(onehot.sum(0), alpha=1 - self.decay)
+        self.total.mul_(self.decay).add_(onehot.t() @ flat, alpha=1 - self.decay)
+        n = self.size.sum()
+        size = (self.size + 1e-5) / (n + CODES * 1e-5) * n  # Laplace smoothing: no division by 0
+        self._embedding.copy_(self.total / size[:, None])
+        dead = (self.size < 0.05).nonzero().flatten()
+        pick = flat[torch.randint(len(flat), (len(dead),), generator=g)]
+        self._embedding[dead] = pick
+        self.total[dead] = pick
+        self.size[dead] = 1.0
+        return len(dead)
 
 
 class VQVAE(nn.Module):
@@ -77,19 +101,30 @@ class VQVAE(nn.Module):
     def decode(self, codes):  # [N, 16] -> [N, 64, 64], > 0 inside
         return self.decoder(self._vq_vae.lookup(codes))[:, 0]
 
-    def loss(self, masks, beta=0.25):
-        x = masks[:, None] * 2 - 1
-        z = self.encoder(x)
-        q = self._vq_vae.lookup(self._vq_vae.indices(z))
+    def loss(self, masks, g: torch.Generator, beta=0.25):
+        """Returns (loss, reconstruction loss, codes revived). The decoder's output is a
+        logit (> 0 inside, as the SDK reads it), so reconstruction is binary cross-entropy."""
+        z = self.encoder(masks[:, None] * 2 - 1)
+        idx = self._vq_vae.indices(z)
+        q = self._vq_vae.lookup(idx)
         zq = z + (q - z).detach()  # straight-through
-        rec = F.mse_loss(self.decoder(zq), x)
-        vq = F.mse_loss(q, z.detach()) + beta * F.mse_loss(z, q.detach())
-        return rec + vq, rec
+        rec = F.binary_cross_entropy_with_logits(self.decoder(zq)[:, 0], masks)
+        loss = rec + beta * F.mse_loss(z, q)
+        revived = self._vq_vae.update(z.detach(), idx, g) if self.training else 0
+        return loss, rec, revived
 
 
-def save_npz(model: VQVAE, path: str) -> None:
-    """Every parameter under its state_dict name (vae-oid's), float32, as np.savez writes vae-oid.npz."""
-    np.savez(path, **{k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()})
+def save_npz(model: VQVAE, path: str, decoder_only: bool = False) -> None:
+    """Tensors under their state_dict names (vae-oid's), float32, as np.savez writes vae-oid.npz.
+    decoder_only: just what the SDK reads (codebook + decoder), for shipping."""
+    keep = lambda k: not decoder_only or k == "_vq_vae._embedding" or k.startswith("decoder.")
+    np.savez(path, **{k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items() if keep(k)})
+
+
+def load_npz(path: str) -> VQVAE:
+    model = VQVAE()
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in np.load(path).items()})
+    return model.eval()
 
 
 def masks_from_scenes(n: int, first_seed: int = 0) -> np.ndarray:
@@ -106,11 +141,13 @@ def main() -> None:
     ap.add_argument("--scenes", type=int, default=1000)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--out", default="vae-demo.npz")
+    ap.add_argument("--log", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
     torch.manual_seed(0)
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.threads)
 
     t = time.time()
     train = masks_from_scenes(args.scenes)
@@ -120,27 +157,31 @@ def main() -> None:
     train_t = torch.as_tensor(train, dtype=torch.float32)
 
     model = VQVAE()
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    opt = torch.optim.Adam([p for n, p in model.named_parameters()], lr=args.lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.steps, pct_start=0.05)
     g = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # codebook starts on encoder outputs, not on noise
+        z = model.encoder(train_t[:256, None] * 2 - 1).permute(0, 2, 3, 1).reshape(-1, DIM)
+        model._vq_vae._embedding.copy_(z[torch.randperm(len(z), generator=g)[:CODES]])
     t = time.time()
+    revived = 0
     for step in range(1, args.steps + 1):
         idx = torch.randint(len(train_t), (args.batch,), generator=g)
         x = torch.rot90(train_t[idx], int(torch.randint(4, (1,), generator=g)), (1, 2))
         if torch.rand(1, generator=g) < 0.5:
             x = x.flip(2)
-        loss, rec = model.loss(x)
+        loss, rec, r = model.loss(x, g)
+        revived += r
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if step % 50 == 0 or step == args.steps:
-            with torch.no_grad():  # restart codes no batch used, at random encoder outputs
-                z = model.encoder(x[:, None] * 2 - 1).permute(0, 2, 3, 1).reshape(-1, DIM)
-                used = torch.zeros(CODES, dtype=torch.bool)
-                used[model._vq_vae.indices(model.encoder(train_t[:512, None] * 2 - 1)).flatten()] = True
-                dead = (~used).nonzero().flatten()
-                model._vq_vae._embedding[dead] = z[torch.randint(len(z), (len(dead),), generator=g)]
-            print(f"step {step}: loss {loss.item():.4f} rec {rec.item():.4f}, {len(dead)} dead codes restarted, "
-                  f"{(time.time() - t) / step * 1000:.0f} ms/step")
+        sched.step()
+        if step % args.log == 0 or step == args.steps:
+            print(f"step {step}: loss {loss.item():.4f} rec {rec.item():.4f}, {revived} codes revived, "
+                  f"{(time.time() - t) / step * 1000:.0f} ms/step", flush=True)
+            revived = 0
+        if step % 500 == 0:
+            save_npz(model, args.out)
     model.eval()
     with torch.no_grad():
         rec = model.decode(model.encode(held)).numpy() > 0

@@ -6,16 +6,12 @@ masks as JSON, for check_mask_decoder.mjs.
 import json
 import sys
 
-import numpy as np
 import torch
 
 import scenes
 import vqvae
 
-model = vqvae.VQVAE()
-with np.load(sys.argv[1]) as f:
-    model.load_state_dict({k: torch.from_numpy(f[k]) for k in f.files})
-model.eval()
+model = vqvae.load_npz(sys.argv[1])
 masks = vqvae.masks_from_scenes(4, scenes.SPLIT_OFFSET)
 with torch.no_grad():
     codes = model.encode(masks)
