@@ -28,7 +28,7 @@ import numpy as np
 
 SIZE = 112  # image side in pixels (the model's vision_config.image_size)
 SUPERSAMPLE = 4  # shapes are antialiased by 4x4 supersampling
-MAX_OBJECTS = 4
+MAX_OBJECTS = 3
 
 CLASSES = ["circle", "square", "triangle", "star", "cross"]
 PLURAL = {c: c + ("es" if c.endswith("s") else "s") for c in CLASSES}
@@ -242,11 +242,16 @@ def examples(scene: Scene, codes=None) -> list[tuple[str, str]]:
     rng = np.random.default_rng([scene.seed, 1])
     present = sorted({o.cls for o in scene.objects}, key=CLASSES.index)
     out = [("caption en", caption(scene))]
-    # detect: one present class, or all present ones, sometimes with an absent class mixed in
-    query = [str(rng.choice(present))] if rng.random() < 0.5 else list(present)
+    # detect: every class (the demo's question), one present class, or all present ones,
+    # sometimes with an absent class mixed in
+    u = rng.random()
     absent = [c for c in CLASSES if c not in present]
-    if absent and rng.random() < 0.3:
-        query.append(str(rng.choice(absent)))
+    if u < 0.15:
+        query = list(CLASSES)
+    else:
+        query = [str(rng.choice(present))] if u < 0.55 else list(present)
+        if absent and rng.random() < 0.3:
+            query.append(str(rng.choice(absent)))
     out.append(("detect " + " ; ".join(query), detect_answer(scene, query)))
     if codes is not None:
         c = str(rng.choice(present))
