@@ -1,0 +1,200 @@
+"""Trains the demo PaliGemma on rendered scenes with PaliGemma's prefix-LM loss.
+
+    python3 train.py --data runs/train.npz --tokenizer runs/tokenizer.json --out runs/stage1.pt --steps 3000
+    python3 train.py ... --vae runs/vae-full.npz --init runs/stage1.pt --out runs/stage2.pt   # + segment
+
+A row is `<image>`x N, `<bos>`, prompt + "\\n" (the prefix, full attention), answer,
+`<eos>` (the suffix, causal); the loss is on the suffix only. A step takes `--batch`
+scenes, encodes each image once and trains every task of those scenes (caption,
+detect, count, and segment when a codec is given), one padded batch per task so short
+answers are not padded to long ones; the step's loss is the sum of the tasks' means.
+
+Two things make `<loc>` tokens learnable in a CPU budget without changing the model:
+their embedding rows (tied to the output layer) start as sinusoids of the bin number,
+so near bins start with near logits; and a loc target is half the exact bin, half a
+Gaussian over neighbouring bins (a pixel is ~9 bins at 112 px).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+from dataclasses import asdict
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import evaluate
+import render
+import scenes
+import tokenizer as tok
+from model import Config, PaliGemma
+
+LOC_SIGMA = 6.0  # bins
+LOC_SOFT = 0.5  # share of a loc target spread over neighbouring bins
+
+
+def pixels(images: np.ndarray) -> torch.Tensor:
+    """uint8 [B, S, S, 3] -> f32 [B, 3, S, S], (x / 255 - 0.5) / 0.5 as the SDK's processor."""
+    return (torch.from_numpy(images).float().permute(0, 3, 1, 2) / 255 - 0.5) / 0.5
+
+
+class Tasks:
+    """Token ids of every (prompt, answer) of a rendered file, grouped by task."""
+
+    def __init__(self, data: render.Data, t: tok.Tokenizer, codes: np.ndarray | None):
+        self.names = ["caption", "detect", "count"] + (["segment"] if codes is not None else [])
+        memo: dict[str, list[int]] = {}
+
+        def enc(s: str) -> list[int]:
+            if s not in memo:
+                memo[s] = t.encode(s)
+            return memo[s]
+
+        code_of = (lambda o: codes[o.index]) if codes is not None else None
+        self.rows: dict[str, list[tuple[list[int], list[int]]]] = {n: [] for n in self.names}
+        for i in range(len(data)):
+            for prompt, answer in scenes.examples(data.scene(i), code_of):
+                self.rows[task_of(prompt)].append(([tok.BOS] + enc(prompt + "\n"), enc(answer) + [tok.EOS]))
+
+
+def task_of(prompt: str) -> str:
+    return {"caption": "caption", "detect": "detect", "segment": "segment", "answer": "count"}[prompt.split(" ")[0]]
+
+
+def batch(rows, n_image: int, image_token: int):
+    """ids [B, T], prefix_len [B], targets [B, T] (-1 where no loss: prefix and padding)."""
+    T = n_image + max(len(p) + len(a) for p, a in rows)
+    ids = torch.zeros(len(rows), T, dtype=torch.long)
+    targets = torch.full((len(rows), T), -1, dtype=torch.long)
+    prefix = torch.zeros(len(rows), dtype=torch.long)
+    for b, (p, a) in enumerate(rows):
+        seq = [image_token] * n_image + p + a
+        ids[b, :len(seq)] = torch.tensor(seq)
+        P = n_image + len(p)
+        prefix[b] = P
+        targets[b, P - 1:len(seq) - 1] = torch.tensor(a)  # position i predicts token i + 1
+    return ids, prefix, targets
+
+
+def loss_fn(model: PaliGemma, h, targets, loc0: int):
+    """Cross-entropy on the suffix (logits computed there only); a loc target is
+    (1 - LOC_SOFT) exact + LOC_SOFT Gaussian."""
+    keep = targets >= 0
+    logp = F.log_softmax(model.logits(h[keep]), -1)
+    t = targets[keep]
+    nll = -logp.gather(1, t[:, None])[:, 0]
+    is_loc = (t >= loc0) & (t < loc0 + 1024)
+    if is_loc.any():
+        bins = torch.arange(1024, dtype=torch.float32)
+        w = torch.exp(-0.5 * ((bins[None] - (t[is_loc] - loc0)[:, None].float()) / LOC_SIGMA) ** 2)
+        w = w / w.sum(1, keepdim=True)
+        soft = -(w * logp[is_loc, loc0:loc0 + 1024]).sum(1)
+        nll = nll.clone()
+        nll[is_loc] = (1 - LOC_SOFT) * nll[is_loc] + LOC_SOFT * soft
+    return nll.mean()
+
+
+def init_embeddings(model: PaliGemma, loc0: int) -> None:
+    """N(0, 0.02) as Gemma (the rows are also the output layer: unit-variance rows would start
+    with logits of std sqrt(D)); rows of <loc0000>..<loc1023>: sin/cos of the bin at geometric
+    frequencies, at the same norm."""
+    emb = model.language_model.model.embed_tokens.weight
+    D = emb.shape[1]
+    torch.nn.init.normal_(emb, std=0.02)
+    freqs = 2 * math.pi / torch.logspace(math.log10(16), math.log10(4096), D // 2)
+    ang = torch.arange(1024, dtype=torch.float32)[:, None] * freqs[None]
+    rows = torch.cat([ang.sin(), ang.cos()], 1)
+    with torch.no_grad():
+        emb[loc0:loc0 + 1024] = rows * (emb.norm(dim=1).mean() / rows.norm(dim=1).mean())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--held", help="rendered held-out scenes, evaluated every --eval-every steps")
+    ap.add_argument("--tokenizer", required=True)
+    ap.add_argument("--vae", help="full codec npz (with encoder): adds the segment task")
+    ap.add_argument("--init", help="start from this checkpoint")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--batch", type=int, default=8, help="scenes per step (every task of each)")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--eval-every", type=int, default=500)
+    ap.add_argument("--log", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+
+    t0 = time.time()
+    tk = tok.load(args.tokenizer)
+    loc0 = tk.vocab["<loc0000>"]
+    data = render.Data(args.data)
+    codes = None
+    if args.vae:
+        import vqvae
+        codec = vqvae.load_npz(args.vae)
+        with torch.no_grad():
+            codes = torch.cat([codec.encode(m) for m in np.array_split(data.masks64(), 64)]).numpy()
+    tasks = Tasks(data, tk, codes)
+    print(f"{len(data)} scenes, tasks {tasks.names}, prepared in {time.time() - t0:.0f}s", flush=True)
+
+    if args.init:
+        ckpt = torch.load(args.init)
+        cfg = Config(**ckpt["config"])
+        model = PaliGemma(cfg)
+        model.load_state_dict(ckpt["model"])
+    else:
+        cfg = Config(vocab=tk.size, image_token=tk.image_id)
+        model = PaliGemma(cfg)
+        init_embeddings(model, loc0)
+    print(f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters", flush=True)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    other = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": other, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.98))
+    lr_at = lambda s: args.lr * min(1.0, s / args.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * s / args.steps)))
+    held = render.Data(args.held) if args.held else None
+
+    def save():
+        torch.save({"config": asdict(cfg), "model": model.state_dict()}, args.out)
+
+    g = np.random.default_rng(0)
+    t = time.time()
+    sums = {n: 0.0 for n in tasks.names}
+    for step in range(1, args.steps + 1):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step)
+        scene_ids = g.integers(len(data), size=args.batch)
+        features = model.image_features(pixels(data.images[scene_ids]))
+        loss = 0.0
+        for name in tasks.names:
+            rows = [tasks.rows[name][i] for i in scene_ids]  # one example per task per scene
+            ids, prefix, targets = batch(rows, cfg.num_patches, cfg.image_token)
+            task_loss = loss_fn(model, model(features, ids, prefix), targets, loc0)
+            sums[name] += task_loss.item()
+            loss = loss + task_loss
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step % args.log == 0:
+            print(f"step {step}: " + " ".join(f"{n} {v / args.log:.3f}" for n, v in sums.items()) +
+                  f", lr {lr_at(step):.2e}, {(time.time() - t) / step:.2f} s/step", flush=True)
+            sums = {n: 0.0 for n in tasks.names}
+        if step % 250 == 0 or step == args.steps:
+            save()
+        if held is not None and (step % args.eval_every == 0 or step == args.steps):
+            model.eval()
+            with torch.no_grad():
+                print(evaluate.report(model, held, tk, range(40), codec if args.vae else None), flush=True)
+            model.train()
+    print(f"wrote {args.out} after {(time.time() - t) / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
