@@ -9,10 +9,14 @@ scenes, encodes each image once and trains every task of those scenes (caption,
 detect, count, and segment when a codec is given), one padded batch per task so short
 answers are not padded to long ones; the step's loss is the sum of the tasks' means.
 
-Two things make `<loc>` tokens learnable in a CPU budget without changing the model:
-their embedding rows (tied to the output layer) start as sinusoids of the bin number,
-so near bins start with near logits; and a loc target is half the exact bin, half a
-Gaussian over neighbouring bins (a pixel is ~9 bins at 112 px).
+Three things make the model learn in a CPU budget without changing what is exported:
+`<loc>` embedding rows (tied to the output layer) start as sinusoids of the bin number,
+so near bins start with near logits; a loc target is half the exact bin, half a
+Gaussian over neighbouring bins (a pixel is ~9 bins at 112 px); and a training-only
+probe on the vision tower's output (PatchProbe, not exported) is taught what lies under
+4x4 points of every patch: the object's class, colour, size and box. Without the probe
+the decoder learns the answers' language prior within a few hundred steps and then
+waits a long time before it starts reading the image.
 """
 from __future__ import annotations
 
@@ -34,6 +38,54 @@ from model import Config, PaliGemma
 
 LOC_SIGMA = 6.0  # bins
 LOC_SOFT = 0.5  # share of a loc target spread over neighbouring bins
+
+
+class PatchProbe(torch.nn.Module):
+    """Linear heads on SigLIP's output: for SUB x SUB points per patch, the class, colour and
+    size of the object under the point (0 = background) and that object's box / image size."""
+
+    SUB = 4
+    KINDS = (len(scenes.CLASSES) + 1, len(scenes.COLOURS) + 1, len(scenes.SIZES) + 1)
+
+    def __init__(self, c: Config):
+        super().__init__()
+        self.labels = torch.nn.Linear(c.v_hidden, self.SUB ** 2 * sum(self.KINDS))
+        self.box = torch.nn.Linear(c.v_hidden, self.SUB ** 2 * 4)
+
+    def loss(self, v, labels, boxes):
+        """v [B, N, H]; labels [B, N, SUB², 3] (0 background); boxes [B, N, SUB², 4]."""
+        B, N, _ = v.shape
+        logits = self.labels(v).view(B, N, self.SUB ** 2, -1).split(self.KINDS, -1)
+        ce = sum(F.cross_entropy(l.reshape(-1, l.shape[-1]), labels[..., k].reshape(-1)) for k, l in enumerate(logits))
+        inside = labels[..., 0] > 0
+        l1 = (self.box(v).view(B, N, self.SUB ** 2, 4) - boxes).abs()[inside].mean() if inside.any() else 0.0
+        return ce + 5 * l1
+
+
+def point_objects(data: render.Data, cfg: Config) -> np.ndarray:
+    """int32 [scenes, patches, SUB²]: the object (row of data.obj_*) under each probe point, or -1."""
+    side = cfg.image_size // cfg.patch_size * PatchProbe.SUB
+    centre = (np.arange(side) + 0.5) * cfg.image_size / side
+    out = np.full((len(data), side, side), -1, np.int32)
+    for i in range(len(data)):
+        for k in data.objects_of[i]:
+            x0, y0, x1, y1 = (int(v) for v in data.obj_box[k])
+            mx = ((centre - x0) / (x1 - x0) * 64).astype(int)
+            my = ((centre - y0) / (y1 - y0) * 64).astype(int)
+            ok_x, ok_y = (mx >= 0) & (mx < 64), (my >= 0) & (my < 64)
+            m = data.mask64(k)[np.clip(my, 0, 63)][:, np.clip(mx, 0, 63)] & ok_y[:, None] & ok_x[None, :]
+            out[i][m] = k
+    P, S = side // PatchProbe.SUB, PatchProbe.SUB
+    return out.reshape(len(data), P, S, P, S).transpose(0, 1, 3, 2, 4).reshape(len(data), P * P, S * S)
+
+
+def probe_targets(data: render.Data, objs: np.ndarray, size: int):
+    """labels [..., 3] long and boxes [..., 4] float for point_objects rows `objs`."""
+    inside = objs >= 0
+    k = np.where(inside, objs, 0)
+    labels = np.where(inside[..., None], data.obj_attr[k].astype(np.int64) + 1, 0)
+    boxes = data.obj_box[k].astype(np.float32) / size
+    return torch.from_numpy(labels), torch.from_numpy(boxes)
 
 
 def pixels(images: np.ndarray) -> torch.Tensor:
@@ -153,25 +205,32 @@ def main() -> None:
         model = PaliGemma(cfg)
         init_embeddings(model, loc0)
     print(f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters", flush=True)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    other = [p for n, p in model.named_parameters() if p.dim() < 2]
+    probe = PatchProbe(cfg)
+    if args.init and "probe" in ckpt:
+        probe.load_state_dict(ckpt["probe"])
+    points = point_objects(data, cfg)
+    params = list(model.named_parameters()) + list(probe.named_parameters())
+    decay = [p for n, p in params if p.dim() >= 2]
+    other = [p for n, p in params if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": other, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.98))
     lr_at = lambda s: args.lr * min(1.0, s / args.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * s / args.steps)))
     held = render.Data(args.held) if args.held else None
 
     def save():
-        torch.save({"config": asdict(cfg), "model": model.state_dict()}, args.out)
+        torch.save({"config": asdict(cfg), "model": model.state_dict(), "probe": probe.state_dict()}, args.out)
 
     g = np.random.default_rng(0)
     t = time.time()
-    sums = {n: 0.0 for n in tasks.names}
+    sums = {n: 0.0 for n in tasks.names + ["probe"]}
     for step in range(1, args.steps + 1):
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
         scene_ids = g.integers(len(data), size=args.batch)
-        features = model.image_features(pixels(data.images[scene_ids]))
-        loss = 0.0
+        vision = model.vision_tower.vision_model(pixels(data.images[scene_ids]))
+        features = model.multi_modal_projector.linear(vision)
+        loss = probe.loss(vision, *probe_targets(data, points[scene_ids], cfg.image_size))
+        sums["probe"] += loss.item()
         for name in tasks.names:
             rows = [tasks.rows[name][i] for i in scene_ids]  # one example per task per scene
             ids, prefix, targets = batch(rows, cfg.num_patches, cfg.image_token)
@@ -180,12 +239,12 @@ def main() -> None:
             loss = loss + task_loss
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_([p for _, p in params], 1.0)
         opt.step()
         if step % args.log == 0:
             print(f"step {step}: " + " ".join(f"{n} {v / args.log:.3f}" for n, v in sums.items()) +
                   f", lr {lr_at(step):.2e}, {(time.time() - t) / step:.2f} s/step", flush=True)
-            sums = {n: 0.0 for n in tasks.names}
+            sums = {n: 0.0 for n in sums}
         if step % 250 == 0 or step == args.steps:
             save()
         if held is not None and (step % args.eval_every == 0 or step == args.steps):
