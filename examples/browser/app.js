@@ -4,7 +4,7 @@
 // done, error), which is also what the example's test waits on.
 const params = new URLSearchParams(location.search);
 // A hub repository ("google/paligemma-3b-mix-224") as is; a path or URL of a model folder made absolute.
-const modelParam = params.get("model") ?? "/models/tiny-random/";
+const modelParam = params.get("model") ?? "/models/demo-shapes/";
 const MODEL = /^[./]/.test(modelParam) ? new URL(modelParam, location.href).href : modelParam;
 const DEVICE = params.get("device") ?? "auto";
 // Okabe-Ito: distinct on photos and for common colour blindness (as the CLI draws).
@@ -132,11 +132,14 @@ drop.ondrop = (e) => {
   if (file) useImage(file);
 };
 
-if (MODEL.endsWith("/models/tiny-random/")) {
+if (MODEL.endsWith("/models/demo-shapes/")) {
   $("note").textContent =
-    "This is the bundled test model: its weights are random, so its answers are nonsense. " +
-    "For real answers open this page with ?model=<URL of a PaliGemma checkpoint folder> " +
+    "This is the bundled demo model, a ~1.6M-parameter PaliGemma trained only on synthetic scenes of " +
+    "circles, squares, triangles, stars and crosses (red, green, blue, yellow, purple, orange or white; " +
+    "small or large). It knows nothing else: on photos its answers are meaningless. Ask it what it was " +
+    'trained on: caption, detect "circle ; square ; triangle ; star ; cross", segment star, ' +
+    'or answer "how many stars?". For real use open this page with ?model=<URL of a PaliGemma checkpoint folder> ' +
     "or ?model=google/paligemma-3b-mix-224 (a gated repository: the hub must let this page download it).";
 }
 worker.postMessage({ type: "load", model: MODEL, device: DEVICE });
-useImage(await (await fetch(new URL("../assets/house.png", import.meta.url))).blob());
+useImage(await (await fetch(new URL("../assets/shapes.png", import.meta.url))).blob());

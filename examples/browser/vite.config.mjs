@@ -1,5 +1,5 @@
 // Serves the repository to the browser example: the page at /examples/browser/, the
-// built SDK at /dist/, the bundled model at /models/tiny-random/.
+// built SDK at /dist/, the bundled demo model at /models/demo-shapes/.
 //   npm run build && npx vite --config examples/browser/vite.config.mjs
 import { fileURLToPath } from "node:url";
 

@@ -2,7 +2,9 @@
 // root, after `npm install && npm run build`:
 //   deno run --allow-read --allow-env examples/deno/caption.ts [IMAGE] [PROMPT] [--model=DIR|ID]
 //     [--device=auto|webgpu|wasm] [--max-tokens=N]
-// Defaults: examples/assets/house.png, "caption en", the bundled random test model, auto, 64.
+// Defaults: examples/assets/shapes.png, "caption en", the bundled demo model, auto, 64.
+// The demo model (models/demo-shapes) knows only synthetic scenes of coloured shapes and
+// the prompts it was trained on: PROMPT can also be e.g. "answer en how many stars?".
 // Hub models (--model=google/paligemma-3b-mix-224) also need --allow-net and --allow-write
 // (the download cache) and HF_TOKEN.
 //
@@ -16,10 +18,17 @@ const [imagePath, prompt = "caption en"] = Deno.args.filter((a) => !a.startsWith
 const modelFlag = flag("model");
 const device = (flag("device") ?? "auto") as "auto" | "webgpu" | "wasm";
 const maxNewTokens = Number(flag("max-tokens") ?? 64);
-const model = modelFlag ?? fileURLToPath(new URL("../../models/tiny-random", import.meta.url));
-if (!modelFlag) console.error("note: the bundled test model is RANDOM: its answers are nonsense (see models/tiny-random/README.md)");
+const model = modelFlag ?? fileURLToPath(new URL("../../models/demo-shapes", import.meta.url));
+if (!modelFlag) {
+  console.error(
+    "note: the bundled demo model is a ~1.6M-parameter PaliGemma trained only on synthetic scenes of circles,\n" +
+      "      squares, triangles, stars and crosses (red, green, blue, yellow, purple, orange or white; small or\n" +
+      "      large). It knows nothing else: on photos its answers are meaningless (see models/demo-shapes/README.md).\n" +
+      "      For real use: --model=google/paligemma-3b-mix-224 (gated: accept the license, set HF_TOKEN) or a folder.",
+  );
+}
 
-const image = await Deno.readFile(imagePath ?? new URL("../assets/house.png", import.meta.url));
+const image = await Deno.readFile(imagePath ?? new URL("../assets/shapes.png", import.meta.url));
 const t0 = performance.now();
 const pg = await PaliGemma.load(model, { device });
 const t1 = performance.now();

@@ -18,7 +18,7 @@ const TASKS = ["caption", "answer", "ocr", "detect", "segment"] as const;
 type Task = (typeof TASKS)[number];
 
 // Beside dist/ in a checkout; an installed package has no models/ and needs --model.
-const BUNDLED_MODEL = fileURLToPath(new URL("../models/tiny-random", import.meta.url));
+const BUNDLED_MODEL = fileURLToPath(new URL("../models/demo-shapes", import.meta.url));
 
 const USAGE = `usage: paligemma-edge <task> IMAGE [TEXT] [options]
 
@@ -32,7 +32,8 @@ tasks:
 options:
   --model ID|DIR     a Hugging Face repository (google/paligemma-3b-mix-224; gated: set HF_TOKEN)
                      or a folder with config.json, model.safetensors and tokenizer.json
-                     (default: the bundled random test model, models/tiny-random)
+                     (default: the bundled demo model, models/demo-shapes, which knows
+                     only synthetic scenes of coloured shapes)
   --device D         auto (default: WebGPU when an adapter exists, else WASM), webgpu or wasm
   --lang CODE        answer language for caption/answer (default en)
   --long             caption: a long description
@@ -108,10 +109,11 @@ function parse(argv: string[]): Cli | undefined {
 
 const isBundledModel = (model: string) => existsSync(model) && resolve(model) === BUNDLED_MODEL;
 
-const RANDOM_MODEL_NOTE = `note: this is the bundled test model (models/tiny-random): its weights are RANDOM, so its
-      answers are nonsense. It only shows the whole pipeline running. For real answers use a
-      PaliGemma checkpoint:
-        --model google/paligemma-3b-mix-224   (accept the license on huggingface.co, set HF_TOKEN)
+const BUNDLED_MODEL_NOTE = `note: the bundled demo model (models/demo-shapes) is a ~1.6M-parameter PaliGemma trained
+      only on synthetic scenes of circles, squares, triangles, stars and crosses (red, green,
+      blue, yellow, purple, orange or white; small or large). It knows nothing else: on photos
+      its answers are meaningless (see models/demo-shapes/README.md). For real use:
+        --model google/paligemma-3b-mix-224   (gated: accept the license on huggingface.co, set HF_TOKEN)
         --model path/to/folder                (config.json, model.safetensors, tokenizer.json)`;
 
 /** The prompt of a text task, which streams. */
@@ -144,7 +146,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const imageBytes = new Uint8Array(await readFile(cli.image));
-  if (isBundledModel(cli.model)) process.stderr.write(RANDOM_MODEL_NOTE + "\n");
+  if (isBundledModel(cli.model)) process.stderr.write(BUNDLED_MODEL_NOTE + "\n");
   const t0 = performance.now();
   const pg = await PaliGemma.load(cli.model, { device: cli.device, onProgress: progressBar() });
   const t1 = performance.now();

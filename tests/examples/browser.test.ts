@@ -1,13 +1,14 @@
 // examples/browser in headless Chromium, served by Vite with the example's own config:
-// pick an image, run caption/detect/segment on the tiny model in the page's Web Worker
-// (WASM), then answer on WebGPU (SwiftShader), reading every result from the DOM.
+// detect and segment on the bundled demo model and its example image, then caption a
+// picked image, in the page's Web Worker (WASM); then answer on WebGPU (SwiftShader),
+// reading every result from the DOM and comparing it with the API in this process.
 // Screenshots go to tests/out/ for the test log.
 import { mkdirSync, readFileSync } from "node:fs";
 import puppeteer, { type Browser, type ElementHandle, type Page } from "puppeteer-core";
 import { createServer, type ViteDevServer } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHROMIUM, WEBGPU_FLAGS } from "../harness/browser.js";
-import { HOUSE_PNG, nodeWasmReference } from "./reference.js";
+import { nodeWasmReference, onNodeWasm, SHAPES } from "./reference.js";
 
 // A JPEG, so the worker's codec (jSquash fetching its own .wasm) is exercised too.
 const PICKED = "tests/fixtures/image/sub420.jpg";
@@ -52,38 +53,49 @@ async function run(page: Page, task: string, input: string, maxTokens: number): 
   expect(await text(page, "error")).toBe("");
 }
 
+/** The results list as the page shows it: each label, box and whether it has a mask. */
+const results = (page: Page) =>
+  page.$$eval("#results li", (lis) =>
+    lis.map((li) => ({ label: li.dataset.label, box: JSON.parse(li.dataset.box!), mask: li.textContent!.endsWith(", with mask") })),
+  );
+
 describe("examples/browser in Chromium", () => {
-  it("captions a picked image, then detects and segments, on WASM in the worker", async () => {
+  it("detects and segments on the demo image, then captions a picked one, on WASM in the worker", async () => {
+    const api = onNodeWasm(async (pg, image) => ({ detect: await pg.detect(image, SHAPES), segment: await pg.segment(image, "star") }));
     const reference = nodeWasmReference("caption en", 16, PICKED);
     const page = await open("?device=wasm");
     expect(await text(page, "status")).toMatch(/^model loaded on wasm in \d+ ms$/);
     expect(await page.$eval("#progress", (e) => (e as HTMLProgressElement).value)).toBe(1);
-    expect(await text(page, "note")).toContain("weights are random");
+    expect(await text(page, "note")).toContain("the bundled demo model, a ~1.6M-parameter PaliGemma trained only on synthetic scenes");
+    expect(await text(page, "note")).toContain("?model=google/paligemma-3b-mix-224");
+    await page.waitForFunction(() => (document.getElementById("view") as HTMLCanvasElement).width > 0);
+    expect(await page.$eval("#view", (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height])).toEqual([112, 112]); // shapes.png
+
+    for (const [task, labels] of [["detect", SHAPES.join(" ; ")], ["segment", "star"]] as const) {
+      await run(page, task, labels, 64);
+      const want = (await api)[task].map((f) => ({ label: f.label, box: f.box, mask: task === "segment" }));
+      expect(await results(page)).toEqual(want);
+      expect(await text(page, "output")).toBe(want.length ? "" : "nothing found");
+      expect(await text(page, "timings")).toMatch(new RegExp(`^${task} on wasm: done in \\d+ ms`));
+      await page.screenshot({ path: `tests/out/browser-example-${task}.png` });
+    }
 
     await ((await page.$("#file")) as ElementHandle<HTMLInputElement>).uploadFile(PICKED);
     await page.waitForFunction(() => (document.getElementById("view") as HTMLCanvasElement).width === 160);
     expect(await page.$eval("#view", (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height])).toEqual([160, 120]);
-
     await run(page, "caption", "", 16);
     expect(await text(page, "output")).toBe((await reference).text);
     expect(await text(page, "timings")).toMatch(/^caption on wasm: first text after \d+ ms, done in \d+ ms/);
-
-    for (const [task, labels] of [["detect", "house ; tree"], ["segment", "roof"]]) {
-      await run(page, task, labels, 8);
-      expect(await text(page, "output")).toBe("nothing found"); // the tiny model has no location tokens to emit
-      expect(await page.$$eval("#results li", (li) => li.length)).toBe(0);
-      expect(await text(page, "timings")).toMatch(new RegExp(`^${task} on wasm: done in \\d+ ms`));
-    }
     await page.screenshot({ path: "tests/out/browser-example-wasm.png" });
   });
 
   it("picks WebGPU by itself, answers with Node's tokens, and the page keeps drawing meanwhile", async () => {
     // Two tokens: the prefill and one cached decode step; SwiftShader takes seconds per step.
-    const reference = nodeWasmReference("answer en what is this?", 2, HOUSE_PNG);
+    const reference = nodeWasmReference("answer en how many stars?", 2);
     const page = await open(""); // device auto
     expect(await text(page, "status")).toMatch(/^model loaded on webgpu in \d+ ms$/);
     await page.select("#task", "answer");
-    await page.$eval("#text", (e) => ((e as HTMLInputElement).value = "what is this?"));
+    await page.$eval("#text", (e) => ((e as HTMLInputElement).value = "how many stars?"));
     await page.$eval("#max-tokens", (e) => ((e as HTMLInputElement).value = "2"));
     await page.click("#run");
     // While the worker computes, the page's own thread still renders frames.

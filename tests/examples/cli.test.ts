@@ -1,14 +1,15 @@
-// The CLI as a user runs it: `node dist/cli.js` (package.json "bin") on the bundled tiny
-// model and the example image, on the WASM backend.
+// The CLI as a user runs it: `node dist/cli.js` (package.json "bin") on the bundled demo
+// model and its example image, on the WASM backend. What it prints and draws must be
+// what the API gives in this process.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { decodeImage } from "../../src/runtime/node.js";
-import { drawResults, PALETTE } from "../../examples/node/draw.js";
-import { HOUSE_PNG, nodeWasmReference } from "./reference.js";
+import { decodeImage, type Detection, type GenerateResult, type Segmentation } from "../../src/runtime/node.js";
+import { drawResults, labelColours, PALETTE } from "../../examples/node/draw.js";
+import { DEMO_MODEL, onNodeWasm, SHAPES, SHAPES_PNG } from "./reference.js";
 
 const run = promisify(execFile);
 
@@ -23,54 +24,82 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
-let reference: Awaited<ReturnType<typeof nodeWasmReference>>;
+const tempPng = (name: string) => join(mkdtempSync(join(tmpdir(), "pg-cli-")), name);
+
+/** The PNG the CLI wrote must be drawResults of the source image and the API's results. */
+async function expectDrawing(path: string, found: readonly (Detection | Segmentation)[]) {
+  const drawn = await decodeImage(new Uint8Array(readFileSync(path)));
+  const source = await decodeImage(new Uint8Array(readFileSync(SHAPES_PNG)));
+  expect([drawn.width, drawn.height]).toEqual([source.width, source.height]);
+  // decodeImage drops an opaque alpha channel; drawing nothing onto the PNG puts it back.
+  expect(drawResults(drawn, [])).toEqual(drawResults(source, found));
+}
+
+/** The legend the CLI prints after drawing: each label's colour. */
+const legend = (found: readonly Detection[]) =>
+  [...labelColours(found)].map(([label, [r, g, b]]) => `${label} = rgb(${r}, ${g}, ${b})`).join(", ");
+
+let api: { caption: GenerateResult; detect: Detection[]; segment: Segmentation[] };
 beforeAll(async () => {
-  reference = await nodeWasmReference("caption en", 16);
+  // The CLI's default --max-tokens is the API's default, so only the caption names one.
+  api = await onNodeWasm(async (pg, image) => ({
+    caption: await pg.generate(image, "caption en", { maxNewTokens: 16 }),
+    detect: await pg.detect(image, SHAPES),
+    segment: await pg.segment(image, "star"),
+  }));
 });
 
 describe("paligemma-edge CLI", () => {
   it("caption --json prints the GenerateResult the API gives", async () => {
-    const r = await cli("caption", HOUSE_PNG, "--json", "--device", "wasm", "--max-tokens", "16");
+    const r = await cli("caption", SHAPES_PNG, "--json", "--device", "wasm", "--max-tokens", "16");
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out.tokenIds).toEqual(Array.from(reference.tokenIds));
-    expect(out.text).toBe(reference.text);
-    expect(out.timings.newTokens).toBe(reference.tokenIds.length);
+    expect(out.tokenIds).toEqual(Array.from(api.caption.tokenIds));
+    expect(out.text).toBe(api.caption.text);
+    expect(out.timings.newTokens).toBe(api.caption.tokenIds.length);
     expect(r.stderr).toContain("model loaded on wasm");
   });
 
-  it("caption streams the same text, and says plainly that the bundled model is random", async () => {
-    const r = await cli("caption", HOUSE_PNG, "--device", "wasm", "--max-tokens", "16");
+  it("caption streams the same text, and says what the bundled model knows and what to use instead", async () => {
+    const r = await cli("caption", SHAPES_PNG, "--device", "wasm", "--max-tokens", "16");
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe(reference.text + "\n");
-    expect(r.stderr).toMatch(/weights are RANDOM/);
+    expect(r.stdout).toBe(api.caption.text + "\n");
+    expect(r.stderr).toContain("the bundled demo model (models/demo-shapes)");
+    expect(r.stderr).toMatch(/circles, squares, triangles, stars and crosses \(red, green,\s+blue, yellow, purple, orange or white; small or large\)/);
+    expect(r.stderr).toMatch(/on photos\s+its answers are meaningless/);
     expect(r.stderr).toContain("--model google/paligemma-3b-mix-224");
     expect(r.stderr).toContain("HF_TOKEN");
-    expect(r.stderr).toMatch(/loaded model\.safetensors \(0\.5\/0\.5 MB\)/); // the progress line, off a terminal
+    const mb = (statSync(`${DEMO_MODEL}/model.safetensors`).size / 2 ** 20).toFixed(1);
+    expect(r.stderr).toContain(`loaded model.safetensors (${mb}/${mb} MB)`); // the progress line, off a terminal
   });
 
-  it("detect --out writes a PNG of the image's size; the tiny model finds nothing, so it is the image", async () => {
-    const out = join(mkdtempSync(join(tmpdir(), "pg-cli-")), "boxes.png");
-    const r = await cli("detect", HOUSE_PNG, "house ; tree", "--out", out, "--device", "wasm", "--max-tokens", "8");
+  it("detect prints the API's boxes, and --out draws exactly them onto the image", async () => {
+    expect(api.detect.length).toBeGreaterThan(0); // else the drawing would be the image itself
+    const out = tempPng("boxes.png");
+    const r = await cli("detect", SHAPES_PNG, SHAPES.join(" ; "), "--out", out, "--device", "wasm");
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe("no house, tree found\n");
-    const drawn = await decodeImage(new Uint8Array(readFileSync(out)));
-    const source = await decodeImage(new Uint8Array(readFileSync(HOUSE_PNG)));
-    expect([drawn.width, drawn.height]).toEqual([320, 240]);
-    expect(drawn.data).toEqual(source.data);
+    expect(r.stdout).toBe(api.detect.map(({ label, box: b }) => `${label}: (${b.x0}, ${b.y0}) - (${b.x1}, ${b.y1})\n`).join(""));
+    expect(r.stderr).toContain(`wrote ${out} (${legend(api.detect)})`);
+    await expectDrawing(out, api.detect);
   });
 
-  it("segment --json prints a JSON array", async () => {
-    const r = await cli("segment", HOUSE_PNG, "roof", "--json", "--device", "wasm", "--max-tokens", "8");
+  it("segment --json prints the API's result (masks to 3 decimals), and --out draws it", async () => {
+    const out = tempPng("mask.png");
+    const r = await cli("segment", SHAPES_PNG, "star", "--json", "--out", out, "--device", "wasm");
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual([]);
+    const rounded = api.segment.map((s) => ({
+      ...s,
+      mask: { ...s.mask, data: Array.from(s.mask.data, (x) => Math.round(x * 1000) / 1000) },
+    }));
+    expect(JSON.parse(r.stdout)).toEqual(rounded);
+    await expectDrawing(out, api.segment);
   });
 
   it("refuses bad usage with exit code 2 and says what is missing", async () => {
     const [noQuestion, badDevice, outForText, missing] = await Promise.all([
-      cli("answer", HOUSE_PNG),
-      cli("caption", HOUSE_PNG, "--device", "tpu"),
-      cli("caption", HOUSE_PNG, "--out", "x.png"),
+      cli("answer", SHAPES_PNG),
+      cli("caption", SHAPES_PNG, "--device", "tpu"),
+      cli("caption", SHAPES_PNG, "--out", "x.png"),
       cli("caption", "no-such-image.png", "--device", "wasm"),
     ]);
     expect(noQuestion.code).toBe(2);

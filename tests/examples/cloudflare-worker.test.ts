@@ -1,7 +1,7 @@
 // examples/cloudflare-worker as it deploys: bundled by wrangler from its wrangler.toml
 // (`wrangler deploy --dry-run`, which resolves paligemma-edge to dist/workerd.js), then
-// run in workerd through miniflare. The caption is computed by the WASM backend inside
-// workerd and must be the one Node's WASM path gives.
+// run in workerd through miniflare with the bundled demo model. Captions and boxes are
+// computed by the WASM backend inside workerd and must be the ones Node's WASM path gives.
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HOUSE_PNG, nodeWasmReference } from "./reference.js";
+import { nodeWasmReference, onNodeWasm, SHAPES, SHAPES_PNG } from "./reference.js";
 
 const EXAMPLE = "examples/cloudflare-worker";
 let out: string;
@@ -43,19 +43,24 @@ const post = (path: string, body: Uint8Array) => mf.dispatchFetch(`http://worker
 
 describe("examples/cloudflare-worker in workerd", () => {
   it("POST /caption returns the caption Node's WASM path gives", async () => {
-    const [res, reference] = await Promise.all([post("/caption", readFileSync(HOUSE_PNG)), nodeWasmReference("caption en")]);
+    const [res, reference] = await Promise.all([post("/caption", readFileSync(SHAPES_PNG)), nodeWasmReference("caption en")]);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/json");
     expect(await res.json()).toEqual({ task: "caption", text: reference.text });
   });
 
-  it("POST /detect returns a JSON list (empty: the tiny model has no location tokens to emit)", async () => {
-    const res = await post("/detect?labels=house;tree", readFileSync(HOUSE_PNG));
-    expect(await res.json()).toEqual({ task: "detect", detections: [] });
+  it("POST /detect returns the boxes Node's WASM path gives", async () => {
+    const [res, reference] = await Promise.all([
+      post(`/detect?labels=${SHAPES.join(";")}`, readFileSync(SHAPES_PNG)),
+      onNodeWasm((pg, image) => pg.detect(image, SHAPES)),
+    ]);
+    expect(res.status).toBe(200);
+    expect(reference.length).toBeGreaterThan(0); // boxes to compare, not just an empty list
+    expect(await res.json()).toEqual({ task: "detect", detections: reference });
   });
 
   it("answers a bad request with 400 and the SDK's error code", async () => {
-    const noQuestion = await post("/answer", readFileSync(HOUSE_PNG));
+    const noQuestion = await post("/answer", readFileSync(SHAPES_PNG));
     expect(noQuestion.status).toBe(400);
     expect(((await noQuestion.json()) as { code: string }).code).toBe("INVALID_INPUT");
     const gif = await post("/caption", new TextEncoder().encode("GIF89a not really"));
@@ -65,6 +70,6 @@ describe("examples/cloudflare-worker in workerd", () => {
 
   it("refuses GET and unknown tasks", async () => {
     expect((await mf.dispatchFetch("http://worker/caption")).status).toBe(405);
-    expect((await post("/translate", readFileSync(HOUSE_PNG))).status).toBe(404);
+    expect((await post("/translate", readFileSync(SHAPES_PNG))).status).toBe(404);
   });
 });

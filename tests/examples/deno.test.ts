@@ -22,8 +22,9 @@ describe("examples/deno", () => {
       ),
       nodeWasmReference("caption en", TOKENS),
     ]);
-    expect(stderr).toMatch(/loaded .*tiny-random on webgpu/);
-    expect(stderr).toContain("RANDOM");
+    expect(stderr).toMatch(/loaded .*demo-shapes on webgpu/);
+    expect(stderr).toContain("note: the bundled demo model is a ~1.6M-parameter PaliGemma trained only on synthetic scenes");
+    expect(stderr).toContain("--model=google/paligemma-3b-mix-224");
     expect(stdout).toBe(reference.text + "\n");
   });
 });

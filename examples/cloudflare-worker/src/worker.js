@@ -5,13 +5,17 @@
 //   POST /ocr                -> {"task":"ocr","text":"..."}
 //   POST /detect?labels=cat;dog -> {"task":"detect","detections":[{"label","box"}]}
 //
-// The model is bundled: here the random test model (models/tiny-random, 0.6 MB), so its
-// answers are nonsense. A worker holds at most 128 MB, far below a real PaliGemma (3B
-// parameters, 6 GB in f16): serve real checkpoints from self-hosted workerd or another runtime.
+// The model is bundled: here the demo model (models/demo-shapes, 3.1 MB), a ~1.6M-parameter
+// PaliGemma trained only on synthetic scenes of circles, squares, triangles, stars and
+// crosses (red, green, blue, yellow, purple, orange or white; small or large). It knows
+// nothing else: on photos its answers are meaningless. Ask it what it was trained on:
+//   POST /caption, /detect?labels=circle;square;triangle;star;cross, /answer?q=how many stars?
+// A worker holds at most 128 MB, far below a real PaliGemma (3B parameters, 6 GB in f16):
+// serve real checkpoints from self-hosted workerd or another runtime.
 import { ImageError, InputError, PaliGemma, UnsupportedImageFormatError } from "paligemma-edge";
-import config from "../../../models/tiny-random/config.json";
-import weights from "../../../models/tiny-random/model.safetensors";
-import tokenizer from "../../../models/tiny-random/tokenizer.json";
+import config from "../../../models/demo-shapes/config.json";
+import weights from "../../../models/demo-shapes/model.safetensors";
+import tokenizer from "../../../models/demo-shapes/tokenizer.json";
 
 // Loaded once per isolate and shared by the requests it serves.
 let loading;
