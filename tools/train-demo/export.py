@@ -4,7 +4,8 @@
 
 Writes config.json (model.Config.to_json), model.safetensors (float16, HF names, lm_head
 tied and not stored, as in Google's checkpoints), tokenizer.json, and vae-oid.npz (the
-codebook and decoder only: the SDK never reads the encoder). model README.md is written
+codebook and decoder only, as float16: the SDK never reads the encoder, and widens
+float16 to the float32 it decodes in). model README.md is written
 by hand.
 """
 from __future__ import annotations
@@ -49,8 +50,8 @@ def export(ckpt_path: str, vae_path: str, tokenizer_path: str, out: str) -> None
     write_safetensors(os.path.join(out, "model.safetensors"), tensors)
     shutil.copyfile(tokenizer_path, os.path.join(out, "tokenizer.json"))
     vae = np.load(vae_path)
-    np.savez(os.path.join(out, "vae-oid.npz"),
-             **{k: vae[k] for k in vae.files if k == "_vq_vae._embedding" or k.startswith("decoder.")})
+    np.savez(os.path.join(out, "vae-oid.npz"), **{k: vae[k].astype(np.float16) for k in vae.files
+                                                   if k == "_vq_vae._embedding" or k.startswith("decoder.")})
     sizes = {n: os.path.getsize(os.path.join(out, n)) for n in os.listdir(out)}
     print(f"wrote {out}: " + ", ".join(f"{n} {s / 1e6:.2f} MB" for n, s in sorted(sizes.items())))
 
