@@ -41,11 +41,12 @@ LOC_SOFT = 0.5  # share of a loc target spread over neighbouring bins
 
 
 class PatchProbe(torch.nn.Module):
-    """Linear heads on SigLIP's output: for SUB x SUB points per patch, the class, colour and
-    size of the object under the point (0 = background) and that object's box / image size."""
+    """Linear heads on SigLIP's output: for SUB x SUB points per patch, what object_labels
+    says of the object under the point (0 = background) and that object's box / image size."""
 
     SUB = 4
-    KINDS = (len(scenes.CLASSES) + 1, len(scenes.COLOURS) + 1, len(scenes.SIZES) + 1)
+    KINDS = (len(scenes.CLASSES) + 1, len(scenes.COLOURS) + 1, len(scenes.SIZES) + 1,
+             scenes.MAX_OBJECTS + 1, scenes.MAX_OBJECTS + 1)
 
     def __init__(self, c: Config):
         super().__init__()
@@ -53,7 +54,7 @@ class PatchProbe(torch.nn.Module):
         self.box = torch.nn.Linear(c.v_hidden, self.SUB ** 2 * 4)
 
     def loss(self, v, labels, boxes):
-        """v [B, N, H]; labels [B, N, SUB², 3] (0 background); boxes [B, N, SUB², 4]."""
+        """v [B, N, H]; labels [B, N, SUB², len(KINDS)] (0 background); boxes [B, N, SUB², 4]."""
         B, N, _ = v.shape
         logits = self.labels(v).view(B, N, self.SUB ** 2, -1).split(self.KINDS, -1)
         ce = sum(F.cross_entropy(l.reshape(-1, l.shape[-1]), labels[..., k].reshape(-1)) for k, l in enumerate(logits))
@@ -79,11 +80,26 @@ def point_objects(data: render.Data, cfg: Config) -> np.ndarray:
     return out.reshape(len(data), P, S, P, S).transpose(0, 1, 3, 2, 4).reshape(len(data), P * P, S * S)
 
 
-def probe_targets(data: render.Data, objs: np.ndarray, size: int):
-    """labels [..., 3] long and boxes [..., 4] float for point_objects rows `objs`."""
+def object_labels(data: render.Data) -> np.ndarray:
+    """int64 [objects, 5], each >= 1: class, colour and size (+1), place in reading order (+1),
+    and how many objects of its class the scene has. Every answer lists objects in reading
+    order and counting asks for a class's total, so the decoder can read both off the patches."""
+    out = np.zeros((len(data.obj_attr), 5), np.int64)
+    out[:, :3] = data.obj_attr + 1
+    for i in range(len(data)):
+        s = data.scene(i)
+        for rank, o in enumerate(scenes.reading_order(s.objects)):
+            out[o.index, 3] = rank + 1
+            out[o.index, 4] = sum(p.cls == o.cls for p in s.objects)
+    return out
+
+
+def probe_targets(data: render.Data, table: np.ndarray, objs: np.ndarray, size: int):
+    """labels [..., 5] long (object_labels rows, 0 off objects) and boxes [..., 4] float for
+    point_objects rows `objs`."""
     inside = objs >= 0
     k = np.where(inside, objs, 0)
-    labels = np.where(inside[..., None], data.obj_attr[k].astype(np.int64) + 1, 0)
+    labels = np.where(inside[..., None], table[k], 0)
     boxes = data.obj_box[k].astype(np.float32) / size
     return torch.from_numpy(labels), torch.from_numpy(boxes)
 
@@ -206,9 +222,10 @@ def main() -> None:
         init_embeddings(model, loc0)
     print(f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters", flush=True)
     probe = PatchProbe(cfg)
-    if args.init and "probe" in ckpt:
-        probe.load_state_dict(ckpt["probe"])
-    points = point_objects(data, cfg)
+    if args.init and "probe" in ckpt:  # heads whose shape changed start afresh
+        own = probe.state_dict()
+        probe.load_state_dict({k: v for k, v in ckpt["probe"].items() if v.shape == own[k].shape}, strict=False)
+    points, table = point_objects(data, cfg), object_labels(data)
     params = list(model.named_parameters()) + list(probe.named_parameters())
     decay = [p for n, p in params if p.dim() >= 2]
     other = [p for n, p in params if p.dim() < 2]
@@ -229,7 +246,7 @@ def main() -> None:
         scene_ids = g.integers(len(data), size=args.batch)
         vision = model.vision_tower.vision_model(pixels(data.images[scene_ids]))
         features = model.multi_modal_projector.linear(vision)
-        loss = probe.loss(vision, *probe_targets(data, points[scene_ids], cfg.image_size))
+        loss = probe.loss(vision, *probe_targets(data, table, points[scene_ids], cfg.image_size))
         sums["probe"] += loss.item()
         for name in tasks.names:
             rows = [tasks.rows[name][i] for i in scene_ids]  # one example per task per scene
