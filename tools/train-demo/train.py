@@ -185,7 +185,7 @@ def main() -> None:
     ap.add_argument("--held", help="rendered held-out scenes, evaluated every --eval-every steps")
     ap.add_argument("--tokenizer", required=True)
     ap.add_argument("--vae", help="full codec npz (with encoder): adds the segment task")
-    ap.add_argument("--init", help="start from this checkpoint")
+    ap.add_argument("--init", help="start from this checkpoint (.pt), or from an exported folder (probe starts afresh)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--batch", type=int, default=8, help="scenes per step (every task of each)")
@@ -211,7 +211,12 @@ def main() -> None:
     tasks = Tasks(data, tk, codes)
     print(f"{len(data)} scenes, tasks {tasks.names}, prepared in {time.time() - t0:.0f}s", flush=True)
 
-    if args.init:
+    ckpt = {}
+    if args.init and os.path.isdir(args.init):  # an exported folder, e.g. ../../models/demo-shapes
+        from check_model import load_exported
+        model = load_exported(args.init).train()
+        cfg = model.c
+    elif args.init:
         ckpt = torch.load(args.init)
         cfg = Config(**ckpt["config"])
         model = PaliGemma(cfg)
@@ -222,7 +227,7 @@ def main() -> None:
         init_embeddings(model, loc0)
     print(f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters", flush=True)
     probe = PatchProbe(cfg)
-    if args.init and "probe" in ckpt:  # heads whose shape changed start afresh
+    if "probe" in ckpt:  # heads whose shape changed start afresh
         own = probe.state_dict()
         probe.load_state_dict({k: v for k, v in ckpt["probe"].items() if v.shape == own[k].shape}, strict=False)
     points, table = point_objects(data, cfg), object_labels(data)
