@@ -22,6 +22,7 @@ LOC = re.compile(r"<loc(\d{4})><loc(\d{4})><loc(\d{4})><loc(\d{4})>((?:<seg\d{3}
 
 
 def pixels(images: np.ndarray) -> torch.Tensor:
+    """uint8 [B, S, S, 3] -> f32 [B, 3, S, S], (x / 255 - 0.5) / 0.5 as the SDK's processor."""
     return (torch.from_numpy(images).float().permute(0, 3, 1, 2) / 255 - 0.5) / 0.5
 
 

@@ -104,11 +104,6 @@ def probe_targets(data: render.Data, table: np.ndarray, objs: np.ndarray, size: 
     return torch.from_numpy(labels), torch.from_numpy(boxes)
 
 
-def pixels(images: np.ndarray) -> torch.Tensor:
-    """uint8 [B, S, S, 3] -> f32 [B, 3, S, S], (x / 255 - 0.5) / 0.5 as the SDK's processor."""
-    return (torch.from_numpy(images).float().permute(0, 3, 1, 2) / 255 - 0.5) / 0.5
-
-
 class Tasks:
     """Token ids of every (prompt, answer) of a rendered file, grouped by task."""
 
@@ -249,7 +244,7 @@ def main() -> None:
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
         scene_ids = g.integers(len(data), size=args.batch)
-        vision = model.vision_tower.vision_model(pixels(data.images[scene_ids]))
+        vision = model.vision_tower.vision_model(evaluate.pixels(data.images[scene_ids]))
         features = model.multi_modal_projector.linear(vision)
         loss = probe.loss(vision, *probe_targets(data, table, points[scene_ids], cfg.image_size))
         sums["probe"] += loss.item()
