@@ -20,6 +20,8 @@ import numpy as np
 
 import scenes
 
+DEMO_SEED = scenes.SPLIT_OFFSET + 1012  # three shapes, apart, beyond the test fixtures' seeds
+
 
 def scene_entry(i: int, folder: str) -> dict:
     s = scenes.make_scene(scenes.SPLIT_OFFSET + i)
@@ -59,8 +61,6 @@ def main() -> None:
         scenes.write_png(args.demo_image, scenes.make_scene(DEMO_SEED).image)
         print(f"wrote {args.demo_image} (seed {DEMO_SEED})")
 
-
-DEMO_SEED = scenes.SPLIT_OFFSET + 1012  # three shapes, apart, beyond the test fixtures' seeds
 
 if __name__ == "__main__":
     main()

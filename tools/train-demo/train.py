@@ -2,6 +2,7 @@
 
     python3 train.py --data runs/train.npz --tokenizer runs/tokenizer.json --out runs/stage1.pt --steps 3000
     python3 train.py ... --vae runs/vae-full.npz --init runs/stage1.pt --out runs/stage2.pt   # + segment
+    (README.md has the commands as they were run)
 
 A row is `<image>`x N, `<bos>`, prompt + "\\n" (the prefix, full attention), answer,
 `<eos>` (the suffix, causal); the loss is on the suffix only. A step takes `--batch`
@@ -14,7 +15,8 @@ Three things make the model learn in a CPU budget without changing what is expor
 so near bins start with near logits; a loc target is half the exact bin, half a
 Gaussian over neighbouring bins (a pixel is ~9 bins at 112 px); and a training-only
 probe on the vision tower's output (PatchProbe, not exported) is taught what lies under
-4x4 points of every patch: the object's class, colour, size and box. Without the probe
+4x4 points of every patch: the object's class, colour, size, box, place in reading order
+and how many of its class the scene has (what every answer needs). Without the probe
 the decoder learns the answers' language prior within a few hundred steps and then
 waits a long time before it starts reading the image.
 """
