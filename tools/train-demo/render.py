@@ -3,6 +3,9 @@
     python3 render.py --first 0 --count 30000 --out runs/train.npz
     python3 render.py --first 1000000000 --count 200 --out runs/held.npz   # scenes.SPLIT_OFFSET
 
+Files of consecutive seeds (--first 0 and --first 24000, say) train as one (Data(a, b)),
+so more scenes can be rendered side by side, one process a core.
+
 Holds what training needs and nothing it can recompute: images (uint8 [S, 112, 112, 3]),
 and per object (back to front within a scene) its scene index, class, colour and size
 (indices into scenes.CLASSES / COLOURS / SIZES), visible box, and mask64 packed to bits
@@ -39,14 +42,20 @@ def render(first: int, count: int, path: str) -> None:
 
 
 class Data:
-    """A rendered file: scene(i) -> scenes.Scene without object masks; mask64(k) for object k."""
+    """Rendered files of consecutive seeds, as one: scene(i) -> scenes.Scene without object
+    masks; mask64(k) for object k."""
 
-    def __init__(self, path: str):
-        z = np.load(path)
-        self.first = int(z["first"])
-        self.images = z["images"]
-        self.obj_scene, self.obj_attr, self.obj_box = z["obj_scene"], z["obj_attr"], z["obj_box"]
-        self.obj_mask = z["obj_mask"]
+    def __init__(self, *paths: str):
+        zs = [np.load(p) for p in paths]
+        self.first = int(zs[0]["first"])
+        starts = np.cumsum([0] + [len(z["images"]) for z in zs])
+        for z, start in zip(zs, starts):
+            if int(z["first"]) != self.first + start:
+                raise ValueError(f"{paths}: files must hold consecutive seeds, in order")
+        self.images = np.concatenate([z["images"] for z in zs])
+        self.obj_scene = np.concatenate([z["obj_scene"] + start for z, start in zip(zs, starts)])
+        self.obj_attr, self.obj_box, self.obj_mask = (np.concatenate([z[k] for z in zs])
+                                                      for k in ("obj_attr", "obj_box", "obj_mask"))
         self.objects_of = np.split(np.arange(len(self.obj_scene)), np.flatnonzero(np.diff(self.obj_scene)) + 1)
 
     def __len__(self) -> int:

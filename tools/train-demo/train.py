@@ -178,7 +178,7 @@ def init_embeddings(model: PaliGemma, loc0: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", required=True)
+    ap.add_argument("--data", required=True, nargs="+", help="rendered files of consecutive seeds")
     ap.add_argument("--held", help="rendered held-out scenes, evaluated every --eval-every steps")
     ap.add_argument("--tokenizer", required=True)
     ap.add_argument("--vae", help="full codec npz (with encoder): adds the segment task")
@@ -198,7 +198,7 @@ def main() -> None:
     t0 = time.time()
     tk = tok.load(args.tokenizer)
     loc0 = tk.vocab["<loc0000>"]
-    data = render.Data(args.data)
+    data = render.Data(*args.data)
     codes = None
     if args.vae:
         import vqvae
