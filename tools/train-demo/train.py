@@ -106,6 +106,22 @@ def probe_targets(data: render.Data, table: np.ndarray, objs: np.ndarray, size: 
     return torch.from_numpy(labels), torch.from_numpy(boxes)
 
 
+def probe_report(model: PaliGemma, probe: PatchProbe, data: render.Data) -> str:
+    """How well the probe reads the vision tower's output on points inside objects of
+    held-out scenes: the first thing to check when answers are poor (the decoder can only
+    use what the vision tower encodes)."""
+    cfg = model.c
+    v = model.vision_tower.vision_model(evaluate.pixels(data.images))
+    labels, boxes = probe_targets(data, object_labels(data), point_objects(data, cfg), cfg.image_size)
+    inside = labels[..., 0] > 0
+    B, N, _ = v.shape
+    logits = probe.labels(v).view(B, N, probe.SUB ** 2, -1).split(probe.KINDS, -1)
+    acc = [float((l.argmax(-1) == labels[..., k])[inside].float().mean()) for k, l in enumerate(logits)]
+    px = float((probe.box(v).view(B, N, probe.SUB ** 2, 4) - boxes).abs()[inside].mean()) * cfg.image_size
+    names = ("class", "colour", "size", "rank", "count")
+    return "probe on held-out objects: " + " ".join(f"{n} {a:.2f}" for n, a in zip(names, acc)) + f", box L1 {px:.1f} px"
+
+
 class Tasks:
     """Token ids of every (prompt, answer) of a rendered file, grouped by task."""
 
@@ -182,10 +198,15 @@ def main() -> None:
     ap.add_argument("--held", help="rendered held-out scenes, evaluated every --eval-every steps")
     ap.add_argument("--tokenizer", required=True)
     ap.add_argument("--vae", help="full codec npz (with encoder): adds the segment task")
+    ap.add_argument("--vision-only", action="store_true",
+                    help="train the vision tower and probe alone (no decoder tasks): ~20x cheaper a scene")
     ap.add_argument("--init", help="start from this checkpoint (.pt), or from an exported folder (probe starts afresh)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--batch", type=int, default=8, help="scenes per step (every task of each)")
+    ap.add_argument("--probe-batch", type=int, default=0,
+                    help="scenes per step for the probe, the first --batch of them also for the tasks (default --batch): "
+                         "the vision tower learns from more scenes at little cost")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--eval-every", type=int, default=500)
@@ -205,8 +226,8 @@ def main() -> None:
         codec = vqvae.load_npz(args.vae)
         with torch.no_grad():
             codes = torch.cat([codec.encode(m) for m in np.array_split(data.masks64(), 64)]).numpy()
-    tasks = Tasks(data, tk, codes)
-    print(f"{len(data)} scenes, tasks {tasks.names}, prepared in {time.time() - t0:.0f}s", flush=True)
+    tasks = Tasks(data, tk, codes) if not args.vision_only else None
+    print(f"{len(data)} scenes, tasks {tasks.names if tasks else 'probe'}, prepared in {time.time() - t0:.0f}s", flush=True)
 
     ckpt = {}
     if args.init and os.path.isdir(args.init):  # an exported folder, e.g. ../../models/demo-shapes
@@ -228,7 +249,8 @@ def main() -> None:
         own = probe.state_dict()
         probe.load_state_dict({k: v for k, v in ckpt["probe"].items() if v.shape == own[k].shape}, strict=False)
     points, table = point_objects(data, cfg), object_labels(data)
-    params = list(model.named_parameters()) + list(probe.named_parameters())
+    trained = model.vision_tower if args.vision_only else model
+    params = list(trained.named_parameters()) + list(probe.named_parameters())
     decay = [p for n, p in params if p.dim() >= 2]
     other = [p for n, p in params if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": other, "weight_decay": 0.0}],
@@ -241,17 +263,17 @@ def main() -> None:
 
     g = np.random.default_rng(0)
     t = time.time()
-    sums = {n: 0.0 for n in tasks.names + ["probe"]}
+    sums = {n: 0.0 for n in (tasks.names if tasks else []) + ["probe"]}
     for step in range(1, args.steps + 1):
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
-        scene_ids = g.integers(len(data), size=args.batch)
+        scene_ids = g.integers(len(data), size=max(args.batch, args.probe_batch))
         vision = model.vision_tower.vision_model(evaluate.pixels(data.images[scene_ids]))
-        features = model.multi_modal_projector.linear(vision)
         loss = probe.loss(vision, *probe_targets(data, table, points[scene_ids], cfg.image_size))
         sums["probe"] += loss.item()
-        for name in tasks.names:
-            rows = [tasks.rows[name][i] for i in scene_ids]  # one example per task per scene
+        features = model.multi_modal_projector.linear(vision[:args.batch]) if tasks else None
+        for name in tasks.names if tasks else []:
+            rows = [tasks.rows[name][i] for i in scene_ids[:args.batch]]  # one example per task per scene
             ids, prefix, targets = batch(rows, cfg.num_patches, cfg.image_token)
             task_loss = loss_fn(model, model(features, ids, prefix), targets, loc0)
             sums[name] += task_loss.item()
@@ -269,7 +291,9 @@ def main() -> None:
         if held is not None and (step % args.eval_every == 0 or step == args.steps):
             model.eval()
             with torch.no_grad():
-                print(evaluate.report(model, held, tk, range(40), codec if args.vae else None), flush=True)
+                print(probe_report(model, probe, held), flush=True)
+                if tasks:
+                    print(evaluate.report(model, held, tk, range(40), codec if args.vae else None), flush=True)
             model.train()
     print(f"wrote {args.out} after {(time.time() - t) / 60:.1f} min")
 
