@@ -166,7 +166,8 @@ class GemmaAttention(nn.Module):
         k = rope(self.k_proj(x).view(B, T, 1, -1).transpose(1, 2), positions, self.c.rope_theta)
         v = self.v_proj(x).view(B, T, 1, -1).transpose(1, 2)
         s = q @ k.transpose(-1, -2) / math.sqrt(self.c.head_dim) + mask
-        a = torch.softmax(s, -1) @ v
+        self.probs = torch.softmax(s, -1)  # [B, heads, T, T], kept for train.py's attention aid
+        a = self.probs @ v
         return self.o_proj(a.transpose(1, 2).reshape(B, T, -1))
 
 
