@@ -31,6 +31,7 @@ asked and answered every count with "1": it had not learned to find a class.
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 import time
@@ -246,6 +247,9 @@ def main() -> None:
     ap.add_argument("--init", help="start from this checkpoint (.pt), or from an exported folder (probe starts afresh)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--minutes", type=float,
+                    help="instead of --steps: train this long, the learning rate's cosine following the clock, "
+                         "so the run ends annealed however fast the machine is")
     ap.add_argument("--batch", type=int, default=8, help="scenes per step (every task of each)")
     ap.add_argument("--probe-batch", type=int, default=0,
                     help="scenes per step for the probe, the first --batch of them also for the tasks (default --batch): "
@@ -303,18 +307,23 @@ def main() -> None:
     other = [p for n, p in params if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": other, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.98))
-    lr_at = lambda s: args.lr * min(1.0, s / args.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * s / args.steps)))
     held = render.Data(args.held) if args.held else None
 
     def save():
         torch.save({"config": asdict(cfg), "model": model.state_dict(), "probe": probe.state_dict()}, args.out)
 
     g = np.random.default_rng(0)
+    gc.freeze()  # millions of prepared token lists: the collector need not walk them every few steps
     t = time.time()
     sums = {n: 0.0 for n in (tasks.names if tasks else []) + ["probe", "attend"]}
-    for step in range(1, args.steps + 1):
+    step, last = 0, False
+    while not last:
+        step += 1
+        done = (time.time() - t) / (60 * args.minutes) if args.minutes else step / args.steps
+        last = done >= 1
+        lr = args.lr * min(1.0, step / args.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(done, 1.0))))
         for group in opt.param_groups:
-            group["lr"] = lr_at(step)
+            group["lr"] = lr
         scene_ids = g.integers(len(data), size=max(args.batch, args.probe_batch))
         if args.freeze_vision:
             with torch.no_grad():
@@ -342,18 +351,18 @@ def main() -> None:
         opt.step()
         if step % args.log == 0:
             print(f"step {step}: " + " ".join(f"{n} {v / args.log:.3f}" for n, v in sums.items()) +
-                  f", lr {lr_at(step):.2e}, {(time.time() - t) / step:.2f} s/step", flush=True)
+                  f", lr {lr:.2e}, {(time.time() - t) / step:.2f} s/step", flush=True)
             sums = {n: 0.0 for n in sums}
-        if step % 250 == 0 or step == args.steps:
+        if step % 250 == 0 or last:
             save()
-        if held is not None and (step % args.eval_every == 0 or step == args.steps):
+        if held is not None and (step % args.eval_every == 0 or last):
             model.eval()
             with torch.no_grad():
                 print(probe_report(model, probe, held), flush=True)
                 if tasks:
                     print(evaluate.report(model, held, tk, VALIDATION, codec if args.vae else None), flush=True)
             model.train()
-    print(f"wrote {args.out} after {(time.time() - t) / 60:.1f} min")
+    print(f"wrote {args.out} after {step} steps, {(time.time() - t) / 60:.1f} min")
 
 
 if __name__ == "__main__":
