@@ -136,7 +136,7 @@ if (MODEL.endsWith("/models/demo-shapes/")) {
   $("note").textContent =
     "This is the bundled demo model, a ~1.6M-parameter PaliGemma trained only on synthetic scenes of " +
     "circles, squares, triangles, stars and crosses (red, green, blue, yellow, purple, orange or white; " +
-    "small or large), and only partly: even there it is often wrong. On photos its answers are meaningless. Ask it what it was " +
+    "small or large). Even there about one caption in four is wrong; on photos its answers are meaningless. Ask it what it was " +
     'trained on: caption, detect "circle ; square ; triangle ; star ; cross", segment star, ' +
     'or answer "how many stars?". For real use open this page with ?model=<URL of a PaliGemma checkpoint folder> ' +
     "or ?model=google/paligemma-3b-mix-224 (a gated repository: the hub must let this page download it).";

@@ -23,7 +23,7 @@ if (!modelFlag) {
   console.error(
     "note: the bundled demo model is a ~1.6M-parameter PaliGemma trained only on synthetic scenes of circles,\n" +
       "      squares, triangles, stars and crosses (red, green, blue, yellow, purple, orange or white; small or\n" +
-      "      large), and only partly: even there it is often wrong. On photos its answers are meaningless\n" +
+      "      large). Even there about one caption in four is wrong; on photos its answers are meaningless\n" +
       "      (see models/demo-shapes/README.md).\n" +
       "      For real use: --model=google/paligemma-3b-mix-224 (gated: accept the license, set HF_TOKEN) or a folder.",
   );

@@ -111,8 +111,8 @@ const isBundledModel = (model: string) => existsSync(model) && resolve(model) ==
 
 const BUNDLED_MODEL_NOTE = `note: the bundled demo model (models/demo-shapes) is a ~1.6M-parameter PaliGemma trained
       only on synthetic scenes of circles, squares, triangles, stars and crosses (red, green,
-      blue, yellow, purple, orange or white; small or large), and only partly: even there it is
-      often wrong. On photos its answers are meaningless (see models/demo-shapes/README.md). For real use:
+      blue, yellow, purple, orange or white; small or large). Even there about one caption in
+      four is wrong; on photos its answers are meaningless (see models/demo-shapes/README.md). For real use:
         --model google/paligemma-3b-mix-224   (gated: accept the license on huggingface.co, set HF_TOKEN)
         --model path/to/folder                (config.json, model.safetensors, tokenizer.json)`;
 
