@@ -315,7 +315,8 @@ def main() -> None:
     g = np.random.default_rng(0)
     gc.freeze()  # millions of prepared token lists: the collector need not walk them every few steps
     t = time.time()
-    sums = {n: 0.0 for n in (tasks.names if tasks else []) + ["probe", "attend"]}
+    logged = (tasks.names + ["attend"] if tasks else []) + ([] if args.freeze_vision else ["probe"])
+    sums = {n: 0.0 for n in logged}
     step, last = 0, False
     while not last:
         step += 1
@@ -332,7 +333,7 @@ def main() -> None:
         else:
             vision = model.vision_tower.vision_model(evaluate.pixels(data.images[scene_ids]))
             loss = probe.loss(vision, *probe_targets(data, table, points[scene_ids], cfg.image_size))
-        sums["probe"] += loss.item()
+            sums["probe"] += loss.item()
         features = model.multi_modal_projector.linear(vision[:args.batch]) if tasks else None
         for name in tasks.names if tasks else []:
             rows = [tasks.rows[name][i] for i in scene_ids[:args.batch]]  # one example per task per scene
