@@ -6,12 +6,16 @@
 // Conventions for every op:
 // - Activations are f32, row-major. A "row" is one token (or one patch).
 // - Weights are uploaded once as f16 bits (Uint16Array) or f32; a matrix weight is
-//   [N, K] (out features, in features), as in PyTorch's nn.Linear.
+//   [N, K] (out features, in features), as in PyTorch's nn.Linear. Matrices may instead
+//   be uploaded quantized (q8/q4, src/weights/quantize.ts): only linear and embed take
+//   those, and they dequantize in registers, never widening the whole weight.
 // - Ops are recorded in call order and take effect in that order; `read` waits for
 //   everything recorded before it. Sizes are passed explicitly (`rows`), because
 //   buffers are allocated once for the largest call and reused.
 // - Integer side inputs (ids, positions, row indices) live in "i32" buffers that
 //   the graph fills with `write` before the ops that read them.
+
+import type { QuantizedMatrix } from "../weights/quantize.js";
 
 export type BufKind = "f32" | "i32";
 
@@ -102,6 +106,12 @@ export interface Backend {
     shape: readonly number[],
     opts?: UploadOptions,
   ): Weight;
+  /**
+   * A quantized matrix [N, K] = shape (see src/weights/quantize.ts for the layout). The
+   * weight computes with exactly q · scale. Only linear (as W) and embed (as the table)
+   * take quantized weights; other ops refuse them.
+   */
+  uploadQuantized(label: string, data: QuantizedMatrix, shape: readonly [number, number]): Weight;
   alloc(label: string, length: number, kind?: BufKind): Buf;
   /** Releases a buffer from alloc (its memory may be reused by later allocs). */
   free(buf: Buf): void;

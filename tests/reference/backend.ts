@@ -3,7 +3,8 @@
 // stored as f32. Weights are rounded to f16 on upload, exactly as the real backends
 // store them, so a comparison measures the kernels and not the weight format; a
 // weight uploaded with precision "f32" keeps its f32 values, and like the real
-// backends, only embed and the convs take it.
+// backends, only embed and the convs take it. A quantized weight is dequantized on
+// upload (q · scale, exact in f32) and runs the f32 op: only linear and embed take it.
 import {
   type AttentionOptions,
   type Backend,
@@ -17,6 +18,7 @@ import {
   weightLength,
 } from "../../src/backends/backend.js";
 import { f16ArrayToF32, f32ArrayToF16 } from "../../src/weights/f16.js";
+import { dequantizeMatrix, type QuantizedMatrix } from "../../src/weights/quantize.js";
 
 class RefBuf implements Buf {
   readonly data: Float32Array | Int32Array;
@@ -34,17 +36,18 @@ class RefWeight implements Weight {
     readonly label: string,
     readonly shape: readonly number[],
     readonly data: Float32Array,
-    readonly precision: "f16" | "f32",
+    readonly precision: "f16" | "f32" | "q8" | "q4",
   ) {}
 }
 
 const f = (b: Buf) => (b as RefBuf).data as Float32Array;
 const i32 = (b: Buf) => (b as RefBuf).data as Int32Array;
 const w = (x: Weight) => (x as RefWeight).data;
-/** The contract lets only embed and the convs take f32 weights; refuse them elsewhere, as a backend may. */
+/** The contract lets only embed and the convs take f32 weights (and linear/embed quantized ones); refuse them elsewhere, as a backend may. */
 function f16Only(op: string, ...weights: (Weight | null)[]): void {
   for (const x of weights) {
-    if (x && (x as RefWeight).precision !== "f16") throw new Error(`${op}: ${x.label} is an f32 weight; ${op} takes f16 weights`);
+    const p = x && (x as RefWeight).precision;
+    if (x && p !== "f16") throw new Error(`${op}: ${x.label} is an ${p} weight; ${op} takes f16 weights`);
   }
 }
 const fr = Math.fround;
@@ -68,6 +71,10 @@ export class ReferenceBackend implements Backend {
     }
     const bits = data instanceof Uint16Array ? data : f32ArrayToF16(data);
     return new RefWeight(label, shape, f16ArrayToF32(bits), precision);
+  }
+
+  uploadQuantized(label: string, data: QuantizedMatrix, shape: readonly [number, number]): Weight {
+    return new RefWeight(label, shape, dequantizeMatrix(data, shape[0], shape[1]), `q${data.bits}`);
   }
 
   alloc(label: string, length: number, kind: BufKind = "f32"): Buf {
@@ -122,7 +129,8 @@ export class ReferenceBackend implements Backend {
   }
 
   linear(y: Buf, x: Buf, weight: Weight, bias: Weight | null, rows: number, opts: LinearOptions = {}): void {
-    f16Only("linear", weight, bias);
+    if ((weight as RefWeight).precision === "f32") f16Only("linear", weight);
+    f16Only("linear", bias);
     const N = weight.shape[0];
     const K = weight.shape.slice(1).reduce((a, b) => a * b, 1);
     const W = w(weight);

@@ -1,0 +1,117 @@
+// The quantized weight format (q8, q4): a contract that files on disk, the loader and
+// every backend's kernels share, so it lives in one place.
+//
+// A matrix W [N, K] (nn.Linear's [out, in], or the embedding [V, D]) is cut, per row,
+// into groups of GROUP = 32 consecutive elements along K; a row whose K is not a
+// multiple of 32 is zero-padded to Kp = ceil(K / 32) * 32. Each group is quantized
+// symmetrically, round to nearest (ties to even), all arithmetic in f32:
+//   scale = f16(max|w| / 7)                 (q4)     scale = f16(max|w| / 127)       (q8)
+//   q = clamp(round(w / scale), -8, 7)               q = clamp(round(w / scale), -127, 127)
+// with q = 0 where scale is 0. The value the model computes with is exactly q · scale.
+//
+// Storage (safetensors, `<name>` the checkpoint's name without `.weight`):
+//   <name>.qweight  U32 [N, Kp / 8]  (q4: element k of a row is nibble k % 8 of word k / 8,
+//                                     low nibble first, holding q + 8)
+//                   U32 [N, Kp / 4]  (q8: byte k % 4 of word k / 4, little-endian first,
+//                                     two's complement)
+//   <name>.scales   F16 [N, Kp / 32]
+// config.json: "quantization_config": { quant_method: "paligemma-edge", bits, group_size: 32, symmetric: true }.
+import { f16ToF32, f32ToF16 } from "./f16.js";
+
+export const GROUP = 32;
+
+export type QuantBits = 4 | 8;
+
+/** A quantized [N, K] matrix, as stored on disk and uploaded to a backend. */
+export interface QuantizedMatrix {
+  bits: QuantBits;
+  /** [N, Kp / (32 / bits)] words. */
+  qweight: Uint32Array;
+  /** [N, Kp / 32] f16 bits. */
+  scales: Uint16Array;
+}
+
+/** K padded to whole groups. */
+export const paddedK = (K: number) => Math.ceil(K / GROUP) * GROUP;
+/** u32 words per row of qweight. */
+export const wordsPerRow = (K: number, bits: QuantBits) => (paddedK(K) * bits) / 32;
+/** Groups (scales) per row. */
+export const groupsPerRow = (K: number) => paddedK(K) / GROUP;
+/** The largest |q|: 7 for q4, 127 for q8. */
+export const qmax = (bits: QuantBits) => (bits === 4 ? 7 : 127);
+
+/** Bytes a quantized [N, K] matrix takes: its words and its scales. */
+export const quantizedBytes = (N: number, K: number, bits: QuantBits) => N * (wordsPerRow(K, bits) * 4 + groupsPerRow(K) * 2);
+
+const fr = Math.fround;
+
+/** Round half to even, as numpy's and torch's round do. */
+function roundEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * Quantizes rows of W [N, K] (f32 values, or f16 bits) to `bits`. `values` may hold
+ * more rows than N when quantizing part of a tensor: only the first N·K are read.
+ */
+export function quantizeMatrix(values: Float32Array | Uint16Array, N: number, K: number, bits: QuantBits): QuantizedMatrix {
+  if (values.length < N * K) throw new Error(`quantizeMatrix: ${values.length} values for [${N}, ${K}]`);
+  const groups = groupsPerRow(K);
+  const words = wordsPerRow(K, bits);
+  const lo = bits === 4 ? -8 : -127;
+  const hi = qmax(bits);
+  const qweight = new Uint32Array(N * words);
+  const scales = new Uint16Array(N * groups);
+  const isF16 = values instanceof Uint16Array;
+  const group = new Float32Array(GROUP);
+  const perWord = 32 / bits;
+  const mask = (1 << bits) - 1;
+  for (let n = 0; n < N; n++) {
+    const row = n * K;
+    for (let g = 0; g < groups; g++) {
+      const k0 = g * GROUP;
+      const len = Math.min(GROUP, K - k0);
+      let max = 0;
+      for (let i = 0; i < GROUP; i++) {
+        const v = i < len ? (isF16 ? f16ToF32(values[row + k0 + i]) : values[row + k0 + i]) : 0;
+        group[i] = v;
+        const a = Math.abs(v);
+        if (a > max) max = a;
+        else if (!(a <= max)) max = a; // NaN: carried into the scale, and rejected at upload
+      }
+      const scaleBits = f32ToF16(fr(max / hi));
+      const scale = f16ToF32(scaleBits);
+      scales[n * groups + g] = scaleBits;
+      const w0 = n * words + g * (GROUP / perWord);
+      for (let i = 0; i < GROUP; i++) {
+        const q = scale === 0 ? 0 : Math.min(hi, Math.max(lo, roundEven(fr(group[i] / scale))));
+        const stored = bits === 4 ? q + 8 : q & 0xff;
+        qweight[w0 + Math.floor(i / perWord)] |= (stored & mask) << ((i % perWord) * bits);
+      }
+    }
+  }
+  return { bits, qweight, scales };
+}
+
+/** The values a quantized [N, K] matrix stands for (q · scale), as f32 [N, K]. */
+export function dequantizeMatrix(m: QuantizedMatrix, N: number, K: number): Float32Array {
+  const { bits, qweight, scales } = m;
+  const groups = groupsPerRow(K);
+  const words = wordsPerRow(K, bits);
+  if (qweight.length !== N * words || scales.length !== N * groups) {
+    throw new Error(`dequantizeMatrix: ${qweight.length} words and ${scales.length} scales for q${bits} [${N}, ${K}]`);
+  }
+  const perWord = 32 / bits;
+  const mask = (1 << bits) - 1;
+  const out = new Float32Array(N * K);
+  for (let n = 0; n < N; n++) {
+    for (let k = 0; k < K; k++) {
+      const word = qweight[n * words + Math.floor(k / perWord)];
+      const raw = (word >>> ((k % perWord) * bits)) & mask;
+      const q = bits === 4 ? raw - 8 : (raw << 24) >> 24;
+      out[n * K + k] = q * f16ToF32(scales[n * groups + Math.floor(k / GROUP)]);
+    }
+  }
+  return out;
+}
