@@ -11,7 +11,7 @@ export { prompts } from "./tasks/prompts.js";
 export { PaliGemmaForConditionalGeneration, type ForwardInputs, type ForwardOutput, type LoadOptions } from "./model/paligemma.js";
 export { KVCache } from "./model/kv-cache.js";
 export { parseConfig, type PaliGemmaConfig, type TextConfig, type VisionConfig } from "./config.js";
-export { createBackend, NoWebGPUError, type DeviceOption } from "./backends/select.js";
+export { createBackend, selectBackend, NoWebGPUError, type BackendInfo, type DeviceOption } from "./backends/select.js";
 export type { Backend } from "./backends/backend.js";
 
 // Pieces usable alone.

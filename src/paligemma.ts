@@ -1,7 +1,7 @@
 // The SDK's face: load a checkpoint folder (weights, tokenizer, optional mask
 // decoder), then caption / answer / ocr / detect / segment an image, or generate and
 // stream from any prompt. Prompts are the ones PaliGemma was trained with.
-import { type DeviceOption } from "./backends/select.js";
+import { type BackendInfo, type DeviceOption } from "./backends/select.js";
 import { DisposedError, InputError, LoadError } from "./errors.js";
 import { toRGBImage, type ImageInput } from "./image/input.js";
 import type { RawImage } from "./image/raw-image.js";
@@ -17,7 +17,10 @@ import { loadTokenizer, type Tokenizer } from "./tokenizer/index.js";
 import { type FetchOptions, type FileContent, type ModelSource, resolveSource, readText } from "./weights/files.js";
 
 export interface PaliGemmaLoadOptions extends FetchOptions {
-  /** "auto" (default): WebGPU when an adapter exists, else WASM. */
+  /**
+   * "auto" (default): WebGPU on a hardware adapter, else WASM (a software adapter such as
+   * SwiftShader is slower than WASM: "webgpu" still takes it). `backendInfo` says which ran.
+   */
   device?: DeviceOption;
   gpu?: GPU | GPUAdapter | GPUDevice;
   /** The segmentation mask decoder (big_vision's vae-oid.npz); default: vae-oid.npz in the model folder. */
@@ -78,6 +81,11 @@ export class PaliGemma {
       return f && new Uint8Array(await new Response(f.stream()).arrayBuffer());
     };
     return new PaliGemma(model, tokenizer, processor, maskSource);
+  }
+
+  /** Which backend runs the model, on which adapter, and why it was chosen. */
+  get backendInfo(): BackendInfo {
+    return this.model.backendInfo;
   }
 
   /** A short caption ("caption en"), or a longer description ("describe en"). */

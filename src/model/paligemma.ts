@@ -8,7 +8,7 @@
 //                   1/√D before the decoder multiplies everything by √D: they cancel)
 //   logits          = lmHead(rms(gemma(e)))
 import type { Backend, Buf, SampleOptions, Weight } from "../backends/backend.js";
-import { createBackend, type DeviceOption } from "../backends/select.js";
+import { type BackendInfo, type DeviceOption, selectBackend } from "../backends/select.js";
 import type { PaliGemmaConfig } from "../config.js";
 import { DisposedError, InputError } from "../errors.js";
 import { type Checkpoint, loadCheckpoint } from "../weights/checkpoint.js";
@@ -59,6 +59,8 @@ export class PaliGemmaForConditionalGeneration {
     readonly config: PaliGemmaConfig,
     readonly backend: Backend,
     tensors: Map<string, Weight>,
+    /** Which backend runs the model and why (device: "auto" says what it skipped). */
+    readonly backendInfo: BackendInfo = { name: backend.name, reason: "the caller passed this backend" },
   ) {
     const get = (name: string) => {
       const w = tensors.get(name);
@@ -75,7 +77,9 @@ export class PaliGemmaForConditionalGeneration {
   /** Loads config.json + safetensors from a folder URL, a local path or a map of files. */
   static async load(source: ModelSource, opts: LoadOptions = {}): Promise<PaliGemmaForConditionalGeneration> {
     const files = resolveSource(source, opts);
-    const backend = opts.backend ?? (await createBackend(opts.device ?? "auto", opts.gpu));
+    const { backend, info } = opts.backend
+      ? { backend: opts.backend, info: undefined }
+      : await selectBackend(opts.device ?? "auto", opts.gpu);
     let ckpt: Checkpoint;
     try {
       ckpt = await loadCheckpoint(files, backend, opts.onProgress);
@@ -83,7 +87,7 @@ export class PaliGemmaForConditionalGeneration {
       if (!opts.backend) backend.dispose();
       throw e;
     }
-    return new PaliGemmaForConditionalGeneration(ckpt.config, backend, ckpt.tensors);
+    return new PaliGemmaForConditionalGeneration(ckpt.config, backend, ckpt.tensors, info);
   }
 
   createKVCache({ batch = 1, maxLength }: { batch?: number; maxLength: number }): KVCache {
