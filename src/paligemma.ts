@@ -14,9 +14,11 @@ import { prompts } from "./tasks/prompts.js";
 import { parseSegments } from "./tasks/segment.js";
 import { stripLocationTokens } from "./tasks/text.js";
 import { loadTokenizer, type Tokenizer } from "./tokenizer/index.js";
+import type { MemoryReport } from "./model/memory-plan.js";
+import type { CheckpointOptions } from "./weights/checkpoint.js";
 import { type FetchOptions, type FileContent, type ModelSource, resolveSource, readText } from "./weights/files.js";
 
-export interface PaliGemmaLoadOptions extends FetchOptions {
+export interface PaliGemmaLoadOptions extends FetchOptions, CheckpointOptions {
   /** "auto" (default): WebGPU when an adapter exists, else WASM. */
   device?: DeviceOption;
   gpu?: GPU | GPUAdapter | GPUDevice;
@@ -78,6 +80,11 @@ export class PaliGemma {
       return f && new Uint8Array(await new Response(f.stream()).arrayBuffer());
     };
     return new PaliGemma(model, tokenizer, processor, maskSource);
+  }
+
+  /** The weights' dtype (f16, q8, q4) and the memory plan that chose it: bytes of weights, KV cache, activations. */
+  get memory(): MemoryReport {
+    return this.model.memory!;
   }
 
   /** A short caption ("caption en"), or a longer description ("describe en"). */
