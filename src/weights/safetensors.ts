@@ -207,3 +207,22 @@ export function toF32(dtype: DType, bytes: Uint8Array, start: number, count: num
       throw new WeightsError(`tensor ${name} has dtype ${dtype}; weights must be F32, F16 or BF16`);
   }
 }
+
+/**
+ * The start of a safetensors file holding `tensors` in this order, back to back: the
+ * header length, then the JSON header padded with spaces to a multiple of 8 bytes.
+ */
+export function encodeHeader(tensors: { name: string; dtype: DType; shape: number[]; bytes: number }[]): Uint8Array {
+  const header: Record<string, unknown> = { __metadata__: { format: "pt" } };
+  let at = 0;
+  for (const t of tensors) {
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [at, at + t.bytes] };
+    at += t.bytes;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const length = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + length).fill(0x20, 8); // spaces: the padding the format allows
+  new DataView(out.buffer).setBigUint64(0, BigInt(length), true);
+  out.set(json, 8);
+  return out;
+}
