@@ -10,6 +10,8 @@ export { prompts } from "./tasks/prompts.js";
 // The model, for forward passes of your own.
 export { PaliGemmaForConditionalGeneration, type ForwardInputs, type ForwardOutput, type LoadOptions } from "./model/paligemma.js";
 export { KVCache } from "./model/kv-cache.js";
+export { memoryPlan, type DtypeOption, type MemoryPlan, type MemoryReport } from "./model/memory-plan.js";
+export type { WeightDtype } from "./weights/quantize.js";
 export { parseConfig, type PaliGemmaConfig, type TextConfig, type VisionConfig } from "./config.js";
 export { createBackend, selectBackend, NoWebGPUError, type BackendInfo, type DeviceOption } from "./backends/select.js";
 export type { Backend } from "./backends/backend.js";

@@ -14,9 +14,11 @@ import { prompts } from "./tasks/prompts.js";
 import { parseSegments } from "./tasks/segment.js";
 import { stripLocationTokens } from "./tasks/text.js";
 import { loadTokenizer, type Tokenizer } from "./tokenizer/index.js";
+import type { MemoryReport } from "./model/memory-plan.js";
+import type { CheckpointOptions } from "./weights/checkpoint.js";
 import { type FetchOptions, type FileContent, type ModelSource, resolveSource, readText } from "./weights/files.js";
 
-export interface PaliGemmaLoadOptions extends FetchOptions {
+export interface PaliGemmaLoadOptions extends FetchOptions, CheckpointOptions {
   /**
    * "auto" (default): WebGPU on a hardware adapter, else WASM (a software adapter such as
    * SwiftShader is slower than WASM: "webgpu" still takes it). `backendInfo` says which ran.
@@ -86,6 +88,11 @@ export class PaliGemma {
   /** Which backend runs the model, on which adapter, and why it was chosen. */
   get backendInfo(): BackendInfo {
     return this.model.backendInfo;
+  }
+
+  /** The weights' dtype (f16, q8, q4) and the memory plan that chose it: bytes of weights, KV cache, activations. */
+  get memory(): MemoryReport {
+    return this.model.memory!;
   }
 
   /** A short caption ("caption en"), or a longer description ("describe en"). */

@@ -11,15 +11,16 @@ import type { Backend, Buf, SampleOptions, Weight } from "../backends/backend.js
 import { type BackendInfo, type DeviceOption, selectBackend } from "../backends/select.js";
 import type { PaliGemmaConfig } from "../config.js";
 import { DisposedError, InputError } from "../errors.js";
-import { type Checkpoint, loadCheckpoint } from "../weights/checkpoint.js";
+import { type Checkpoint, type CheckpointOptions, loadCheckpoint } from "../weights/checkpoint.js";
 import { type FetchOptions, type ModelSource, resolveSource } from "../weights/files.js";
 import { PROJECTOR } from "../weights/names.js";
 import { gemmaLayers, gemmaLogits, type GemmaWeights, gemmaWeights } from "./gemma.js";
 import { KVCache } from "./kv-cache.js";
+import type { MemoryReport } from "./memory-plan.js";
 import { siglipForward, type SiglipWeights, siglipWeights } from "./siglip.js";
 import { Workspace } from "./workspace.js";
 
-export interface LoadOptions extends FetchOptions {
+export interface LoadOptions extends FetchOptions, CheckpointOptions {
   device?: DeviceOption;
   /** A GPU, adapter or device to run on instead of navigator.gpu / the `webgpu` package. */
   gpu?: GPU | GPUAdapter | GPUDevice;
@@ -61,6 +62,8 @@ export class PaliGemmaForConditionalGeneration {
     tensors: Map<string, Weight>,
     /** Which backend runs the model and why (device: "auto" says what it skipped). */
     readonly backendInfo: BackendInfo = { name: backend.name, reason: "the caller passed this backend" },
+    /** The dtype the weights were loaded as and why; undefined for a model built from weights uploaded by hand. */
+    readonly memory?: MemoryReport,
   ) {
     const get = (name: string) => {
       const w = tensors.get(name);
@@ -82,12 +85,12 @@ export class PaliGemmaForConditionalGeneration {
       : await selectBackend(opts.device ?? "auto", opts.gpu);
     let ckpt: Checkpoint;
     try {
-      ckpt = await loadCheckpoint(files, backend, opts.onProgress);
+      ckpt = await loadCheckpoint(files, backend, opts.onProgress, { dtype: opts.dtype, maxMemoryBytes: opts.maxMemoryBytes });
     } catch (e) {
       if (!opts.backend) backend.dispose();
       throw e;
     }
-    return new PaliGemmaForConditionalGeneration(ckpt.config, backend, ckpt.tensors, info);
+    return new PaliGemmaForConditionalGeneration(ckpt.config, backend, ckpt.tensors, info, ckpt.memory);
   }
 
   createKVCache({ batch = 1, maxLength }: { batch?: number; maxLength: number }): KVCache {
