@@ -8,7 +8,9 @@ export { AbortedError, type GenerationOptions } from "./tasks/generate.js";
 export { prompts } from "./tasks/prompts.js";
 
 // The model, for forward passes of your own.
-export { PaliGemmaForConditionalGeneration, type ForwardInputs, type ForwardOutput, type LoadOptions } from "./model/paligemma.js";
+export {
+  PaliGemmaForConditionalGeneration, type AttentionChoice, type ForwardInputs, type ForwardOutput, type LoadOptions, type ModelOptions,
+} from "./model/paligemma.js";
 export { KVCache } from "./model/kv-cache.js";
 export { parseConfig, type PaliGemmaConfig, type TextConfig, type VisionConfig } from "./config.js";
 export { createBackend, NoWebGPUError, type DeviceOption } from "./backends/select.js";

@@ -6,7 +6,7 @@ import { DisposedError, InputError, LoadError } from "./errors.js";
 import { toRGBImage, type ImageInput } from "./image/input.js";
 import type { RawImage } from "./image/raw-image.js";
 import { CODES_PER_MASK, loadMaskDecoder, type MaskDecoder } from "./model/mask-decoder.js";
-import { PaliGemmaForConditionalGeneration } from "./model/paligemma.js";
+import { type ModelOptions, PaliGemmaForConditionalGeneration } from "./model/paligemma.js";
 import { PaliGemmaProcessor } from "./processor.js";
 import { parseDetections, type Detection } from "./tasks/detect.js";
 import { generateTokens, type GenerationOptions } from "./tasks/generate.js";
@@ -16,7 +16,7 @@ import { stripLocationTokens } from "./tasks/text.js";
 import { loadTokenizer, type Tokenizer } from "./tokenizer/index.js";
 import { type FetchOptions, type FileContent, type ModelSource, resolveSource, readText } from "./weights/files.js";
 
-export interface PaliGemmaLoadOptions extends FetchOptions {
+export interface PaliGemmaLoadOptions extends FetchOptions, ModelOptions {
   /** "auto" (default): WebGPU when an adapter exists, else WASM. */
   device?: DeviceOption;
   gpu?: GPU | GPUAdapter | GPUDevice;

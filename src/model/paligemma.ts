@@ -19,7 +19,21 @@ import { KVCache } from "./kv-cache.js";
 import { siglipForward, type SiglipWeights, siglipWeights } from "./siglip.js";
 import { Workspace } from "./workspace.js";
 
-export interface LoadOptions extends FetchOptions {
+/**
+ * How the decoder attends. `slidingWindow`: "none" (the default: big_vision, which
+ * trained PaliGemma 2, has no sliding window) or "config": Gemma 2's `sliding_window`
+ * on the layers config.json names, as transformers and Keras run PaliGemma 2. They
+ * differ only once a row holds more tokens than the window (PaliGemma 2 at 896).
+ */
+export interface AttentionChoice {
+  slidingWindow?: "none" | "config";
+}
+
+export interface ModelOptions {
+  attention?: AttentionChoice;
+}
+
+export interface LoadOptions extends FetchOptions, ModelOptions {
   device?: DeviceOption;
   /** A GPU, adapter or device to run on instead of navigator.gpu / the `webgpu` package. */
   gpu?: GPU | GPUAdapter | GPUDevice;
@@ -60,13 +74,17 @@ export class PaliGemmaForConditionalGeneration {
   private readonly text: GemmaWeights;
   private readonly visionWs: Workspace;
   private readonly textWs: Workspace;
+  /** Per decoder layer: its sliding window, 0 for none. */
+  private readonly windows: number[];
   private disposed = false;
 
   constructor(
     readonly config: PaliGemmaConfig,
     readonly backend: Backend,
     tensors: Map<string, Weight>,
+    options: ModelOptions = {},
   ) {
+    this.windows = layerWindows(config, options.attention);
     const get = (name: string) => {
       const w = tensors.get(name);
       if (!w) throw new Error(`weight ${name} was not loaded`);
@@ -82,6 +100,7 @@ export class PaliGemmaForConditionalGeneration {
   /** Loads config.json + safetensors from a folder URL, a local path or a map of files. */
   static async load(source: ModelSource, opts: LoadOptions = {}): Promise<PaliGemmaForConditionalGeneration> {
     const files = resolveSource(source, opts);
+    layerWindows(undefined, opts.attention); // a bad option fails before anything loads
     const backend = opts.backend ?? (await createBackend(opts.device ?? "auto", opts.gpu));
     let ckpt: Checkpoint;
     try {
@@ -90,7 +109,7 @@ export class PaliGemmaForConditionalGeneration {
       if (!opts.backend) backend.dispose();
       throw e;
     }
-    return new PaliGemmaForConditionalGeneration(ckpt.config, backend, ckpt.tensors);
+    return new PaliGemmaForConditionalGeneration(ckpt.config, backend, ckpt.tensors, opts);
   }
 
   /**
@@ -238,7 +257,7 @@ export class PaliGemmaForConditionalGeneration {
       positions: ws.ints("positions", positions),
       cacheRows: ws.ints("cacheRows", cacheRows),
       meta: ws.ints("meta", meta),
-    }, cache);
+    }, cache, this.windows);
 
     const last = inputs.logits === "last";
     const R = last ? B : T;
@@ -255,6 +274,17 @@ export class PaliGemmaForConditionalGeneration {
     cache.columns += L;
     return { logits, rows: R, kvCache: cache };
   }
+}
+
+/** The sliding window of each decoder layer (0: none) for this attention choice. */
+function layerWindows(config: PaliGemmaConfig | undefined, choice: AttentionChoice = {}): number[] {
+  const mode = choice.slidingWindow ?? "none";
+  if (mode !== "none" && mode !== "config") {
+    throw new InputError(`attention.slidingWindow must be "none" or "config", got ${JSON.stringify(mode)}`);
+  }
+  if (!config) return [];
+  const t = config.text;
+  return t.slidingLayers.map((sliding) => (mode === "config" && sliding ? t.slidingWindow : 0));
 }
 
 /**
