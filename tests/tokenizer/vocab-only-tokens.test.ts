@@ -21,11 +21,12 @@ const PROMPTS = [
 ];
 
 /** The PaliGemma tokens moved out of added_tokens into model.vocab, at the same ids. */
-function vocabOnly(json: { added_tokens: { id: number; content: string }[]; model: Record<string, unknown> }) {
+function vocabOnly(json: { added_tokens: Record<string, unknown>[]; model: Record<string, unknown> }) {
   const names = new Set(paliGemmaTokens(0).map((t) => t.content));
+  const ours = (t: Record<string, unknown>) => names.has(t.content as string);
   const vocab = json.model.vocab as Record<string, number>;
-  for (const t of json.added_tokens.filter((t) => names.has(t.content))) vocab[t.content] = t.id;
-  return { ...json, added_tokens: json.added_tokens.filter((t) => !names.has(t.content)) };
+  for (const t of json.added_tokens.filter(ours)) vocab[t.content as string] = t.id as number;
+  return { ...json, added_tokens: json.added_tokens.filter((t) => !ours(t)) };
 }
 
 describe("PaliGemma's tokens held only in the vocabulary are registered as added tokens", () => {
