@@ -27,6 +27,7 @@ export { decodeImage, setImageCodecWasm, type ImageFormat, type CodecWasmSource 
 export { resizeImage } from "./image/resize.js";
 export { toRGBImage, type ImageInput, type ImageDataLike } from "./image/input.js";
 export { preprocessImage } from "./image/preprocess.js";
+export { PALIGEMMA_NORMALIZATION, parsePreprocessorConfig, type PixelNormalization } from "./image/preprocessor-config.js";
 export type { RawImage } from "./image/raw-image.js";
 
 // Model sources.
