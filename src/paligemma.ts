@@ -6,7 +6,8 @@ import { DisposedError, InputError, LoadError } from "./errors.js";
 import { toRGBImage, type ImageInput } from "./image/input.js";
 import type { RawImage } from "./image/raw-image.js";
 import { CODES_PER_MASK, loadMaskDecoder, type MaskDecoder } from "./model/mask-decoder.js";
-import { PaliGemmaForConditionalGeneration } from "./model/paligemma.js";
+import { type ModelOptions, PaliGemmaForConditionalGeneration } from "./model/paligemma.js";
+import { parsePreprocessorConfig } from "./image/preprocessor-config.js";
 import { PaliGemmaProcessor } from "./processor.js";
 import { parseDetections, type Detection } from "./tasks/detect.js";
 import { generateTokens, type GenerationOptions } from "./tasks/generate.js";
@@ -16,9 +17,9 @@ import { stripLocationTokens } from "./tasks/text.js";
 import { loadTokenizer, type Tokenizer } from "./tokenizer/index.js";
 import type { MemoryReport } from "./model/memory-plan.js";
 import type { CheckpointOptions } from "./weights/checkpoint.js";
-import { type FetchOptions, type FileContent, type ModelSource, resolveSource, readText } from "./weights/files.js";
+import { type FetchOptions, type FileContent, type ModelSource, resolveSource, readJson, readText } from "./weights/files.js";
 
-export interface PaliGemmaLoadOptions extends FetchOptions, CheckpointOptions {
+export interface PaliGemmaLoadOptions extends FetchOptions, CheckpointOptions, ModelOptions {
   /**
    * "auto" (default): WebGPU on a hardware adapter, else WASM (a software adapter such as
    * SwiftShader is slower than WASM: "webgpu" still takes it). `backendInfo` says which ran.
@@ -62,7 +63,8 @@ export class PaliGemma {
   private constructor(
     readonly model: PaliGemmaForConditionalGeneration,
     readonly tokenizer: Tokenizer,
-    private readonly processor: PaliGemmaProcessor,
+    /** Images + prompts -> model inputs, with the checkpoint's preprocessor_config.json applied. */
+    readonly processor: PaliGemmaProcessor,
     private readonly maskDecoderSource: () => Promise<Uint8Array | undefined>,
   ) {}
 
@@ -73,7 +75,15 @@ export class PaliGemma {
     const tokenizer = await loadTokenizer(tokenizerJson);
     const model = await PaliGemmaForConditionalGeneration.load(files, opts);
     const v = model.config.vision;
-    const processor = PaliGemmaProcessor(tokenizer, { numImageTokens: v.numPatches, imageSize: v.imageSize });
+    let normalization;
+    try {
+      normalization = parsePreprocessorConfig(await readJson(files, "preprocessor_config.json"), v.imageSize);
+    } catch (e) {
+      model.dispose();
+      tokenizer.dispose();
+      throw e;
+    }
+    const processor = PaliGemmaProcessor(tokenizer, { numImageTokens: v.numPatches, imageSize: v.imageSize, normalization });
     const maskSource = async () => {
       if (opts.maskDecoder !== undefined) {
         const f = await resolveSource({ "vae-oid.npz": opts.maskDecoder }, opts).open("vae-oid.npz");
