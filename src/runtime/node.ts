@@ -26,18 +26,16 @@ setPathOpener(
 setHubRuntime({ folderCache, env: (name) => process.env[name] });
 
 // Kept referenced for the life of the process: Dawn aborts the process when the GPU
-// object is garbage-collected while devices made from it are still in use.
-let gpu: GPU | undefined;
-setGPUProvider(async () => {
-  if (!gpu) {
-    try {
-      const { create, globals } = await import("webgpu");
+// object is garbage-collected while devices made from it are still in use. One promise,
+// so concurrent first loads share one GPU: two Dawn instances at once abort the process.
+let gpu: Promise<GPU | undefined> | undefined;
+setGPUProvider(() => {
+  gpu ??= import("webgpu")
+    .then(({ create, globals }) => {
       Object.assign(globalThis, globals);
-      gpu = create([]);
-    } catch {
-      return undefined; // the optional package is not installed
-    }
-  }
+      return create([]);
+    })
+    .catch(() => undefined); // the optional package is not installed
   return gpu;
 });
 
