@@ -4,9 +4,9 @@
 // and uploaded before the next is read.
 import type { Backend, Weight } from "../backends/backend.js";
 import { parseConfig, type PaliGemmaConfig } from "../config.js";
-import { LoadError, OutOfMemoryError, WeightsError } from "../errors.js";
-import { type ModelFiles, readJson } from "./files.js";
-import { canonicalName, expectedTensors, GEMMA2_ONLY_NORM, LM_HEAD, newerLayoutName, TEXT } from "./names.js";
+import { ConfigError, LoadError, OutOfMemoryError, WeightsError } from "../errors.js";
+import { checkFileName, type ModelFiles, readJson } from "./files.js";
+import { canonicalName, expectedTensors, GEMMA2_ONLY_NORM, layerOf, LM_HEAD, newerLayoutName, TEXT } from "./names.js";
 import { readSafetensors, toF16Bits } from "./safetensors.js";
 
 export interface LoadProgress {
@@ -29,18 +29,43 @@ const generationOf = (names: Iterable<string>): 1 | 2 | undefined => {
   return undefined;
 };
 
+/** A config with fewer layers than the checkpoint would silently run fewer; more would miss tensors. */
+function checkLayerCounts(config: PaliGemmaConfig, names: Iterable<string>): void {
+  const found = { vision: 0, text: 0 };
+  for (const name of names) {
+    const at = layerOf(canonicalName(name));
+    if (at) found[at.tower] = Math.max(found[at.tower], at.layer + 1);
+  }
+  for (const [tower, section] of [["vision", "vision_config"], ["text", "text_config"]] as const) {
+    const said = config[tower].numLayers;
+    if (found[tower] !== said) {
+      throw new ConfigError(
+        `config.json ${section}.num_hidden_layers is ${said}, but the checkpoint has ${found[tower]} ${tower} layers`,
+      );
+    }
+  }
+}
+
 export async function loadCheckpoint(
   files: ModelFiles,
   backend: Backend,
   onProgress?: (p: LoadProgress) => void,
 ): Promise<Checkpoint> {
   const configJson = await readJson(files, "config.json");
-  if (!configJson) throw new LoadError(`config.json not found in ${files.where}`);
+  if (configJson === undefined) throw new LoadError(`config.json not found in ${files.where}`);
   const generationJson = await readJson(files, "generation_config.json");
   const index = await readJson(files, "model.safetensors.index.json");
   const weightMap = index?.weight_map as Record<string, string> | undefined;
-  if (index && (typeof weightMap !== "object" || weightMap === null)) {
-    throw new LoadError(`model.safetensors.index.json in ${files.where} has no weight_map`);
+  if (index !== undefined && (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap))) {
+    throw new LoadError(`model.safetensors.index.json in ${files.where} has no weight_map object (tensor name -> file name)`);
+  }
+  for (const [tensor, shard] of Object.entries(weightMap ?? {})) {
+    if (typeof shard !== "string") {
+      throw new LoadError(
+        `model.safetensors.index.json in ${files.where}: weight_map["${tensor}"] is ${JSON.stringify(shard)}, expected a file name`,
+      );
+    }
+    checkFileName(shard, files.where);
   }
   const shards = weightMap ? [...new Set(Object.values(weightMap))] : ["model.safetensors"];
 
@@ -49,6 +74,7 @@ export async function loadCheckpoint(
   const setConfig = (names: Iterable<string>) => {
     // A Gemma 2 checkpoint whose config omits text_config.model_type is told apart by its norms.
     config = parseConfig(configJson, generationJson, generationOf(names) ?? (weightMap ? 1 : undefined));
+    checkLayerCounts(config, names);
     expected = expectedTensors(config);
   };
   if (weightMap) setConfig(Object.keys(weightMap));

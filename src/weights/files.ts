@@ -59,6 +59,27 @@ export interface FetchOptions {
   onProgress?: (p: LoadProgress) => void;
 }
 
+/**
+ * Names come from files too (an index's weight_map), so each is checked to be a relative
+ * path of plain names before anything is opened: nothing outside the model folder, URL
+ * prefix or cache entry can be reached. Returns the name.
+ */
+export function checkFileName(name: unknown, where: string): string {
+  const plain = (part: string) => part !== "" && part !== "." && part !== ".." && !/[\\:\x00-\x1f]/.test(part);
+  if (typeof name !== "string" || !name.split("/").every(plain)) {
+    throw new LoadError(
+      `${JSON.stringify(name)} (a file of ${where}) is not a file name inside the model: expected a relative path of plain names, ` +
+        'without empty, "." or ".." parts, "\\" or ":"',
+    );
+  }
+  return name;
+}
+
+/** Every open() of `files` checks its name first. */
+function guarded(files: ModelFiles): ModelFiles {
+  return { where: files.where, open: (name) => files.open(checkFileName(name, files.where)) };
+}
+
 /** "owner/name" is a hub repository, unless it names a local folder. */
 const HUB_REPO_ID = /^[\w-][\w.-]*\/[\w.-]+$/;
 
@@ -95,12 +116,17 @@ function contentFile(name: string, content: FileContent, opts: FetchOptions): ()
 }
 
 export function resolveSource(source: ModelSource, opts: FetchOptions = {}): ModelFiles {
+  return guarded(sourceFiles(source, opts));
+}
+
+function sourceFiles(source: ModelSource, opts: FetchOptions): ModelFiles {
   if (typeof source === "object" && source !== null && "open" in source && typeof source.open === "function") {
     return source as ModelFiles;
   }
   if (source instanceof URL || (typeof source === "string" && /^https?:\/\//.test(source))) {
     const base = String(source).replace(/\/?$/, "/");
-    return { where: base, open: (name) => urlFile(base + name, opts)() };
+    // Each part encoded: "?", "#" or "%2e%2e" in a name cannot change which URL is fetched.
+    return { where: base, open: (name) => urlFile(base + name.split("/").map(encodeURIComponent).join("/"), opts)() };
   }
   if (typeof source === "string" && source.startsWith("hf://")) return hubFiles(source.slice("hf://".length), opts);
   if (typeof source === "string" && HUB_REPO_ID.test(source) && !isFolder?.(source)) return hubFiles(source, opts);

@@ -19,7 +19,7 @@
 import { AuthError, LoadError } from "../errors.js";
 import { opfsCache } from "./browser-cache.js";
 import type { CacheMeta, ModelCache } from "./cache.js";
-import type { FetchOptions, ModelFile, ModelFiles } from "./files.js";
+import { checkFileName, type FetchOptions, type ModelFile, type ModelFiles } from "./files.js";
 import { Sha256 } from "./sha256.js";
 
 const HUB_ENDPOINT = "https://huggingface.co";
@@ -41,7 +41,28 @@ export function setHubRuntime(r: HubRuntime): void {
 /** Downloads under way in this process, by cache and key. */
 const inFlight = new Map<string, Promise<boolean>>();
 
-const REPO_ID = /^(?:[\w.-]+\/)?[\w.-]+$/;
+/** The hub's rule for repository ids (huggingface_hub's validate_repo_id). */
+const REPO_ID = /^(?:\w(?:[\w.-]*\w)?\/)?\w(?:[\w.-]*\w)?$/;
+
+function checkRepoId(repoId: string): void {
+  if (typeof repoId !== "string" || !REPO_ID.test(repoId) || /--|\.\./.test(repoId) || repoId.length > 96) {
+    throw new LoadError(
+      `${JSON.stringify(repoId)} is not a Hugging Face repository id: expected "owner/name" of letters, digits, "-", "_" and ".", ` +
+        'not starting or ending with "-" or ".", without "--" or "..", at most 96 characters',
+    );
+  }
+}
+
+/** A branch or tag name by git's rules (git check-ref-format), which commit ids meet too. */
+function checkRevision(revision: string): void {
+  const bad = /[\x00-\x20\x7f~^:?*[\\]|\.\.|@\{|\/\/|^\/|\/$|\.$|\.lock(?:\/|$)|(?:^|\/)\./;
+  if (typeof revision !== "string" || revision === "" || revision === "@" || bad.test(revision)) {
+    throw new LoadError(
+      `revision ${JSON.stringify(revision)} is not a branch, tag or commit name: expected a git ref name ` +
+        '(no "..", spaces, control characters, "~^:?*[\\", no part starting with "." or ending with ".lock")',
+    );
+  }
+}
 
 /** What a response says about the whole file. */
 interface Announced {
@@ -124,11 +145,10 @@ function pickCache(option: FetchOptions["cache"]): ModelCache | undefined {
  * `opts.token`, else HF_TOKEN where the runtime has an environment.
  */
 export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
-  if (!REPO_ID.test(repoId) || repoId.split("/").some((p) => p === "." || p === "..")) {
-    throw new LoadError(`"${repoId}" is not a Hugging Face repository id: expected "owner/name"`);
-  }
+  checkRepoId(repoId);
   const endpoint = (opts.endpoint ?? HUB_ENDPOINT).replace(/\/+$/, "");
   const revision = opts.revision ?? "main";
+  checkRevision(revision);
   const token = opts.token || runtime?.env("HF_TOKEN") || undefined;
   const cache = pickCache(opts.cache);
   const doFetch = opts.fetch ?? fetch;
@@ -303,10 +323,7 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
   return {
     where,
     async open(name) {
-      // Names come from files too (an index's weight_map): none may climb out of the cache.
-      if (name.includes("\\") || name.split("/").some((p) => p === "" || p === "." || p === "..")) {
-        throw new LoadError(`"${name}" is not a file name inside a repository (in ${where})`);
-      }
+      checkFileName(name, where);
       const url = `${endpoint}/${repoId}/resolve/${encodeURIComponent(revision)}/${name.split("/").map(encodeURIComponent).join("/")}`;
       if (!cache) return stream(name, url);
       const key = `${repoId}/${encodeURIComponent(revision)}/${name}`;

@@ -32,6 +32,12 @@ export const LM_HEAD = "language_model.lm_head.weight";
 /** Gemma 2 layers have these; Gemma layers don't. */
 export const GEMMA2_ONLY_NORM = "pre_feedforward_layernorm";
 
+/** The tower and layer a canonical name belongs to, undefined outside the layer stacks. */
+export function layerOf(name: string): { tower: "vision" | "text"; layer: number } | undefined {
+  const m = /^(?:vision_tower\.vision_model\.encoder|language_model\.model)\.layers\.(\d+)\./.exec(name);
+  return m ? { tower: name.startsWith(VISION) ? "vision" : "text", layer: Number(m[1]) } : undefined;
+}
+
 /** Every tensor the model needs, with its shape. lm_head is optional (tied to the embeddings). */
 export function expectedTensors(c: PaliGemmaConfig): Map<string, number[]> {
   const v = c.vision;

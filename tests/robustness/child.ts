@@ -4,13 +4,22 @@
 // stdout is a JSON report: what it returned, or the error it threw (class, code, message),
 // and the child's peak resident memory.
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 export const DIST = resolve("dist/node.js");
 export const DEMO = resolve("models/demo-shapes");
 export const TINY = resolve("tests/fixtures/tiny-pg1");
+
+/** The children run the build: one older than src/ would test old code. */
+function checkBuild(): void {
+  const built = statSync(DIST, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  const newest = readdirSync("src", { recursive: true, withFileTypes: true })
+    .filter((f) => f.isFile())
+    .reduce((t, f) => Math.max(t, statSync(join(f.parentPath, f.name)).mtimeMs), 0);
+  if (built < newest) throw new Error("dist/ is older than src/: run `npm run build` (npm test does) before these tests");
+}
 
 export interface ChildReport {
   /** The value the body returned (JSON), when it did not throw. */
@@ -37,6 +46,7 @@ export function runChild(
   body: string,
   { args = {}, timeoutMs = 30_000, maxHeapMiB = 512, env = {} }: { args?: unknown; timeoutMs?: number; maxHeapMiB?: number; env?: Record<string, string> } = {},
 ): Promise<ChildResult> {
+  checkBuild();
   const dir = mkdtempSync(join(tmpdir(), "pg-robust-"));
   const script = join(dir, "child.mjs");
   writeFileSync(
