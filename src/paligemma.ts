@@ -9,7 +9,7 @@ import { CODES_PER_MASK, loadMaskDecoder, type MaskDecoder } from "./model/mask-
 import { PaliGemmaForConditionalGeneration } from "./model/paligemma.js";
 import { PaliGemmaProcessor } from "./processor.js";
 import { parseDetections, type Detection } from "./tasks/detect.js";
-import { generateTokens, type GenerationOptions } from "./tasks/generate.js";
+import { generateTokens, type GenerationOptions, stopTokenSet } from "./tasks/generate.js";
 import { prompts } from "./tasks/prompts.js";
 import { parseSegments } from "./tasks/segment.js";
 import { stripLocationTokens } from "./tasks/text.js";
@@ -174,7 +174,7 @@ export class PaliGemma {
   }
 
   private stops(o: GenerationOptions): Set<number> {
-    return new Set(o.stopTokens ?? this.model.config.eosTokenIds);
+    return stopTokenSet(o, this.model.config.eosTokenIds, this.model.config.text.vocabSize);
   }
 
   private async images(image: Many<ImageInput>): Promise<RawImage[]> {
