@@ -106,15 +106,20 @@ export async function loadCheckpoint(
             checkFits();
           }
         },
-        want: (t) => expected!.has(canonicalName(t.name)),
-        onTensor: (t, bytes) => {
+        // Checked before its bytes are read: a header may claim a tensor of any size.
+        want: (t) => {
           const name = canonicalName(t.name);
-          const shape = expected!.get(name)!;
+          const shape = expected!.get(name);
+          if (!shape) return false;
           if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
             throw new WeightsError(`${shard}: tensor ${t.name} has shape [${t.shape}] but config.json implies [${shape}]`);
           }
           if (tensors.has(name)) throw new WeightsError(`${shard}: tensor ${t.name} appears twice in the checkpoint`);
-          tensors.set(name, backend.uploadWeight(name, toF16Bits(t.dtype, bytes, t.name), shape));
+          return true;
+        },
+        onTensor: (t, bytes) => {
+          const name = canonicalName(t.name);
+          tensors.set(name, backend.uploadWeight(name, toF16Bits(t.dtype, bytes, t.name), expected!.get(name)!));
         },
       },
       {

@@ -4,7 +4,7 @@
 // f32 per u32 word, read with bitcast. A weight larger than one storage binding (browsers
 // bind 128 MiB by default; Gemma's embedding is 1 GiB) is split into row chunks, each its
 // own buffer, and the ops that take big weights (linear, embed) dispatch once per chunk.
-import { type Weight, type WeightPrecision, weightLength } from "../backend.js";
+import { firstNonFinite, nonFiniteWeightError, type Weight, type WeightPrecision, weightLength } from "../backend.js";
 import { f16ArrayToF32, f32ArrayToF16 } from "../../weights/f16.js";
 import { type BufferPool, USAGE } from "./buffers.js";
 
@@ -46,6 +46,8 @@ export function uploadWeight(
   precision: WeightPrecision,
 ): GPUWeight {
   const count = weightLength(label, data, shape);
+  const bad = firstNonFinite(data, precision);
+  if (bad >= 0) throw nonFiniteWeightError(label, bad, data, precision);
   const rows = shape.length > 1 ? shape[0] : 1;
   const rowLength = count / Math.max(rows, 1);
   const bytesPerValue = precision === "f32" ? 4 : 2;
