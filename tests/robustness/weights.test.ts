@@ -7,15 +7,9 @@ import { type PaliGemmaError, WeightsError } from "../../src/errors.js";
 import { PaliGemmaForConditionalGeneration } from "../../src/model/paligemma.js";
 import type { Backend } from "../../src/backends/backend.js";
 import { createWasmBackend } from "../../src/backends/wasm/backend.js";
-import { createWebGPUBackend } from "../../src/backends/webgpu/backend.js";
+import { backends } from "../harness/backends.js";
 import { writeSafetensors, type NamedTensor, type StDType } from "../harness/checkpoints.js";
-import { testDevice } from "../harness/webgpu.js";
 import { localServer, modelFiles, tensors, weights } from "./small-model.js";
-
-const backends: [string, () => Promise<Backend>][] = [
-  ["wasm", () => createWasmBackend()],
-  ["webgpu", async () => createWebGPUBackend(await testDevice(), { ownsDevice: false })],
-];
 
 const TARGET = "language_model.model.layers.1.mlp.up_proj.weight";
 
@@ -40,7 +34,7 @@ async function loadError(files: Parameters<typeof PaliGemmaForConditionalGenerat
   return e;
 }
 
-describe.each(backends)("%s refuses weights it cannot hold", (_name, backend) => {
+describe.each(backends)("$name refuses weights it cannot hold", ({ create }) => {
   test.each([
     [Number.NaN, "BF16", "f16 bits 0x7e00, which is not a finite f16"],
     [Number.POSITIVE_INFINITY, "F16", "f16 bits 0x7c00, which is not a finite f16"],
@@ -48,7 +42,7 @@ describe.each(backends)("%s refuses weights it cannot hold", (_name, backend) =>
     [1e6, "BF16", "f16 bits 0x7c00, which is not a finite f16; weights are stored as f16 (largest magnitude 65504)"],
     [70000, "F32", "f16 bits 0x7c00, which is not a finite f16"],
   ] as const)("%d as %s", async (value, dtype, fragment) => {
-    const e = await loadError(modelFiles({ "model.safetensors": poisoned(value, dtype) }), await backend());
+    const e = await loadError(modelFiles({ "model.safetensors": poisoned(value, dtype) }), await create());
     expect(e).toBeInstanceOf(WeightsError);
     expect(e.code).toBe("INVALID_WEIGHTS");
     expect(e.message).toContain(`${TARGET}: element 7 is`);
