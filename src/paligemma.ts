@@ -69,12 +69,14 @@ export class PaliGemma {
     const model = await PaliGemmaForConditionalGeneration.load(files, opts);
     const v = model.config.vision;
     const processor = PaliGemmaProcessor(tokenizer, { numImageTokens: v.numPatches, imageSize: v.imageSize });
+    // Read at the first segment(), long after load: the load's signal no longer applies.
+    const later = { ...opts, signal: undefined };
     const maskSource = async () => {
       if (opts.maskDecoder !== undefined) {
-        const f = await resolveSource({ "vae-oid.npz": opts.maskDecoder }, opts).open("vae-oid.npz");
+        const f = await resolveSource({ "vae-oid.npz": opts.maskDecoder }, later).open("vae-oid.npz");
         return f && new Uint8Array(await new Response(f.stream()).arrayBuffer());
       }
-      const f = await files.open("vae-oid.npz");
+      const f = await resolveSource(source, later).open("vae-oid.npz");
       return f && new Uint8Array(await new Response(f.stream()).arrayBuffer());
     };
     return new PaliGemma(model, tokenizer, processor, maskSource);

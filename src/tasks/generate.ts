@@ -1,7 +1,7 @@
 // The generation loop over token ids: prefill the prompt (image + text), then one
 // decoder step per new token. The next token is picked on the device (argmax, or
 // sampling from one seeded uniform per row), so each step reads back one id per row.
-import { InputError, PaliGemmaError } from "../errors.js";
+import { AbortedError, InputError } from "../errors.js";
 import type { PaliGemmaForConditionalGeneration } from "../model/paligemma.js";
 import { rng } from "./rng.js";
 
@@ -27,12 +27,6 @@ export interface PromptInputs {
   attentionMask?: Int32Array; // [batch, length]
   pixelValues?: Float32Array; // [batch, 3, S, S]
   batch: number;
-}
-
-export class AbortedError extends PaliGemmaError {
-  constructor() {
-    super("ABORTED", "generation was aborted by its AbortSignal");
-  }
 }
 
 interface Checked {

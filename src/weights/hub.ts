@@ -16,11 +16,12 @@
 //   Keys are `<repo>/<revision>/<file>` whatever the endpoint: a mirror serves the same files.
 // Without a cache (workerd, or `cache: false`) bodies stream straight through, checked
 // as they pass.
-import { AuthError, LoadError } from "../errors.js";
+import { AuthError, LoadError, PaliGemmaError } from "../errors.js";
 import { opfsCache } from "./browser-cache.js";
 import type { CacheMeta, ModelCache } from "./cache.js";
 import { checkFileName, type FetchOptions, type ModelFile, type ModelFiles } from "./files.js";
 import { Sha256 } from "./sha256.js";
+import { patience, patientBody, patientFetch } from "./stalls.js";
 
 const HUB_ENDPOINT = "https://huggingface.co";
 
@@ -152,6 +153,7 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
   const token = opts.token || runtime?.env("HF_TOKEN") || undefined;
   const cache = pickCache(opts.cache);
   const doFetch = opts.fetch ?? fetch;
+  const p = patience(opts);
   const where = `${endpoint}/${repoId} (revision ${revision})`;
 
   /**
@@ -163,9 +165,12 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
     let at = new URL(url);
     let linked: Headers | undefined;
     for (let hop = 0; hop < 10; hop++) {
-      const res = await doFetch(at, { headers, redirect: "manual" });
+      const here = at;
+      const res = await patientFetch(p, String(here), (signal) => doFetch(here, { headers, redirect: "manual", signal }));
       // A browser hides redirects: follow blind (it drops the token on a cross-origin hop itself).
-      if (res.type === "opaqueredirect") return { res: await doFetch(at, { headers }), linked, direct: false };
+      if (res.type === "opaqueredirect") {
+        return { res: await patientFetch(p, String(here), (signal) => doFetch(here, { headers, signal })), linked, direct: false };
+      }
       const location = res.headers.get("location");
       if (res.status < 300 || res.status >= 400 || !location) return { res, linked, direct: hop === 0 };
       await res.body?.cancel();
@@ -194,7 +199,7 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
     try {
       fetched = await fetchFile(url, headers);
     } catch (e) {
-      if (e instanceof LoadError) throw e;
+      if (e instanceof PaliGemmaError) throw e;
       throw new LoadError(`could not fetch ${url}: ${(e as Error).message}`);
     }
     const { res } = fetched;
@@ -259,7 +264,8 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
       let loaded = offset;
       progress(name, loaded, info.size);
       try {
-        await drain(res.body!, async (chunk) => {
+        // A stall or a break becomes the message below, which says where the next load resumes.
+        await drain(patientBody(res.body!, p, (_at, why) => new Error(why)), async (chunk) => {
           hash?.update(chunk);
           await writer.write(chunk).catch((e: Error) => {
             throw new LoadError(`could not write ${name} to ${cache.where}: ${e.message} (a full disk or storage quota?)`);
@@ -269,7 +275,7 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
         });
       } catch (e) {
         await writer.close().catch(() => {});
-        if (e instanceof LoadError) throw e;
+        if (e instanceof PaliGemmaError) throw e;
         throw new LoadError(
           `the download of ${name} from ${url} broke off at byte ${loaded}${info.size === undefined ? "" : ` of ${info.size}`} ` +
             `(${(e as Error).message}); loading again resumes from there`,
@@ -317,7 +323,13 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
         if (!checked) verify();
       },
     });
-    return { size: info.size, stream: () => res.body!.pipeThrough(check) };
+    const body = patientBody(
+      res.body!,
+      p,
+      (at, why) =>
+        new LoadError(`the download of ${name} from ${url} broke off at byte ${at}${info.size === undefined ? "" : ` of ${info.size}`} (${why})`),
+    );
+    return { size: info.size, stream: () => body.pipeThrough(check) };
   }
 
   return {

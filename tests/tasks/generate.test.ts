@@ -2,9 +2,9 @@
 // sampling is reproducible from a seed, stop tokens end a row, an AbortSignal stops
 // it before the next step, and bad options are typed errors.
 import { describe, expect, test } from "vitest";
-import { InputError } from "../../src/errors.js";
+import { AbortedError, InputError } from "../../src/errors.js";
 import { PaliGemmaForConditionalGeneration } from "../../src/model/paligemma.js";
-import { AbortedError, generateTokens, type GenerationOptions } from "../../src/tasks/generate.js";
+import { generateTokens, type GenerationOptions } from "../../src/tasks/generate.js";
 import { backends } from "../harness/backends.js";
 import { FIXTURES, folderFiles, readTensors } from "../harness/fixtures.js";
 import { ReferenceBackend } from "../reference/backend.js";
