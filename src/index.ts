@@ -4,7 +4,7 @@
 // The SDK's face: load a model, run tasks.
 export { PaliGemma, type PaliGemmaLoadOptions, type GenerateResult, type Segmentation, type Timings, type Detection } from "./paligemma.js";
 export type { Box } from "./tasks/detect.js";
-export { AbortedError, type GenerationOptions } from "./tasks/generate.js";
+export type { GenerationOptions } from "./tasks/generate.js";
 export { prompts } from "./tasks/prompts.js";
 
 // The model, for forward passes of your own.

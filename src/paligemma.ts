@@ -10,7 +10,7 @@ import { type ModelOptions, PaliGemmaForConditionalGeneration } from "./model/pa
 import { parsePreprocessorConfig } from "./image/preprocessor-config.js";
 import { PaliGemmaProcessor } from "./processor.js";
 import { parseDetections, type Detection } from "./tasks/detect.js";
-import { generateTokens, type GenerationOptions } from "./tasks/generate.js";
+import { generateTokens, type GenerationOptions, stopTokenSet } from "./tasks/generate.js";
 import { prompts } from "./tasks/prompts.js";
 import { parseSegments } from "./tasks/segment.js";
 import { stripLocationTokens } from "./tasks/text.js";
@@ -84,12 +84,14 @@ export class PaliGemma {
       throw e;
     }
     const processor = PaliGemmaProcessor(tokenizer, { numImageTokens: v.numPatches, imageSize: v.imageSize, normalization });
+    // Read at the first segment(), long after load: the load's signal no longer applies.
+    const later = { ...opts, signal: undefined };
     const maskSource = async () => {
       if (opts.maskDecoder !== undefined) {
-        const f = await resolveSource({ "vae-oid.npz": opts.maskDecoder }, opts).open("vae-oid.npz");
+        const f = await resolveSource({ "vae-oid.npz": opts.maskDecoder }, later).open("vae-oid.npz");
         return f && new Uint8Array(await new Response(f.stream()).arrayBuffer());
       }
-      const f = await files.open("vae-oid.npz");
+      const f = await resolveSource(source, later).open("vae-oid.npz");
       return f && new Uint8Array(await new Response(f.stream()).arrayBuffer());
     };
     return new PaliGemma(model, tokenizer, processor, maskSource);
@@ -199,7 +201,7 @@ export class PaliGemma {
   }
 
   private stops(o: GenerationOptions): Set<number> {
-    return new Set(o.stopTokens ?? this.model.config.eosTokenIds);
+    return stopTokenSet(o, this.model.config.eosTokenIds, this.model.config.text.vocabSize);
   }
 
   private async images(image: Many<ImageInput>): Promise<RawImage[]> {
