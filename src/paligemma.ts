@@ -15,11 +15,12 @@ import { parseSegments } from "./tasks/segment.js";
 import { stripLocationTokens } from "./tasks/text.js";
 import { loadTokenizer, type Tokenizer } from "./tokenizer/index.js";
 import { type FetchOptions, type FileContent, type ModelSource, resolveSource, readText } from "./weights/files.js";
+import type { GPUSource } from "./web-types.js";
 
 export interface PaliGemmaLoadOptions extends FetchOptions {
   /** "auto" (default): WebGPU when an adapter exists, else WASM. */
   device?: DeviceOption;
-  gpu?: GPU | GPUAdapter | GPUDevice;
+  gpu?: GPUSource;
   /** The segmentation mask decoder (big_vision's vae-oid.npz); default: vae-oid.npz in the model folder. */
   maskDecoder?: FileContent;
 }

@@ -3,6 +3,7 @@
 // most servers, older browsers). Backends are imported on demand, so a bundle that
 // only ever runs one of them does not load the other's code at start.
 import { PaliGemmaError } from "../errors.js";
+import type { GPUSource } from "../web-types.js";
 import type { Backend } from "./backend.js";
 
 export type DeviceOption = "webgpu" | "wasm" | "auto";
@@ -16,13 +17,14 @@ export class NoWebGPUError extends PaliGemmaError {
   }
 }
 
-export async function createBackend(device: DeviceOption, gpu?: GPU | GPUAdapter | GPUDevice): Promise<Backend> {
+export async function createBackend(device: DeviceOption, gpu?: GPUSource): Promise<Backend> {
   if (device !== "webgpu" && device !== "wasm" && device !== "auto") {
     throw new PaliGemmaError("INVALID_INPUT", `device must be "webgpu", "wasm" or "auto", got ${JSON.stringify(device)}`);
   }
   if (device !== "wasm") {
     const { requestWebGPUDevice } = await import("./webgpu/device.js");
-    const gpuDevice = await requestWebGPUDevice(gpu);
+    // The public type is structural (no DOM or @webgpu/types needed): the object is the real thing.
+    const gpuDevice = await requestWebGPUDevice(gpu as GPU | GPUAdapter | GPUDevice | undefined);
     if (gpuDevice) {
       const { createWebGPUBackend } = await import("./webgpu/backend.js");
       // A device the caller passed may be shared; one requested here is the backend's own.

@@ -14,6 +14,7 @@ import { DisposedError, InputError } from "../errors.js";
 import { type Checkpoint, loadCheckpoint } from "../weights/checkpoint.js";
 import { type FetchOptions, type ModelSource, resolveSource } from "../weights/files.js";
 import { PROJECTOR } from "../weights/names.js";
+import type { GPUSource } from "../web-types.js";
 import { gemmaLayers, gemmaLogits, type GemmaWeights, gemmaWeights } from "./gemma.js";
 import { KVCache } from "./kv-cache.js";
 import { siglipForward, type SiglipWeights, siglipWeights } from "./siglip.js";
@@ -22,7 +23,7 @@ import { Workspace } from "./workspace.js";
 export interface LoadOptions extends FetchOptions {
   device?: DeviceOption;
   /** A GPU, adapter or device to run on instead of navigator.gpu / the `webgpu` package. */
-  gpu?: GPU | GPUAdapter | GPUDevice;
+  gpu?: GPUSource;
   /** A backend built by the caller (tests, advanced use); overrides device/gpu. */
   backend?: Backend;
 }
