@@ -6,11 +6,13 @@
 import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import "../image/node-codecs.js";
 import { setGPUProvider } from "../backends/webgpu/device.js";
 import { setWasmFetcher, wasmUrl } from "../wasm/load.js";
 import { setPathOpener } from "../weights/files.js";
 import { setHubRuntime } from "../weights/hub.js";
+import { setLocalImageReader } from "../image/input.js";
 import { folderCache, localFile } from "./fs-cache.js";
 
 setWasmFetcher(async (name) => {
@@ -19,9 +21,14 @@ setWasmFetcher(async (name) => {
 });
 
 setPathOpener(
-  (folder) => ({ where: folder, open: (name) => localFile(join(folder, name)) }),
+  (folder) => {
+    const path = typeof folder === "string" ? folder : fileURLToPath(folder);
+    return { where: path, open: (name) => localFile(join(path, name)) };
+  },
   (path) => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false,
 );
+
+setLocalImageReader(async (path) => new Uint8Array(await readFile(path)));
 
 setHubRuntime({ folderCache, env: (name) => process.env[name] });
 
