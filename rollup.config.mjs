@@ -32,6 +32,7 @@ export default {
     index: "src/index.ts",
     node: "src/runtime/node.ts",
     workerd: "src/runtime/workerd.ts",
+    demo: "src/demo.ts",
     cli: "examples/node/cli.ts",
   },
   output: {

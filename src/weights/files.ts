@@ -25,7 +25,8 @@ export interface ModelFiles {
 export type FileContent = Blob | ArrayBuffer | Uint8Array | string | URL;
 export type ModelSource = string | URL | Record<string, FileContent> | ModelFiles;
 
-export type PathOpener = (folder: string) => ModelFiles;
+/** Opens a local folder, named by path or by file: URL. */
+export type PathOpener = (folder: string | URL) => ModelFiles;
 let pathOpener: PathOpener | undefined;
 let isFolder: ((path: string) => boolean) | undefined;
 
@@ -84,8 +85,17 @@ function urlFile(url: string, opts: FetchOptions): () => Promise<ModelFile | und
   };
 }
 
+/** A file: URL, read from disk where the runtime has a file system (Node's fetch has no file: URLs). */
+function localUrlFile(url: URL): (() => Promise<ModelFile | undefined>) | undefined {
+  if (url.protocol !== "file:" || !pathOpener) return undefined;
+  const name = decodeURIComponent(url.pathname.slice(url.pathname.lastIndexOf("/") + 1));
+  const folder = pathOpener(new URL(".", url));
+  return () => folder.open(name);
+}
+
 function contentFile(name: string, content: FileContent, opts: FetchOptions): () => Promise<ModelFile | undefined> {
-  if (typeof content === "string" || content instanceof URL) return urlFile(String(content), opts);
+  if (content instanceof URL) return localUrlFile(content) ?? urlFile(content.href, opts);
+  if (typeof content === "string") return urlFile(content, opts);
   if (content instanceof Blob) return async () => ({ size: content.size, stream: () => content.stream() });
   if (content instanceof ArrayBuffer || content instanceof Uint8Array) {
     const bytes = content instanceof Uint8Array ? content : new Uint8Array(content);
@@ -98,6 +108,7 @@ export function resolveSource(source: ModelSource, opts: FetchOptions = {}): Mod
   if (typeof source === "object" && source !== null && "open" in source && typeof source.open === "function") {
     return source as ModelFiles;
   }
+  if (source instanceof URL && source.protocol === "file:" && pathOpener) return pathOpener(source);
   if (source instanceof URL || (typeof source === "string" && /^https?:\/\//.test(source))) {
     const base = String(source).replace(/\/?$/, "/");
     return { where: base, open: (name) => urlFile(base + name, opts)() };
