@@ -16,6 +16,7 @@ import { stripLocationTokens } from "./tasks/text.js";
 import { loadTokenizer, type Tokenizer } from "./tokenizer/index.js";
 import { type FetchOptions, type FileContent, type ModelSource, resolveSource, readText } from "./weights/files.js";
 import type { GPUSource } from "./web-types.js";
+import { createWorkerEngine, type PaliGemmaEngine, type WorkerLike } from "./worker/engine.js";
 
 export interface PaliGemmaLoadOptions extends FetchOptions {
   /** "auto" (default): WebGPU when an adapter exists, else WASM. */
@@ -23,6 +24,11 @@ export interface PaliGemmaLoadOptions extends FetchOptions {
   gpu?: GPUSource;
   /** The segmentation mask decoder (big_vision's vae-oid.npz); default: vae-oid.npz in the model folder. */
   maskDecoder?: FileContent;
+  /**
+   * Run the model in a worker (a Web Worker; a worker thread in Node): true starts one,
+   * or pass a Worker running paligemma-edge/worker. load then gives a PaliGemmaEngine.
+   */
+  worker?: boolean | WorkerLike;
 }
 
 export interface Timings {
@@ -62,7 +68,15 @@ export class PaliGemma {
     private readonly maskDecoderSource: () => Promise<Uint8Array | undefined>,
   ) {}
 
-  static async load(source: ModelSource, opts: PaliGemmaLoadOptions = {}): Promise<PaliGemma> {
+  /** The device the model runs on. */
+  get device(): string {
+    return this.model.backend.name;
+  }
+
+  static load(source: ModelSource, opts: PaliGemmaLoadOptions & { worker: true | WorkerLike }): Promise<PaliGemmaEngine>;
+  static load(source: ModelSource, opts?: PaliGemmaLoadOptions & { worker?: false }): Promise<PaliGemma>;
+  static async load(source: ModelSource, opts: PaliGemmaLoadOptions = {}): Promise<PaliGemma | PaliGemmaEngine> {
+    if (opts.worker) return createWorkerEngine(source, opts);
     const files = resolveSource(source, opts);
     const tokenizerJson = await readText(files, "tokenizer.json");
     if (tokenizerJson === undefined) throw new LoadError(`tokenizer.json not found in ${files.where}`);

@@ -7,12 +7,14 @@ import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import "../image/node-codecs.js";
 import { setGPUProvider } from "../backends/webgpu/device.js";
 import { setWasmFetcher, wasmUrl } from "../wasm/load.js";
 import { setPathOpener } from "../weights/files.js";
 import { setHubRuntime } from "../weights/hub.js";
 import { setLocalImageReader } from "../image/input.js";
+import { setWorkerSpawner, type WorkerLike } from "../worker/engine.js";
 import { folderCache, localFile } from "./fs-cache.js";
 
 setWasmFetcher(async (name) => {
@@ -29,6 +31,14 @@ setPathOpener(
 );
 
 setLocalImageReader(async (path) => new Uint8Array(await readFile(path)));
+
+// Worker engines run in a worker thread, which keeps the process alive only while a call is pending.
+setWorkerSpawner(() => {
+  // Node's flags, less the one meant for `node -e` code, which a worker's script file refuses.
+  const execArgv = process.execArgv.filter((a) => !a.startsWith("--input-type"));
+  const worker = new Worker(new URL("./node-worker.js", import.meta.url), { execArgv });
+  return { worker: worker as unknown as WorkerLike, hold: (pending) => (pending ? worker.ref() : worker.unref()) };
+});
 
 setHubRuntime({ folderCache, env: (name) => process.env[name] });
 

@@ -94,7 +94,10 @@ function localUrlFile(url: URL): (() => Promise<ModelFile | undefined>) | undefi
 }
 
 function contentFile(name: string, content: FileContent, opts: FetchOptions): () => Promise<ModelFile | undefined> {
-  if (content instanceof URL) return localUrlFile(content) ?? urlFile(content.href, opts);
+  if (content instanceof URL || (typeof content === "string" && content.startsWith("file:"))) {
+    const url = new URL(content);
+    return localUrlFile(url) ?? urlFile(url.href, opts);
+  }
   if (typeof content === "string") return urlFile(content, opts);
   if (content instanceof Blob) return async () => ({ size: content.size, stream: () => content.stream() });
   if (content instanceof ArrayBuffer || content instanceof Uint8Array) {
@@ -108,7 +111,9 @@ export function resolveSource(source: ModelSource, opts: FetchOptions = {}): Mod
   if (typeof source === "object" && source !== null && "open" in source && typeof source.open === "function") {
     return source as ModelFiles;
   }
-  if (source instanceof URL && source.protocol === "file:" && pathOpener) return pathOpener(source);
+  if ((source instanceof URL ? source.protocol === "file:" : typeof source === "string" && source.startsWith("file:")) && pathOpener) {
+    return pathOpener(new URL(source as string | URL));
+  }
   if (source instanceof URL || (typeof source === "string" && /^https?:\/\//.test(source))) {
     const base = String(source).replace(/\/?$/, "/");
     return { where: base, open: (name) => urlFile(base + name, opts)() };
