@@ -129,8 +129,8 @@ function packPanel(panel: usize, w: usize, bias: usize, n0: i32, nc: i32, K: i32
   }
 }
 
-/** y[0:mr, 0:nc] for one panel; x and y point at the block's first row. */
-function gemm4x8(y: usize, x: usize, panel: usize, mr: i32, K: i32, N: i32, nc: i32, flags: i32): void {
+/** y[0:mr, 0:nc] for one panel; x and y point at the block's first row (also linear-q.ts's). */
+export function gemm4x8(y: usize, x: usize, panel: usize, mr: i32, K: i32, N: i32, nc: i32, flags: i32): void {
   const xs = <usize>K << 2;
   const x0 = x;
   const x1 = mr > 1 ? x0 + xs : x0;

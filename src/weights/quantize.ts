@@ -16,6 +16,7 @@
 //                                     two's complement)
 //   <name>.scales   F16 [N, Kp / 32]
 // config.json: "quantization_config": { quant_method: "paligemma-edge", bits, group_size: 32, symmetric: true }.
+import { WeightsError } from "../errors.js";
 import { f16ToF32, f32ToF16 } from "./f16.js";
 
 export const GROUP = 32;
@@ -42,6 +43,30 @@ export const qmax = (bits: QuantBits) => (bits === 4 ? 7 : 127);
 
 /** Bytes a quantized [N, K] matrix takes: its words and its scales. */
 export const quantizedBytes = (N: number, K: number, bits: QuantBits) => N * (wordsPerRow(K, bits) * 4 + groupsPerRow(K) * 2);
+
+/**
+ * Checks a quantized [N, K] matrix before a backend uploads it: its bits, its word and
+ * scale counts, and that every scale is a finite f16 (an inf or NaN scale would turn its
+ * whole group into inf/NaN, silently). Errors name the tensor.
+ */
+export function checkQuantized(label: string, m: QuantizedMatrix, N: number, K: number): void {
+  if (m.bits !== 4 && m.bits !== 8) throw new WeightsError(`${label}: quantized to ${m.bits} bits; only q4 and q8 exist`);
+  const words = N * wordsPerRow(K, m.bits);
+  const scales = N * groupsPerRow(K);
+  if (m.qweight.length !== words || m.scales.length !== scales) {
+    throw new WeightsError(
+      `${label}: q${m.bits} [${N}, ${K}] needs ${words} qweight words and ${scales} scales, got ${m.qweight.length} and ${m.scales.length}`,
+    );
+  }
+  for (let i = 0; i < m.scales.length; i++) {
+    if ((m.scales[i] & 0x7c00) === 0x7c00) {
+      const [row, group] = [Math.floor(i / groupsPerRow(K)), i % groupsPerRow(K)];
+      throw new WeightsError(
+        `${label}: the scale of row ${row}, group ${group} is not finite (f16 bits 0x${m.scales[i].toString(16)}); this checkpoint is corrupt`,
+      );
+    }
+  }
+}
 
 const fr = Math.fround;
 
