@@ -14,7 +14,7 @@ import { prompts } from "./tasks/prompts.js";
 import { parseSegments } from "./tasks/segment.js";
 import { stripLocationTokens } from "./tasks/text.js";
 import { loadTokenizer, type Tokenizer } from "./tokenizer/index.js";
-import { type FetchOptions, type FileContent, type ModelSource, resolveSource, readText } from "./weights/files.js";
+import { type FetchOptions, type FileContent, missingFile, type ModelSource, resolveSource, readText } from "./weights/files.js";
 import type { GPUSource } from "./web-types.js";
 import { createWorkerEngine, type PaliGemmaEngine, type WorkerLike } from "./worker/engine.js";
 
@@ -79,7 +79,7 @@ export class PaliGemma {
     if (opts.worker) return createWorkerEngine(source, opts);
     const files = resolveSource(source, opts);
     const tokenizerJson = await readText(files, "tokenizer.json");
-    if (tokenizerJson === undefined) throw new LoadError(`tokenizer.json not found in ${files.where}`);
+    if (tokenizerJson === undefined) throw missingFile(files, "tokenizer.json");
     const tokenizer = await loadTokenizer(tokenizerJson);
     const model = await PaliGemmaForConditionalGeneration.load(files, opts);
     const v = model.config.vision;

@@ -5,7 +5,7 @@
 import type { Backend, Weight } from "../backends/backend.js";
 import { parseConfig, type PaliGemmaConfig } from "../config.js";
 import { LoadError, OutOfMemoryError, WeightsError } from "../errors.js";
-import { type ModelFiles, readJson } from "./files.js";
+import { missingFile, type ModelFiles, readJson } from "./files.js";
 import { canonicalName, expectedTensors, GEMMA2_ONLY_NORM, LM_HEAD, newerLayoutName, TEXT } from "./names.js";
 import { readSafetensors, toF16Bits } from "./safetensors.js";
 
@@ -35,7 +35,7 @@ export async function loadCheckpoint(
   onProgress?: (p: LoadProgress) => void,
 ): Promise<Checkpoint> {
   const configJson = await readJson(files, "config.json");
-  if (!configJson) throw new LoadError(`config.json not found in ${files.where}`);
+  if (!configJson) throw missingFile(files, "config.json");
   const generationJson = await readJson(files, "generation_config.json");
   const index = await readJson(files, "model.safetensors.index.json");
   const weightMap = index?.weight_map as Record<string, string> | undefined;
@@ -68,7 +68,7 @@ export async function loadCheckpoint(
   const tensors = new Map<string, Weight>();
   for (const shard of shards) {
     const file = await files.open(shard);
-    if (!file) throw new LoadError(`${shard} not found in ${files.where}`);
+    if (!file) throw missingFile(files, shard);
     let loaded = 0;
     await readSafetensors(
       file.stream(),

@@ -63,7 +63,28 @@ export interface FetchOptions {
 /** "owner/name" is a hub repository, unless it names a local folder. */
 const HUB_REPO_ID = /^[\w-][\w.-]*\/[\w.-]+$/;
 
-function urlFile(url: string, opts: FetchOptions): () => Promise<ModelFile | undefined> {
+/**
+ * Names a server answered with an HTML page, per source. A dev server's SPA fallback (vite's)
+ * answers every unknown path with index.html and status 200: for an optional file that is
+ * "absent", for a required one a message that says so.
+ */
+const htmlAnswers = new WeakMap<ModelFiles, Set<string>>();
+
+/** The error for a file the model cannot do without. */
+export function missingFile(files: ModelFiles, name: string): LoadError {
+  const html = htmlAnswers.get(files)?.has(name);
+  const what = name.endsWith(".json") ? "JSON" : "the file";
+  return new LoadError(
+    html
+      ? `${name} in ${files.where} got an HTML page, not ${what}: is the URL right? (a dev server answers unknown paths with its index.html)`
+      : `${name} not found in ${files.where}`,
+  );
+}
+
+const isHtml = (res: Response, url: string) =>
+  /^text\/html\b/i.test(res.headers.get("content-type") ?? "") && !/\.html?$/i.test(new URL(url, "http://x").pathname);
+
+function urlFile(url: string, opts: FetchOptions, onHtml?: () => void): () => Promise<ModelFile | undefined> {
   return async () => {
     const doFetch = opts.fetch ?? fetch;
     let res: Response;
@@ -79,6 +100,11 @@ function urlFile(url: string, opts: FetchOptions): () => Promise<ModelFile | und
       );
     }
     if (!res.ok || !res.body) throw new LoadError(`could not fetch ${url}: HTTP ${res.status}`);
+    if (isHtml(res, url)) {
+      await res.body.cancel();
+      onHtml?.();
+      return undefined;
+    }
     const len = Number(res.headers.get("content-length"));
     const body = res.body;
     return { size: Number.isFinite(len) && len > 0 ? len : undefined, stream: () => body };
@@ -93,12 +119,12 @@ function localUrlFile(url: URL): (() => Promise<ModelFile | undefined>) | undefi
   return () => folder.open(name);
 }
 
-function contentFile(name: string, content: FileContent, opts: FetchOptions): () => Promise<ModelFile | undefined> {
+function contentFile(name: string, content: FileContent, opts: FetchOptions, onHtml: () => void): () => Promise<ModelFile | undefined> {
   if (content instanceof URL || (typeof content === "string" && content.startsWith("file:"))) {
     const url = new URL(content);
-    return localUrlFile(url) ?? urlFile(url.href, opts);
+    return localUrlFile(url) ?? urlFile(url.href, opts, onHtml);
   }
-  if (typeof content === "string") return urlFile(content, opts);
+  if (typeof content === "string") return urlFile(content, opts, onHtml);
   if (content instanceof Blob) return async () => ({ size: content.size, stream: () => content.stream() });
   if (content instanceof ArrayBuffer || content instanceof Uint8Array) {
     const bytes = content instanceof Uint8Array ? content : new Uint8Array(content);
@@ -116,7 +142,10 @@ export function resolveSource(source: ModelSource, opts: FetchOptions = {}): Mod
   }
   if (source instanceof URL || (typeof source === "string" && /^https?:\/\//.test(source))) {
     const base = String(source).replace(/\/?$/, "/");
-    return { where: base, open: (name) => urlFile(base + name, opts)() };
+    const html = new Set<string>();
+    const files: ModelFiles = { where: base, open: (name) => urlFile(base + name, opts, () => html.add(name))() };
+    htmlAnswers.set(files, html);
+    return files;
   }
   if (typeof source === "string" && source.startsWith("hf://")) return hubFiles(source.slice("hf://".length), opts);
   if (typeof source === "string" && HUB_REPO_ID.test(source) && !isFolder?.(source)) return hubFiles(source, opts);
@@ -129,11 +158,14 @@ export function resolveSource(source: ModelSource, opts: FetchOptions = {}): Mod
     return pathOpener(source);
   }
   if (typeof source === "object" && source !== null) {
-    const files = source as Record<string, FileContent>;
-    return {
-      where: `the given files (${Object.keys(files).join(", ")})`,
-      open: async (name) => (name in files ? contentFile(name, files[name], opts)() : undefined),
+    const given = source as Record<string, FileContent>;
+    const html = new Set<string>();
+    const files: ModelFiles = {
+      where: `the given files (${Object.keys(given).join(", ")})`,
+      open: async (name) => (name in given ? contentFile(name, given[name], opts, () => html.add(name))() : undefined),
     };
+    htmlAnswers.set(files, html);
+    return files;
   }
   throw new LoadError(
     `unsupported model source ${String(source)}: expected a URL, a folder path, a hub repository id or a map of files`,
@@ -151,6 +183,8 @@ export async function readJson(files: ModelFiles, name: string): Promise<Record<
   try {
     return JSON.parse(text) as Record<string, unknown>;
   } catch (e) {
+    // A server that sent a page without saying so in its content type.
+    if (/^\s*</.test(text)) throw new LoadError(`${name} in ${files.where} got an HTML page, not JSON: is the URL right?`);
     throw new LoadError(`${name} in ${files.where} is not valid JSON: ${(e as Error).message}`);
   }
 }
