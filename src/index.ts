@@ -6,6 +6,7 @@ export { PaliGemma, type PaliGemmaLoadOptions, type GenerateResult, type Segment
 export type { Box } from "./tasks/detect.js";
 export type { GenerationOptions } from "./tasks/generate.js";
 export { prompts } from "./tasks/prompts.js";
+export { createWorkerEngine, type PaliGemmaEngine, type WorkerLike } from "./worker/engine.js";
 
 // The model, for forward passes of your own.
 export {

@@ -17,7 +17,9 @@ import { stripLocationTokens } from "./tasks/text.js";
 import { loadTokenizer, type Tokenizer } from "./tokenizer/index.js";
 import type { MemoryReport } from "./model/memory-plan.js";
 import type { CheckpointOptions } from "./weights/checkpoint.js";
-import { type FetchOptions, type FileContent, type ModelSource, resolveSource, readJson, readText } from "./weights/files.js";
+import { type FetchOptions, type FileContent, missingFile, type ModelSource, resolveSource, readJson, readText } from "./weights/files.js";
+import type { GPUSource } from "./web-types.js";
+import { createWorkerEngine, type PaliGemmaEngine, type WorkerLike } from "./worker/engine.js";
 
 export interface PaliGemmaLoadOptions extends FetchOptions, CheckpointOptions, ModelOptions {
   /**
@@ -25,9 +27,14 @@ export interface PaliGemmaLoadOptions extends FetchOptions, CheckpointOptions, M
    * SwiftShader is slower than WASM: "webgpu" still takes it). `backendInfo` says which ran.
    */
   device?: DeviceOption;
-  gpu?: GPU | GPUAdapter | GPUDevice;
+  gpu?: GPUSource;
   /** The segmentation mask decoder (big_vision's vae-oid.npz); default: vae-oid.npz in the model folder. */
   maskDecoder?: FileContent;
+  /**
+   * Run the model in a worker (a Web Worker; a worker thread in Node): true starts one,
+   * or pass a Worker running paligemma-edge/worker. load then gives a PaliGemmaEngine.
+   */
+  worker?: boolean | WorkerLike;
 }
 
 export interface Timings {
@@ -68,10 +75,18 @@ export class PaliGemma {
     private readonly maskDecoderSource: () => Promise<Uint8Array | undefined>,
   ) {}
 
-  static async load(source: ModelSource, opts: PaliGemmaLoadOptions = {}): Promise<PaliGemma> {
+  /** The device the model runs on. */
+  get device(): string {
+    return this.model.backend.name;
+  }
+
+  static load(source: ModelSource, opts: PaliGemmaLoadOptions & { worker: true | WorkerLike }): Promise<PaliGemmaEngine>;
+  static load(source: ModelSource, opts?: PaliGemmaLoadOptions & { worker?: false }): Promise<PaliGemma>;
+  static async load(source: ModelSource, opts: PaliGemmaLoadOptions = {}): Promise<PaliGemma | PaliGemmaEngine> {
+    if (opts.worker) return createWorkerEngine(source, opts);
     const files = resolveSource(source, opts);
     const tokenizerJson = await readText(files, "tokenizer.json");
-    if (tokenizerJson === undefined) throw new LoadError(`tokenizer.json not found in ${files.where}`);
+    if (tokenizerJson === undefined) throw missingFile(files, "tokenizer.json");
     const tokenizer = await loadTokenizer(tokenizerJson);
     const model = await PaliGemmaForConditionalGeneration.load(files, opts);
     const v = model.config.vision;

@@ -3,6 +3,7 @@
 // (workerd, most servers, older browsers) or the only one renders on the CPU. Backends are imported on demand, so a bundle that
 // only ever runs one of them does not load the other's code at start.
 import { PaliGemmaError } from "../errors.js";
+import type { GPUSource } from "../web-types.js";
 import type { Backend } from "./backend.js";
 
 export type DeviceOption = "webgpu" | "wasm" | "auto";
@@ -25,7 +26,7 @@ export interface BackendInfo {
   reason: string;
 }
 
-export async function createBackend(device: DeviceOption, gpu?: GPU | GPUAdapter | GPUDevice): Promise<Backend> {
+export async function createBackend(device: DeviceOption, gpu?: GPUSource): Promise<Backend> {
   return (await selectBackend(device, gpu)).backend;
 }
 
@@ -34,14 +35,15 @@ export async function createBackend(device: DeviceOption, gpu?: GPU | GPUAdapter
  * (SwiftShader, llvmpipe: WebGPU on the CPU is far slower than WASM); "webgpu" takes
  * whatever adapter there is.
  */
-export async function selectBackend(device: DeviceOption, gpu?: GPU | GPUAdapter | GPUDevice): Promise<{ backend: Backend; info: BackendInfo }> {
+export async function selectBackend(device: DeviceOption, gpu?: GPUSource): Promise<{ backend: Backend; info: BackendInfo }> {
   if (device !== "webgpu" && device !== "wasm" && device !== "auto") {
     throw new PaliGemmaError("INVALID_INPUT", `device must be "webgpu", "wasm" or "auto", got ${JSON.stringify(device)}`);
   }
   let reason = 'device: "wasm" was asked for';
   if (device !== "wasm") {
     const { adapterName, deviceFor, isSoftwareAdapter, requestWebGPUAdapter } = await import("./webgpu/device.js");
-    const adapter = await requestWebGPUAdapter(gpu);
+    // The public type is structural (no DOM or @webgpu/types needed): the object is the real thing.
+    const adapter = await requestWebGPUAdapter(gpu as GPU | GPUAdapter | GPUDevice | undefined);
     if (adapter && (device === "webgpu" || !isSoftwareAdapter(adapter))) {
       const gpuDevice = await deviceFor(adapter);
       const { createWebGPUBackend } = await import("./webgpu/backend.js");

@@ -14,6 +14,7 @@ import { DisposedError, InputError } from "../errors.js";
 import { type Checkpoint, type CheckpointOptions, loadCheckpoint } from "../weights/checkpoint.js";
 import { type FetchOptions, type ModelSource, resolveSource } from "../weights/files.js";
 import { PROJECTOR } from "../weights/names.js";
+import type { GPUSource } from "../web-types.js";
 import { gemmaLayers, gemmaLogits, type GemmaWeights, gemmaWeights } from "./gemma.js";
 import { KVCache } from "./kv-cache.js";
 import type { MemoryReport } from "./memory-plan.js";
@@ -37,7 +38,7 @@ export interface ModelOptions {
 export interface LoadOptions extends FetchOptions, CheckpointOptions, ModelOptions {
   device?: DeviceOption;
   /** A GPU, adapter or device to run on instead of navigator.gpu / the `webgpu` package. */
-  gpu?: GPU | GPUAdapter | GPUDevice;
+  gpu?: GPUSource;
   /** A backend built by the caller (tests, advanced use); overrides device/gpu. */
   backend?: Backend;
 }

@@ -5,11 +5,15 @@
 // - Hub downloads are cached in a folder; HF_TOKEN comes from the environment.
 import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import "../image/node-codecs.js";
 import { setGPUProvider } from "../backends/webgpu/device.js";
 import { setWasmFetcher, wasmUrl } from "../wasm/load.js";
 import { setPathOpener } from "../weights/files.js";
 import { setHubRuntime } from "../weights/hub.js";
+import { setLocalImageReader } from "../image/input.js";
+import { setWorkerSpawner, type WorkerLike } from "../worker/engine.js";
 import { folderCache } from "./fs-cache.js";
 import { folderFiles } from "./fs-folder.js";
 
@@ -19,9 +23,19 @@ setWasmFetcher(async (name) => {
 });
 
 setPathOpener(
-  folderFiles,
+  (folder) => folderFiles(typeof folder === "string" ? folder : fileURLToPath(folder)),
   (path) => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false,
 );
+
+setLocalImageReader(async (path) => new Uint8Array(await readFile(path)));
+
+// Worker engines run in a worker thread, which keeps the process alive only while a call is pending.
+setWorkerSpawner(() => {
+  // Node's flags, less the one meant for `node -e` code, which a worker's script file refuses.
+  const execArgv = process.execArgv.filter((a) => !a.startsWith("--input-type"));
+  const worker = new Worker(new URL("./node-worker.js", import.meta.url), { execArgv });
+  return { worker: worker as unknown as WorkerLike, hold: (pending) => (pending ? worker.ref() : worker.unref()) };
+});
 
 setHubRuntime({ folderCache, env: (name) => process.env[name] });
 

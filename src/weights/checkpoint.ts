@@ -9,7 +9,7 @@ import type { Backend, Weight } from "../backends/backend.js";
 import { parseConfig, type PaliGemmaConfig } from "../config.js";
 import { ConfigError, InputError, LoadError, WeightsError } from "../errors.js";
 import { chooseDtype, type DtypeOption, type MemoryReport } from "../model/memory-plan.js";
-import { checkFileName, type ModelFiles, readJson } from "./files.js";
+import { checkFileName, missingFile, type ModelFiles, readJson } from "./files.js";
 import {
   canonicalName,
   expectedTensors,
@@ -102,7 +102,7 @@ export async function loadCheckpoint(
   opts: CheckpointOptions = {},
 ): Promise<Checkpoint> {
   const configJson = await readJson(files, "config.json");
-  if (configJson === undefined) throw new LoadError(`config.json not found in ${files.where}`);
+  if (configJson === undefined) throw missingFile(files, "config.json");
   const generationJson = await readJson(files, "generation_config.json");
   const index = await readJson(files, "model.safetensors.index.json");
   const weightMap = index?.weight_map as Record<string, string> | undefined;
@@ -188,7 +188,7 @@ export async function loadCheckpoint(
 
   for (const shard of shards) {
     const file = await files.open(shard);
-    if (!file) throw new LoadError(`${shard} not found in ${files.where}`);
+    if (!file) throw missingFile(files, shard);
     let loaded = 0;
     await readSafetensors(
       file.stream(),

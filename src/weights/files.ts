@@ -26,7 +26,8 @@ export interface ModelFiles {
 export type FileContent = Blob | ArrayBuffer | Uint8Array | string | URL;
 export type ModelSource = string | URL | Record<string, FileContent> | ModelFiles;
 
-export type PathOpener = (folder: string) => ModelFiles;
+/** Opens a local folder, named by path or by file: URL. */
+export type PathOpener = (folder: string | URL) => ModelFiles;
 let pathOpener: PathOpener | undefined;
 let isFolder: ((path: string) => boolean) | undefined;
 
@@ -99,7 +100,28 @@ function guarded(files: ModelFiles, signal: AbortSignal | undefined): ModelFiles
 /** "owner/name" is a hub repository, unless it names a local folder. */
 const HUB_REPO_ID = /^[\w-][\w.-]*\/[\w.-]+$/;
 
-function urlFile(url: string, opts: FetchOptions): () => Promise<ModelFile | undefined> {
+/**
+ * Names a server answered with an HTML page, per source. A dev server's SPA fallback (vite's)
+ * answers every unknown path with index.html and status 200: for an optional file that is
+ * "absent", for a required one a message that says so.
+ */
+const htmlAnswers = new WeakMap<ModelFiles, Set<string>>();
+
+/** The error for a file the model cannot do without. */
+export function missingFile(files: ModelFiles, name: string): LoadError {
+  const html = htmlAnswers.get(files)?.has(name);
+  const what = name.endsWith(".json") ? "JSON" : "the file";
+  return new LoadError(
+    html
+      ? `${name} in ${files.where} got an HTML page, not ${what}: is the URL right? (a dev server answers unknown paths with its index.html)`
+      : `${name} not found in ${files.where}`,
+  );
+}
+
+const isHtml = (res: Response, url: string) =>
+  /^text\/html\b/i.test(res.headers.get("content-type") ?? "") && !/\.html?$/i.test(new URL(url, "http://x").pathname);
+
+function urlFile(url: string, opts: FetchOptions, onHtml?: () => void): () => Promise<ModelFile | undefined> {
   return async () => {
     const doFetch = opts.fetch ?? fetch;
     const p = patience(opts);
@@ -118,6 +140,11 @@ function urlFile(url: string, opts: FetchOptions): () => Promise<ModelFile | und
       );
     }
     if (!res.ok || !res.body) throw new LoadError(`could not fetch ${url}: HTTP ${res.status}`);
+    if (isHtml(res, url)) {
+      await res.body.cancel();
+      onHtml?.();
+      return undefined;
+    }
     const len = Number(res.headers.get("content-length"));
     const size = Number.isFinite(len) && len > 0 ? len : undefined;
     const body = patientBody(res.body, p, (at, why) => new LoadError(`the download of ${url} broke off at byte ${at}${size === undefined ? "" : ` of ${size}`} (${why})`));
@@ -125,8 +152,20 @@ function urlFile(url: string, opts: FetchOptions): () => Promise<ModelFile | und
   };
 }
 
-function contentFile(name: string, content: FileContent, opts: FetchOptions): () => Promise<ModelFile | undefined> {
-  if (typeof content === "string" || content instanceof URL) return urlFile(String(content), opts);
+/** A file: URL, read from disk where the runtime has a file system (Node's fetch has no file: URLs). */
+function localUrlFile(url: URL): (() => Promise<ModelFile | undefined>) | undefined {
+  if (url.protocol !== "file:" || !pathOpener) return undefined;
+  const name = decodeURIComponent(url.pathname.slice(url.pathname.lastIndexOf("/") + 1));
+  const folder = pathOpener(new URL(".", url));
+  return () => folder.open(name);
+}
+
+function contentFile(name: string, content: FileContent, opts: FetchOptions, onHtml: () => void): () => Promise<ModelFile | undefined> {
+  if (content instanceof URL || (typeof content === "string" && content.startsWith("file:"))) {
+    const url = new URL(content);
+    return localUrlFile(url) ?? urlFile(url.href, opts, onHtml);
+  }
+  if (typeof content === "string") return urlFile(content, opts, onHtml);
   if (content instanceof Blob) return async () => ({ size: content.size, stream: () => content.stream() });
   if (content instanceof ArrayBuffer || content instanceof Uint8Array) {
     const bytes = content instanceof Uint8Array ? content : new Uint8Array(content);
@@ -143,10 +182,19 @@ function sourceFiles(source: ModelSource, opts: FetchOptions): ModelFiles {
   if (typeof source === "object" && source !== null && "open" in source && typeof source.open === "function") {
     return source as ModelFiles;
   }
+  if ((source instanceof URL ? source.protocol === "file:" : typeof source === "string" && source.startsWith("file:")) && pathOpener) {
+    return pathOpener(new URL(source as string | URL));
+  }
   if (source instanceof URL || (typeof source === "string" && /^https?:\/\//.test(source))) {
     const base = String(source).replace(/\/?$/, "/");
+    const html = new Set<string>();
     // Each part encoded: "?", "#" or "%2e%2e" in a name cannot change which URL is fetched.
-    return { where: base, open: (name) => urlFile(base + name.split("/").map(encodeURIComponent).join("/"), opts)() };
+    const files: ModelFiles = {
+      where: base,
+      open: (name) => urlFile(base + name.split("/").map(encodeURIComponent).join("/"), opts, () => html.add(name))(),
+    };
+    htmlAnswers.set(files, html);
+    return files;
   }
   if (typeof source === "string" && source.startsWith("hf://")) return hubFiles(source.slice("hf://".length), opts);
   if (typeof source === "string" && HUB_REPO_ID.test(source) && !isFolder?.(source)) return hubFiles(source, opts);
@@ -159,11 +207,14 @@ function sourceFiles(source: ModelSource, opts: FetchOptions): ModelFiles {
     return pathOpener(source);
   }
   if (typeof source === "object" && source !== null) {
-    const files = source as Record<string, FileContent>;
-    return {
-      where: `the given files (${Object.keys(files).join(", ")})`,
-      open: async (name) => (name in files ? contentFile(name, files[name], opts)() : undefined),
+    const given = source as Record<string, FileContent>;
+    const html = new Set<string>();
+    const files: ModelFiles = {
+      where: `the given files (${Object.keys(given).join(", ")})`,
+      open: async (name) => (name in given ? contentFile(name, given[name], opts, () => html.add(name))() : undefined),
     };
+    htmlAnswers.set(files, html);
+    return files;
   }
   throw new LoadError(
     `unsupported model source ${String(source)}: expected a URL, a folder path, a hub repository id or a map of files`,
@@ -181,6 +232,8 @@ export async function readJson(files: ModelFiles, name: string): Promise<Record<
   try {
     return JSON.parse(text) as Record<string, unknown>;
   } catch (e) {
+    // A server that sent a page without saying so in its content type.
+    if (/^\s*</.test(text)) throw new LoadError(`${name} in ${files.where} got an HTML page, not JSON: is the URL right?`);
     throw new LoadError(`${name} in ${files.where} is not valid JSON: ${(e as Error).message}`);
   }
 }
