@@ -17,6 +17,7 @@ import { WeightsError } from "../../src/errors.js";
 import { f32ArrayToF16 } from "../../src/weights/f16.js";
 import { type QuantBits, quantizeMatrix } from "../../src/weights/quantize.js";
 import { expectClose } from "../harness/compare.js";
+import { countingDevice } from "../harness/counting-device.js";
 import { randomArray, rng } from "../harness/random.js";
 import { ReferenceBackend } from "../reference/backend.js";
 
@@ -237,25 +238,10 @@ describe("transposed convolutions by output phase", () => {
   });
 });
 
-/** The device, with calls to its object-creating methods counted. */
-function countingDevice(d: GPUDevice, counts: Map<string, number>): GPUDevice {
-  const counted = new Set(["createBuffer", "createBindGroup", "createComputePipeline", "createShaderModule", "createBindGroupLayout"]);
-  return new Proxy(d, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target);
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        if (counted.has(String(prop))) counts.set(String(prop), (counts.get(String(prop)) ?? 0) + 1);
-        return value.apply(target, args);
-      };
-    },
-  });
-}
-
 describe("a repeated decode step", () => {
   test("creates no GPU objects after the first step, and computes the same as the reference", async () => {
-    const counts = new Map<string, number>();
-    const gpu = createWebGPUBackend(countingDevice(device, counts));
+    const { device: counted, counts } = countingDevice(device);
+    const gpu = createWebGPUBackend(counted);
     const ref = new ReferenceBackend();
     const rand = rng(41);
     const [D, H, KV, hd, V, I, L] = [24, 4, 2, 8, 97, 40, 16];
@@ -319,11 +305,12 @@ describe("a repeated decode step", () => {
     let token = 2;
     const created: number[] = [];
     for (let s = 0; s < 5; s++) {
-      const before = [...counts.values()].reduce((a, c) => a + c, 0);
+      const creations = () => [...counts].reduce((a, [name, n]) => a + (name.startsWith("create") ? n : 0), 0);
+      const before = creations();
       const got = await step(gpu, g, token, s);
       const want = await step(ref, r, token, s);
       expectClose(got.logits, want.logits, { atol: 1e-4, rtol: 1e-4 }, `logits at step ${s}`);
-      created.push([...counts.values()].reduce((a, c) => a + c, 0) - before);
+      created.push(creations() - before);
       token = want.next;
     }
     expect(counts.get("createBindGroup")).toBeGreaterThan(10);

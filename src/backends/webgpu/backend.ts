@@ -184,8 +184,10 @@ export class WebGPUBackend implements Backend {
     if (offset + data.length > buf.length) {
       throw new Error(`write of ${data.length} values at ${offset} overflows ${buf.label} [${buf.length}]`);
     }
-    // A queue write lands before everything not yet submitted: recorded ops that use
-    // this buffer must go first.
+    // Small writes are copied in the encoder, in order with the recorded ops. A queue
+    // write lands before everything not yet submitted: recorded ops that use this buffer
+    // must go first.
+    if (this.recorder.upload(gpu(buf), offset * 4, data)) return;
     if (this.recorder.touches(gpu(buf))) this.submit();
     this.device.queue.writeBuffer(gpu(buf), offset * 4, data as Float32Array<ArrayBuffer>);
   }
@@ -402,12 +404,13 @@ export class WebGPUBackend implements Backend {
     if (this.lost) throw this.lost;
     const bytes = 4 * Math.max(0, Math.min(length ?? buf.length, buf.length - offset));
     const out = new Uint8Array(bytes);
-    this.submit();
+    if (bytes === 0) this.submit();
+    // The first piece's copy goes with the recorded ops: a decode step is one submit.
     for (let done = 0; done < bytes; done += STAGING_PIECE_BYTES) {
       const size = Math.min(STAGING_PIECE_BYTES, bytes - done);
       const staging = this.pool.stagingBuffer(size);
       this.recorder.copy(gpu(buf), offset * 4 + done, staging, 0, size);
-      this.recorder.submit();
+      this.submit();
       try {
         await Promise.race([staging.mapAsync(MAP_READ, 0, size), this.lostPromise]);
       } catch (e) {
