@@ -7,14 +7,15 @@
 // any upload.
 import type { Backend, Weight } from "../backends/backend.js";
 import { parseConfig, type PaliGemmaConfig } from "../config.js";
-import { InputError, LoadError, WeightsError } from "../errors.js";
+import { ConfigError, InputError, LoadError, WeightsError } from "../errors.js";
 import { chooseDtype, type DtypeOption, type MemoryReport } from "../model/memory-plan.js";
-import { type ModelFiles, readJson } from "./files.js";
+import { checkFileName, type ModelFiles, readJson } from "./files.js";
 import {
   canonicalName,
   expectedTensors,
   GEMMA2_ONLY_NORM,
   isQuantizedWeight,
+  layerOf,
   LM_HEAD,
   newerLayoutName,
   quantizedPart,
@@ -77,6 +78,23 @@ function view<T extends Uint32Array | Uint16Array>(bytes: Uint8Array, Type: { ne
   return new Type(aligned.buffer as ArrayBuffer, aligned.byteOffset, aligned.byteLength / Type.BYTES_PER_ELEMENT);
 }
 
+/** A config with fewer layers than the checkpoint would silently run fewer; more would miss tensors. */
+function checkLayerCounts(config: PaliGemmaConfig, names: Iterable<string>): void {
+  const found = { vision: 0, text: 0 };
+  for (const name of names) {
+    const at = layerOf(canonicalName(name));
+    if (at) found[at.tower] = Math.max(found[at.tower], at.layer + 1);
+  }
+  for (const [tower, section] of [["vision", "vision_config"], ["text", "text_config"]] as const) {
+    const said = config[tower].numLayers;
+    if (found[tower] !== said) {
+      throw new ConfigError(
+        `config.json ${section}.num_hidden_layers is ${said}, but the checkpoint has ${found[tower]} ${tower} layers`,
+      );
+    }
+  }
+}
+
 export async function loadCheckpoint(
   files: ModelFiles,
   backend: Backend,
@@ -84,12 +102,20 @@ export async function loadCheckpoint(
   opts: CheckpointOptions = {},
 ): Promise<Checkpoint> {
   const configJson = await readJson(files, "config.json");
-  if (!configJson) throw new LoadError(`config.json not found in ${files.where}`);
+  if (configJson === undefined) throw new LoadError(`config.json not found in ${files.where}`);
   const generationJson = await readJson(files, "generation_config.json");
   const index = await readJson(files, "model.safetensors.index.json");
   const weightMap = index?.weight_map as Record<string, string> | undefined;
-  if (index && (typeof weightMap !== "object" || weightMap === null)) {
-    throw new LoadError(`model.safetensors.index.json in ${files.where} has no weight_map`);
+  if (index !== undefined && (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap))) {
+    throw new LoadError(`model.safetensors.index.json in ${files.where} has no weight_map object (tensor name -> file name)`);
+  }
+  for (const [tensor, shard] of Object.entries(weightMap ?? {})) {
+    if (typeof shard !== "string") {
+      throw new LoadError(
+        `model.safetensors.index.json in ${files.where}: weight_map["${tensor}"] is ${JSON.stringify(shard)}, expected a file name`,
+      );
+    }
+    checkFileName(shard, files.where);
   }
   const shards = weightMap ? [...new Set(Object.values(weightMap))] : ["model.safetensors"];
   // A quantized checkpoint (paligemma-edge quantize) stores its matrices as words + scales.
@@ -112,6 +138,7 @@ export async function loadCheckpoint(
   const setConfig = (names: string[]) => {
     // A Gemma 2 checkpoint whose config omits text_config.model_type is told apart by its norms.
     config = parseConfig(configJson, generationJson, generationOf(names) ?? (weightMap ? 1 : undefined));
+    checkLayerCounts(config, names);
     expected = expectedTensors(config);
     const untiedLmHead = names.map(canonicalName).some((n) => (quantizedPart(n)?.weight ?? n) === LM_HEAD);
     memory = chooseDtype(config, requested, backend, {
@@ -130,7 +157,8 @@ export async function loadCheckpoint(
     if (tensors.has(name) || pending.has(name)) throw new WeightsError(`${shard}: tensor ${file} appears twice in the checkpoint (${name})`);
   };
 
-  const takePart = (shard: string, t: TensorInfo, weight: string, part: QuantizedPart, bytes: Uint8Array) => {
+  /** Checks a quantized part's header entry against the layout its matrix needs, before its bytes are read. */
+  const checkPart = (shard: string, t: TensorInfo, weight: string, part: QuantizedPart) => {
     if (!isQuantizedWeight(weight)) {
       throw new WeightsError(
         `${shard}: tensor ${t.name} is quantized, but ${weight} is not a matrix the format quantizes (norms, biases, the patch embedding and the position embedding stay F32/F16/BF16)`,
@@ -144,13 +172,17 @@ export async function loadCheckpoint(
         `${shard}: tensor ${t.name} is ${t.dtype} [${t.shape}], but q${stored} of ${weight} [${shape}] stores ${part} as ${want.dtype} [${want.shape}]`,
       );
     }
+  };
+
+  const takePart = (t: TensorInfo, weight: string, part: QuantizedPart, bytes: Uint8Array, shard: string) => {
+    const shape = expected!.get(weight)!;
     const data = part === "qweight" ? view(bytes, Uint32Array) : view(bytes, Uint16Array);
     const other = pending.get(weight);
     if (tensors.has(weight) || other?.part === part) throw new WeightsError(`${shard}: tensor ${t.name} appears twice in the checkpoint`);
     if (!other) return void pending.set(weight, { part, data, file: t.name });
     pending.delete(weight);
     const [qweight, scales] = part === "qweight" ? [data, other.data] : [other.data, data];
-    const m: QuantizedMatrix = { bits: stored, qweight: qweight as Uint32Array, scales: scales as Uint16Array };
+    const m: QuantizedMatrix = { bits: stored!, qweight: qweight as Uint32Array, scales: scales as Uint16Array };
     tensors.set(weight, backend.uploadQuantized(weight, m, [shape[0], shape[1]]));
   };
 
@@ -165,19 +197,28 @@ export async function loadCheckpoint(
         onHeader: (infos) => {
           if (!config) setConfig(infos.map((t) => t.name));
         },
+        // Checked before its bytes are read: a header may claim a tensor of any size.
         want: (t) => {
           const name = canonicalName(t.name);
-          return expected!.has(quantizedPart(name)?.weight ?? name);
-        },
-        onTensor: (t, bytes) => {
-          const name = canonicalName(t.name);
           const quantized = quantizedPart(name);
-          if (quantized) return takePart(shard, t, quantized.weight, quantized.part, bytes);
-          const shape = expected!.get(name)!;
+          if (quantized) {
+            if (!expected!.has(quantized.weight)) return false;
+            checkPart(shard, t, quantized.weight, quantized.part);
+            return true;
+          }
+          const shape = expected!.get(name);
+          if (!shape) return false;
           if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
             throw new WeightsError(`${shard}: tensor ${t.name} has shape [${t.shape}] but config.json implies [${shape}]`);
           }
           claim(shard, t.name, name);
+          return true;
+        },
+        onTensor: (t, bytes) => {
+          const name = canonicalName(t.name);
+          const quantized = quantizedPart(name);
+          if (quantized) return takePart(t, quantized.weight, quantized.part, bytes, shard);
+          const shape = expected!.get(name)!;
           // A float matrix under q8/q4 (a bf16 checkpoint, or one a quantized folder left as floats) is quantized here.
           const weight =
             bits !== undefined && isQuantizedWeight(name)

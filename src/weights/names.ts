@@ -62,6 +62,12 @@ export function quantizedPart(name: string): { weight: string; part: QuantizedPa
 /** The file name of a quantized matrix's part: `x.weight` -> `x.qweight` / `x.scales`. */
 export const quantizedPartName = (weight: string, part: QuantizedPart) => `${weight.replace(/\.weight$/, "")}.${part}`;
 
+/** The tower and layer a canonical name belongs to, undefined outside the layer stacks. */
+export function layerOf(name: string): { tower: "vision" | "text"; layer: number } | undefined {
+  const m = /^(?:vision_tower\.vision_model\.encoder|language_model\.model)\.layers\.(\d+)\./.exec(name);
+  return m ? { tower: name.startsWith(VISION) ? "vision" : "text", layer: Number(m[1]) } : undefined;
+}
+
 /** Every tensor the model needs, with its shape. lm_head is optional (tied to the embeddings). */
 export function expectedTensors(c: PaliGemmaConfig): Map<string, number[]> {
   const v = c.vision;

@@ -19,6 +19,8 @@ import {
   type SampleOptions,
   type UploadOptions,
   type Weight,
+  firstNonFinite,
+  nonFiniteWeightError,
   weightLength,
 } from "../backend.js";
 import { DisposedError, WeightsError } from "../../errors.js";
@@ -63,25 +65,6 @@ class WasmWeight implements Weight {
   get bits(): 0 | 4 | 8 {
     return this.precision === "q4" ? 4 : this.precision === "q8" ? 8 : 0;
   }
-}
-
-/**
- * Weights that the stored precision cannot hold: inf or NaN, or for f16 a
- * magnitude over 65504.
- */
-function nonFiniteError(label: string, index: number, data: Uint16Array | Float32Array, precision: "f16" | "f32"): WeightsError {
-  const value = data instanceof Float32Array ? String(data[index]) : `f16 bits 0x${data[index].toString(16)}`;
-  const why =
-    precision === "f16"
-      ? "which is not a finite f16; the WASM backend stores weights as f16 (largest magnitude 65504), " +
-        "so this checkpoint holds values it cannot represent, or is corrupt"
-      : "which is not finite; this checkpoint is corrupt";
-  return new WeightsError(`${label}: element ${index} is ${value}, ${why}`);
-}
-
-function firstNonFinite(values: Float32Array): number {
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
-  return -1;
 }
 
 class WasmBackend implements Backend {
@@ -141,8 +124,8 @@ class WasmBackend implements Backend {
     const n = weightLength(label, data, shape);
     if (precision === "f32") {
       const values = data instanceof Uint16Array ? f16ArrayToF32(data) : data;
-      const bad = firstNonFinite(values);
-      if (bad >= 0) throw nonFiniteError(label, bad, data, precision);
+      const bad = firstNonFinite(values, precision);
+      if (bad >= 0) throw nonFiniteWeightError(label, bad, data, precision);
       const ptr = this.heap.alloc(n * 4, label);
       new Float32Array(this.buffer, ptr, n).set(values);
       return new WasmWeight(label, [...shape], precision, ptr);
@@ -156,10 +139,11 @@ class WasmBackend implements Backend {
       const chunk = 1 << 20;
       for (let i = 0; i < n; i += chunk) view().set(f32ArrayToF16(data.subarray(i, i + chunk)), i);
     }
+    // The same test as firstNonFinite, in SIMD over the copy in WASM memory.
     const bad = this.k.f16FirstNonFinite(ptr, n);
     if (bad >= 0) {
       this.heap.release(ptr);
-      throw nonFiniteError(label, bad, data, precision);
+      throw nonFiniteWeightError(label, bad, data, precision);
     }
     return new WasmWeight(label, [...shape], precision, ptr);
   }
@@ -347,7 +331,7 @@ class WasmBackend implements Backend {
     const scratch = this.scratch(kernels.attentionScratchBytes(heads, headDim));
     kernels.attention(
       this.ptr(out, rows * heads * headDim), this.ptr(q, rows * heads * headDim), this.ptr(k, 0), this.ptr(v, 0),
-      this.ptr(meta, rows * 3, "i32"), rows, heads, kvHeads, headDim, o.scale, o.softcap ?? 0, scratch,
+      this.ptr(meta, rows * 3, "i32"), rows, heads, kvHeads, headDim, o.scale, o.softcap ?? 0, o.window ?? 0, scratch,
     );
   }
 

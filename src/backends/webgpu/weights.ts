@@ -7,7 +7,7 @@
 // Quantized matrices (q8/q4, src/weights/quantize.ts) keep their layout as it is: each
 // chunk is the rows' qweight words and, in a second buffer, their f16 scales packed two
 // per u32; the kernels dequantize in registers.
-import { type Weight, type WeightPrecision, weightLength } from "../backend.js";
+import { firstNonFinite, nonFiniteWeightError, type Weight, type WeightPrecision, weightLength } from "../backend.js";
 import { f16ArrayToF32, f32ArrayToF16 } from "../../weights/f16.js";
 import { checkQuantized, groupsPerRow, type QuantizedMatrix, wordsPerRow } from "../../weights/quantize.js";
 import { type BufferPool, USAGE } from "./buffers.js";
@@ -59,6 +59,8 @@ export function uploadWeight(
   precision: WeightPrecision,
 ): GPUWeight {
   const count = weightLength(label, data, shape);
+  const bad = firstNonFinite(data, precision);
+  if (bad >= 0) throw nonFiniteWeightError(label, bad, data, precision);
   const rows = shape.length > 1 ? shape[0] : 1;
   const rowLength = count / Math.max(rows, 1);
   const bytesPerValue = precision === "f32" ? 4 : 2;
