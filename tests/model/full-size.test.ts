@@ -13,7 +13,6 @@
 import { describe, expect, test } from "vitest";
 import { createWasmBackend } from "../../src/backends/wasm/backend.js";
 import { PaliGemmaForConditionalGeneration } from "../../src/model/paligemma.js";
-import { expectClose } from "../harness/compare.js";
 import { fullSizeSource, PALIGEMMA_3B_224 } from "../harness/full-size.js";
 
 const IMAGE = PALIGEMMA_3B_224.image_token_index;
