@@ -98,11 +98,11 @@ export function checkQuantized(label: string, m: QuantizedMatrix, N: number, K: 
 
 const fr = Math.fround;
 
+/** 1.5 · 2^52: adding and subtracting it rounds an f64 below 2^51 to an integer, half to even (the FPU's rounding). */
+const ROUND = 6755399441055744;
+
 /** Round half to even, as numpy's and torch's round do. */
-function roundEven(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
+const roundEven = (x: number) => x + ROUND - ROUND;
 
 /** An all-zero quantized [N, K] matrix, for quantizeRows to fill. */
 export function emptyQuantized(N: number, K: number, bits: QuantBits): QuantizedMatrix {
@@ -134,31 +134,47 @@ export function quantizeRows(out: QuantizedMatrix, values: Float32Array, n0: num
   }
   const lo = bits === 4 ? -8 : -127;
   const hi = qmax(bits);
-  const group = new Float32Array(GROUP);
-  const perWord = 32 / bits;
-  const mask = (1 << bits) - 1;
+  const offset = bits === 4 ? 8 : 0; // q4 stores q + 8; q8 stores q's two's-complement byte
+  const stored = new Int32Array(GROUP); // one group's q + offset
+  const tail = new Float32Array(GROUP); // a row's last group when K is not a multiple of 32, zero-padded
   for (let r = 0; r < count; r++) {
     const n = n0 + r;
-    const row = r * K;
     for (let g = 0; g < groups; g++) {
       const k0 = g * GROUP;
-      const len = Math.min(GROUP, K - k0);
-      let max = 0;
-      for (let i = 0; i < GROUP; i++) {
-        const v = i < len ? values[row + k0 + i] : 0;
-        group[i] = v;
-        const a = Math.abs(v);
-        if (a > max) max = a;
-        else if (!(a <= max)) max = a; // NaN: carried into the scale, and rejected at upload
+      let src = values;
+      let at = r * K + k0;
+      if (k0 + GROUP > K) {
+        tail.fill(0);
+        tail.set(values.subarray(at, at + K - k0));
+        src = tail;
+        at = 0;
       }
-      const scaleBits = f32ToF16(fr(max / hi));
+      let max = 0;
+      let nan = false;
+      for (let i = 0; i < GROUP; i++) {
+        const a = Math.abs(src[at + i]);
+        if (a > max) max = a;
+        else if (a !== a) nan = true;
+      }
+      // A NaN makes the scale NaN, which every backend's upload rejects.
+      const scaleBits = f32ToF16(nan ? NaN : fr(max / hi));
       const scale = f16ToF32(scaleBits);
       scales[n * groups + g] = scaleBits;
-      const w0 = n * words + g * (GROUP / perWord);
       for (let i = 0; i < GROUP; i++) {
-        const q = scale === 0 ? 0 : Math.min(hi, Math.max(lo, roundEven(fr(group[i] / scale))));
-        const stored = bits === 4 ? q + 8 : q & 0xff;
-        qweight[w0 + Math.floor(i / perWord)] |= (stored & mask) << ((i % perWord) * bits);
+        const q = scale === 0 ? 0 : roundEven(fr(src[at + i] / scale)) | 0;
+        stored[i] = (q > hi ? hi : q < lo ? lo : q) + offset;
+      }
+      const w0 = n * words + (g * GROUP * bits) / 32;
+      const q = stored;
+      if (bits === 4) {
+        for (let w = 0, b = 0; w < 4; w++, b += 8) {
+          qweight[w0 + w] =
+            (q[b] | (q[b + 1] << 4) | (q[b + 2] << 8) | (q[b + 3] << 12) | (q[b + 4] << 16) | (q[b + 5] << 20) | (q[b + 6] << 24) | (q[b + 7] << 28)) >>> 0;
+        }
+      } else {
+        for (let w = 0, b = 0; w < 8; w++, b += 4) {
+          qweight[w0 + w] = ((q[b] & 255) | ((q[b + 1] & 255) << 8) | ((q[b + 2] & 255) << 16) | ((q[b + 3] & 255) << 24)) >>> 0;
+        }
       }
     }
   }

@@ -91,6 +91,11 @@ class WasmBackend implements Backend {
     return this.live.heap;
   }
 
+  /** Bytes of WebAssembly memory the module holds now (it grows, never shrinks): what the memory plan must bound. */
+  get memoryBytes(): number {
+    return this.k.memory.buffer.byteLength;
+  }
+
   private get buffer(): ArrayBuffer {
     // Re-read on every use: growing the memory replaces its ArrayBuffer.
     return this.k.memory.buffer;
