@@ -95,7 +95,7 @@ function ids(v: unknown): number[] {
  * text model_type: Gemma 2 layers have pre/post feed-forward norms.
  */
 export function parseConfig(config: Json, generationConfig?: Json, generationHint?: 1 | 2): PaliGemmaConfig {
-  if (typeof config !== "object" || config === null) throw new ConfigError("config.json is not a JSON object");
+  checkDocument(config);
   if (config.model_type !== undefined && config.model_type !== "paligemma") {
     throw new ConfigError(`config.json model_type is "${config.model_type}", expected "paligemma"`);
   }
@@ -116,7 +116,7 @@ export function parseConfig(config: Json, generationConfig?: Json, generationHin
   const td = generation === 2 ? GEMMA2_DEFAULTS : config.text_config ? GEMMA_DEFAULTS : PALIGEMMA_TEXT_DEFAULTS;
   const imageSize = num(v, "image_size", vd.image_size, "vision_config");
   const patchSize = num(v, "patch_size", vd.patch_size, "vision_config");
-  if (imageSize % patchSize !== 0) {
+  if (patchSize > 0 && imageSize % patchSize !== 0) {
     throw new ConfigError(`vision_config.image_size ${imageSize} is not a multiple of patch_size ${patchSize}`);
   }
   const vision: VisionConfig = {
@@ -135,7 +135,7 @@ export function parseConfig(config: Json, generationConfig?: Json, generationHin
   const headDim = num(t, "head_dim", td.head_dim, "text_config");
   const numKvHeads = num(t, "num_key_value_heads", td.num_key_value_heads, "text_config");
   const numLayers = num(t, "num_hidden_layers", td.num_hidden_layers, "text_config");
-  if (numHeads % numKvHeads !== 0) {
+  if (numKvHeads > 0 && numHeads % numKvHeads !== 0) {
     throw new ConfigError(`text_config.num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`);
   }
   if (headDim % 2 !== 0) throw new ConfigError(`text_config.head_dim ${headDim} must be even for rotary embeddings`);
@@ -161,10 +161,13 @@ export function parseConfig(config: Json, generationConfig?: Json, generationHin
 
   const numImageTokens = (t.num_image_tokens ?? v.num_image_tokens) as number | undefined;
   if (numImageTokens !== undefined && numImageTokens !== vision.numPatches) {
-    throw new ConfigError(`num_image_tokens ${numImageTokens} != (image_size / patch_size)² = ${vision.numPatches}`);
+    throw new ConfigError(
+      `num_image_tokens ${numImageTokens} != (image_size / patch_size)² = (${imageSize} / ${patchSize})² = ${vision.numPatches}` +
+        (config.vision_config === undefined ? " (config.json has no vision_config, so these are transformers' defaults)" : ""),
+    );
   }
   const eos = ids(generationConfig?.eos_token_id);
-  return {
+  return checkConfig({
     vision,
     text,
     imageTokenId: imageTokenId(config),
@@ -172,7 +175,90 @@ export function parseConfig(config: Json, generationConfig?: Json, generationHin
     eosTokenIds: eos.length ? eos : ids(config.eos_token_id ?? 1),
     padTokenId: num(config, "pad_token_id", 0, "config"),
     dtype: ((config.dtype ?? config.torch_dtype) as string | undefined) ?? undefined,
+  });
+}
+
+// ---- validation: what transformers would accept but no model can run ----
+
+/** Layers per tower beyond any published model (Gemma 2 27B has 46): a config asking more is broken. */
+export const MAX_LAYERS = 1024;
+
+const kind = (x: unknown) => (x === null ? "null" : Array.isArray(x) ? "an array" : typeof x);
+
+/** config.json must be an object with PaliGemma's sections: else every size would silently be the 3B default. */
+function checkDocument(config: unknown): asserts config is Json {
+  if (typeof config !== "object" || config === null || Array.isArray(config)) {
+    throw new ConfigError(`config.json holds ${kind(config)}, expected a JSON object (a PaliGemma config with vision_config and text_config)`);
+  }
+  const c = config as Json;
+  for (const key of ["vision_config", "text_config"]) {
+    const section = c[key];
+    if (section !== undefined && (typeof section !== "object" || section === null || Array.isArray(section))) {
+      throw new ConfigError(`config.json ${key} is ${kind(section)}, expected a JSON object`);
+    }
+  }
+  if (c.model_type === undefined && c.vision_config === undefined && c.text_config === undefined) {
+    throw new ConfigError(
+      `config.json has none of model_type, vision_config or text_config (its keys: ${Object.keys(c).slice(0, 8).join(", ") || "none"}): it is not a PaliGemma config`,
+    );
+  }
+}
+
+/** Sizes that load but would run garbage (or divide by zero inside a kernel) are refused here. */
+function checkConfig(c: PaliGemmaConfig): PaliGemmaConfig {
+  const { vision: v, text: t } = c;
+  const count = (value: number, field: string, max = 2 ** 31 - 1) => {
+    if (!Number.isInteger(value) || value < 1 || value > max) {
+      throw new ConfigError(`${field} is ${value}, expected a positive integer${max < 2 ** 31 - 1 ? ` of at most ${max}` : ""}`);
+    }
   };
+  const positive = (value: number, field: string) => {
+    if (!(value > 0)) throw new ConfigError(`${field} is ${value}, expected a number above 0`);
+  };
+  count(v.hiddenSize, "vision_config.hidden_size");
+  count(v.intermediateSize, "vision_config.intermediate_size");
+  count(v.numLayers, "vision_config.num_hidden_layers", MAX_LAYERS);
+  count(v.numHeads, "vision_config.num_attention_heads");
+  count(v.imageSize, "vision_config.image_size");
+  count(v.patchSize, "vision_config.patch_size");
+  if (v.hiddenSize % v.numHeads !== 0) {
+    throw new ConfigError(
+      `vision_config.hidden_size ${v.hiddenSize} is not a multiple of num_attention_heads ${v.numHeads}: each head needs an equal share`,
+    );
+  }
+  positive(v.layerNormEps, "vision_config.layer_norm_eps");
+
+  count(t.hiddenSize, "text_config.hidden_size");
+  count(t.intermediateSize, "text_config.intermediate_size");
+  count(t.numLayers, "text_config.num_hidden_layers", MAX_LAYERS);
+  count(t.numHeads, "text_config.num_attention_heads");
+  count(t.numKvHeads, "text_config.num_key_value_heads");
+  count(t.headDim, "text_config.head_dim");
+  count(t.vocabSize, "text_config.vocab_size");
+  count(t.maxPositions, "text_config.max_position_embeddings");
+  positive(t.rmsNormEps, "text_config.rms_norm_eps");
+  positive(t.ropeTheta, "text_config.rope_theta");
+  positive(t.queryPreAttnScalar, "text_config.query_pre_attn_scalar");
+  for (const [value, field] of [
+    [t.attnLogitSoftcap, "text_config.attn_logit_softcapping"],
+    [t.finalLogitSoftcap, "text_config.final_logit_softcapping"],
+  ] as const) {
+    if (!(typeof value === "number" && value >= 0 && Number.isFinite(value))) {
+      throw new ConfigError(`${field} is ${JSON.stringify(value)}, expected a number >= 0 (or null for none)`);
+    }
+  }
+  const tokens: [number, string][] = [
+    [c.imageTokenId, "image_token_index"],
+    [c.bosTokenId, "bos_token_id"],
+    [c.padTokenId, "pad_token_id"],
+    ...c.eosTokenIds.map((id): [number, string] => [id, "eos_token_id"]),
+  ];
+  for (const [id, field] of tokens) {
+    if (!Number.isInteger(id) || id < 0 || id >= t.vocabSize) {
+      throw new ConfigError(`${field} ${id} is not a token id of the vocabulary (integers 0 to ${t.vocabSize - 1})`);
+    }
+  }
+  return c;
 }
 
 /** A number, where null means none (0); absent is the default. */

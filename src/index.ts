@@ -4,7 +4,7 @@
 // The SDK's face: load a model, run tasks.
 export { PaliGemma, type PaliGemmaLoadOptions, type GenerateResult, type Segmentation, type Timings, type Detection } from "./paligemma.js";
 export type { Box } from "./tasks/detect.js";
-export { AbortedError, type GenerationOptions } from "./tasks/generate.js";
+export type { GenerationOptions } from "./tasks/generate.js";
 export { prompts } from "./tasks/prompts.js";
 
 // The model, for forward passes of your own.
@@ -12,8 +12,10 @@ export {
   PaliGemmaForConditionalGeneration, type AttentionChoice, type ForwardInputs, type ForwardOutput, type LoadOptions, type ModelOptions,
 } from "./model/paligemma.js";
 export { KVCache } from "./model/kv-cache.js";
+export { memoryPlan, type DtypeOption, type MemoryPlan, type MemoryReport } from "./model/memory-plan.js";
+export type { WeightDtype } from "./weights/quantize.js";
 export { parseConfig, type PaliGemmaConfig, type TextConfig, type VisionConfig } from "./config.js";
-export { createBackend, NoWebGPUError, type DeviceOption } from "./backends/select.js";
+export { createBackend, selectBackend, NoWebGPUError, type BackendInfo, type DeviceOption } from "./backends/select.js";
 export type { Backend } from "./backends/backend.js";
 
 // Pieces usable alone.

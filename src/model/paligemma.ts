@@ -8,14 +8,15 @@
 //                   1/√D before the decoder multiplies everything by √D: they cancel)
 //   logits          = lmHead(rms(gemma(e)))
 import type { Backend, Buf, SampleOptions, Weight } from "../backends/backend.js";
-import { createBackend, type DeviceOption } from "../backends/select.js";
+import { type BackendInfo, type DeviceOption, selectBackend } from "../backends/select.js";
 import type { PaliGemmaConfig } from "../config.js";
 import { DisposedError, InputError } from "../errors.js";
-import { type Checkpoint, loadCheckpoint } from "../weights/checkpoint.js";
+import { type Checkpoint, type CheckpointOptions, loadCheckpoint } from "../weights/checkpoint.js";
 import { type FetchOptions, type ModelSource, resolveSource } from "../weights/files.js";
 import { PROJECTOR } from "../weights/names.js";
 import { gemmaLayers, gemmaLogits, type GemmaWeights, gemmaWeights } from "./gemma.js";
 import { KVCache } from "./kv-cache.js";
+import type { MemoryReport } from "./memory-plan.js";
 import { siglipForward, type SiglipWeights, siglipWeights } from "./siglip.js";
 import { Workspace } from "./workspace.js";
 
@@ -33,7 +34,7 @@ export interface ModelOptions {
   attention?: AttentionChoice;
 }
 
-export interface LoadOptions extends FetchOptions, ModelOptions {
+export interface LoadOptions extends FetchOptions, CheckpointOptions, ModelOptions {
   device?: DeviceOption;
   /** A GPU, adapter or device to run on instead of navigator.gpu / the `webgpu` package. */
   gpu?: GPU | GPUAdapter | GPUDevice;
@@ -76,15 +77,21 @@ export class PaliGemmaForConditionalGeneration {
   private readonly textWs: Workspace;
   /** Per decoder layer: its sliding window, 0 for none. */
   private readonly windows: number[];
+  /** Which backend runs the model and why (device: "auto" says what it skipped). */
+  readonly backendInfo: BackendInfo;
+  /** The dtype the weights were loaded as and why; absent for a model built from weights uploaded by hand. */
+  readonly memory?: MemoryReport;
   private disposed = false;
 
   constructor(
     readonly config: PaliGemmaConfig,
     readonly backend: Backend,
     tensors: Map<string, Weight>,
-    options: ModelOptions = {},
+    options: ModelOptions & { backendInfo?: BackendInfo; memory?: MemoryReport } = {},
   ) {
     this.windows = layerWindows(config, options.attention);
+    this.backendInfo = options.backendInfo ?? { name: backend.name, reason: "the caller passed this backend" };
+    this.memory = options.memory;
     const get = (name: string) => {
       const w = tensors.get(name);
       if (!w) throw new Error(`weight ${name} was not loaded`);
@@ -101,15 +108,21 @@ export class PaliGemmaForConditionalGeneration {
   static async load(source: ModelSource, opts: LoadOptions = {}): Promise<PaliGemmaForConditionalGeneration> {
     const files = resolveSource(source, opts);
     layerWindows(undefined, opts.attention); // a bad option fails before anything loads
-    const backend = opts.backend ?? (await createBackend(opts.device ?? "auto", opts.gpu));
+    const { backend, info } = opts.backend
+      ? { backend: opts.backend, info: undefined }
+      : await selectBackend(opts.device ?? "auto", opts.gpu);
     let ckpt: Checkpoint;
     try {
-      ckpt = await loadCheckpoint(files, backend, opts.onProgress);
+      ckpt = await loadCheckpoint(files, backend, opts.onProgress, { dtype: opts.dtype, maxMemoryBytes: opts.maxMemoryBytes });
     } catch (e) {
       if (!opts.backend) backend.dispose();
       throw e;
     }
-    return new PaliGemmaForConditionalGeneration(ckpt.config, backend, ckpt.tensors, opts);
+    return new PaliGemmaForConditionalGeneration(ckpt.config, backend, ckpt.tensors, {
+      attention: opts.attention,
+      backendInfo: info,
+      memory: ckpt.memory,
+    });
   }
 
   /**

@@ -76,7 +76,9 @@ export async function loadTokenizer(source: TokenizerSource): Promise<Tokenizer>
     const merges = model.get("merges");
     if (!vocab) throw new TokenizerError("model has no vocab");
     if (!merges) throw new TokenizerError("model has no merges");
-    wasm.loadVocab(vocab);
+    if (wasm.loadVocab(vocab) === 0) {
+      throw new TokenizerError("model.vocab is empty: a BPE tokenizer needs its vocabulary (Gemma's has 256000 tokens)");
+    }
     wasm.loadMerges(merges);
 
     // Added tokens come after the vocabulary, in their order (Hugging Face's).

@@ -4,10 +4,11 @@
 // - a map of file name -> Blob | File | ArrayBuffer | Uint8Array | URL string,
 // - a local folder path, through the opener a runtime adapter registers (Node, Deno),
 // - a Hugging Face hub repository, "owner/name" or "hf://owner/name" (hub.ts).
-import { LoadError } from "../errors.js";
+import { LoadError, PaliGemmaError } from "../errors.js";
 import type { ModelCache } from "./cache.js";
 import type { LoadProgress } from "./checkpoint.js";
 import { hubFiles } from "./hub.js";
+import { abortableBody, checkAborted, patience, patientBody, patientFetch } from "./stalls.js";
 
 export interface ModelFile {
   /** Bytes, when known up front (Content-Length, Blob.size). */
@@ -57,6 +58,42 @@ export interface FetchOptions {
   cache?: string | ModelCache | false;
   /** Download progress of hub files, including the offset a resumed download starts at. */
   onProgress?: (p: LoadProgress) => void;
+  /** Aborting stops the load: its next read fails with an AbortedError (code ABORTED). */
+  signal?: AbortSignal;
+  /**
+   * URL and hub files: a request that gets no response, or a body that sends no bytes, for
+   * this long fails with a LoadError naming the file and the byte it stalled at (a hub
+   * download into a cache resumes from there on the next load). Default 30000; Infinity waits.
+   */
+  idleTimeoutMs?: number;
+}
+
+/**
+ * Names come from files too (an index's weight_map), so each is checked to be a relative
+ * path of plain names before anything is opened: nothing outside the model folder, URL
+ * prefix or cache entry can be reached. Returns the name.
+ */
+export function checkFileName(name: unknown, where: string): string {
+  const plain = (part: string) => part !== "" && part !== "." && part !== ".." && !/[\\:\x00-\x1f]/.test(part);
+  if (typeof name !== "string" || !name.split("/").every(plain)) {
+    throw new LoadError(
+      `${JSON.stringify(name)} (a file of ${where}) is not a file name inside the model: expected a relative path of plain names, ` +
+        'without empty, "." or ".." parts, "\\" or ":"',
+    );
+  }
+  return name;
+}
+
+/** Every open() of `files` checks its name first, and every read the caller's signal. */
+function guarded(files: ModelFiles, signal: AbortSignal | undefined): ModelFiles {
+  return {
+    where: files.where,
+    async open(name) {
+      checkAborted(signal);
+      const file = await files.open(checkFileName(name, files.where));
+      return file && signal ? { size: file.size, stream: () => abortableBody(file.stream(), signal) } : file;
+    },
+  };
 }
 
 /** "owner/name" is a hub repository, unless it names a local folder. */
@@ -65,10 +102,13 @@ const HUB_REPO_ID = /^[\w-][\w.-]*\/[\w.-]+$/;
 function urlFile(url: string, opts: FetchOptions): () => Promise<ModelFile | undefined> {
   return async () => {
     const doFetch = opts.fetch ?? fetch;
+    const p = patience(opts);
+    const headers = opts.token ? { Authorization: `Bearer ${opts.token}` } : undefined;
     let res: Response;
     try {
-      res = await doFetch(url, opts.token ? { headers: { Authorization: `Bearer ${opts.token}` } } : undefined);
+      res = await patientFetch(p, url, (signal) => doFetch(url, { headers, signal }));
     } catch (e) {
+      if (e instanceof PaliGemmaError) throw e;
       throw new LoadError(`could not fetch ${url}: ${(e as Error).message}`);
     }
     if (res.status === 404) return undefined;
@@ -79,8 +119,9 @@ function urlFile(url: string, opts: FetchOptions): () => Promise<ModelFile | und
     }
     if (!res.ok || !res.body) throw new LoadError(`could not fetch ${url}: HTTP ${res.status}`);
     const len = Number(res.headers.get("content-length"));
-    const body = res.body;
-    return { size: Number.isFinite(len) && len > 0 ? len : undefined, stream: () => body };
+    const size = Number.isFinite(len) && len > 0 ? len : undefined;
+    const body = patientBody(res.body, p, (at, why) => new LoadError(`the download of ${url} broke off at byte ${at}${size === undefined ? "" : ` of ${size}`} (${why})`));
+    return { size, stream: () => body };
   };
 }
 
@@ -95,12 +136,17 @@ function contentFile(name: string, content: FileContent, opts: FetchOptions): ()
 }
 
 export function resolveSource(source: ModelSource, opts: FetchOptions = {}): ModelFiles {
+  return guarded(sourceFiles(source, opts), patience(opts).signal);
+}
+
+function sourceFiles(source: ModelSource, opts: FetchOptions): ModelFiles {
   if (typeof source === "object" && source !== null && "open" in source && typeof source.open === "function") {
     return source as ModelFiles;
   }
   if (source instanceof URL || (typeof source === "string" && /^https?:\/\//.test(source))) {
     const base = String(source).replace(/\/?$/, "/");
-    return { where: base, open: (name) => urlFile(base + name, opts)() };
+    // Each part encoded: "?", "#" or "%2e%2e" in a name cannot change which URL is fetched.
+    return { where: base, open: (name) => urlFile(base + name.split("/").map(encodeURIComponent).join("/"), opts)() };
   }
   if (typeof source === "string" && source.startsWith("hf://")) return hubFiles(source.slice("hf://".length), opts);
   if (typeof source === "string" && HUB_REPO_ID.test(source) && !isFolder?.(source)) return hubFiles(source, opts);
