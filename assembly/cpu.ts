@@ -7,6 +7,7 @@ export { f16FirstNonFinite } from "./cpu/f16";
 export { embed } from "./cpu/embed";
 export { patchify } from "./cpu/patchify";
 export { linear, linearPanelBytes, LINEAR_GELU, LINEAR_ACCUMULATE } from "./cpu/linear";
+export { quantGemvPrepare, quantGemv, quantGemm, quantGemvScratchBytes, embedQ, QUANT_GEMM_MIN_ROWS } from "./cpu/linear-q";
 export { layerNorm, rmsNorm } from "./cpu/norms";
 export { geluMul, softcap } from "./cpu/activations";
 export { rope } from "./cpu/rope";

@@ -40,3 +40,4 @@ setGPUProvider(() => {
 });
 
 export * from "../index.js";
+export { quantize, type QuantizeOptions, type QuantizeResult } from "./quantize.js";

@@ -58,6 +58,7 @@ const LINEAR_CASES: LinearCase[] = [
   { rows: 1, K: 75, N: 19, bias: true, opts: { gelu: true } },
   { rows: 2, K: 1152, N: 97, bias: true, opts: {} },
   { rows: 3, K: 4304, N: 13, bias: true, opts: { accumulate: true } }, // SigLIP fc2's K: 135 groups, the last half padding
+  { rows: 1, K: 16400, N: 11, bias: true, opts: {} }, // a row longer than any cache line stream the GEMV keeps in L1, K % 32 = 16
   { rows: 5, K: 33, N: 65, bias: false, opts: { accumulate: true } },
   { rows: 8, K: 200, N: 41, bias: true, opts: { gelu: true } },
   { rows: 9, K: 96, N: 129, bias: true, opts: {} },

@@ -9,6 +9,7 @@ import type { Backend, Buf } from "../../src/backends/backend.js";
 import { createWasmBackend } from "../../src/backends/wasm/backend.js";
 import { OutOfMemoryError, PaliGemmaError, WeightsError } from "../../src/errors.js";
 import { f16ArrayToF32 } from "../../src/weights/f16.js";
+import { quantizeMatrix } from "../../src/weights/quantize.js";
 import { expectClose } from "../harness/compare.js";
 import { randomArray, rng } from "../harness/random.js";
 import { ReferenceBackend } from "../reference/backend.js";
@@ -161,6 +162,67 @@ describe("f32 weights (embed and the convs)", () => {
     expect(() => b.layerNorm(x, x, row32, row16, 2, 1e-6)).toThrowError(/layerNorm: row32 is an f32 weight/);
     expect(() => b.layerNorm(x, x, row16, row32, 2, 1e-6)).toThrowError(/layerNorm: row32 is an f32 weight/);
     expect(() => b.rmsNorm(x, x, row32, 2, 1e-6)).toThrowError(/rmsNorm: row32 is an f32 weight/);
+  });
+});
+
+describe("q8/q4 weights", () => {
+  test("uploadQuantized rejects words or scales that do not match the shape, and inf/NaN scales, naming the tensor", async () => {
+    const b = await createWasmBackend();
+    const good = quantizeMatrix(randomArray(rng(1), 3 * 40), 3, 40, 4); // 2 groups per row, 8 words per row
+    expect(() => b.uploadQuantized("l.q", { ...good, qweight: good.qweight.subarray(1) }, [3, 40])).toThrowError(
+      /l\.q: 23 words and 6 scales for q4 \[3, 40\]; expected 24 \(\[3, 8\]\) and 6/,
+    );
+    expect(() => b.uploadQuantized("l.q", good, [4, 40])).toThrowError(WeightsError);
+    expect(() => b.uploadQuantized("l.q", { ...good, bits: 2 as 4 }, [3, 40])).toThrowError(/2-bit/);
+    const scales = good.scales.slice();
+    scales[3] = 0x7e00; // NaN
+    let err: unknown;
+    try {
+      b.uploadQuantized("lm.head", { ...good, scales }, [3, 40]);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(WeightsError);
+    expect((err as Error).message).toMatch(/lm\.head: the scale of row 1, group 1 is f16 bits 0x7e00/);
+    expect(() => b.uploadQuantized("ok", good, [3, 40])).not.toThrow();
+  });
+
+  test("the q GEMV's fixed-point x keeps outliers and tiny rows to f32 precision", async () => {
+    // Gemma's residual stream has outliers hundreds of times its typical value: one
+    // in a group of 32 must not cost the others their precision. A row of 1e-30s
+    // must come out as 1e-30s, not as zeros.
+    const [K, N] = [96, 21];
+    const rand = rng(8);
+    const x = randomArray(rand, 3 * K);
+    for (let g = 0; g < K / 32; g++) x[g * 32 + 5] = 3000;
+    for (let k = 0; k < K; k++) x[2 * K + k] *= 1e-30;
+    const w = randomArray(rand, N * K, 1 / Math.sqrt(K));
+    const b = await createWasmBackend();
+    for (const bits of [8, 4] as const) {
+      const wq = quantizeMatrix(w, N, K, bits);
+      const out: Float32Array[] = [];
+      for (const be of [b, new ReferenceBackend()] as Backend[]) {
+        const y = be.alloc("y", 3 * N);
+        be.linear(y, writeNew(be, "x", x), be.uploadQuantized("w", wq, [N, K]), null, 3);
+        out.push(await be.read(y));
+      }
+      // Each output's error bound is f32 rounding of Σ|x·w|: the outlier's products dominate it.
+      const bound = (r: number) => 2e-6 * (r === 2 ? 1e-30 : r === 1 ? 1 : 3000);
+      for (let r = 0; r < 3; r++)
+        expectClose(out[0].subarray(r * N, (r + 1) * N), out[1].subarray(r * N, (r + 1) * N), { atol: bound(r), rtol: 1e-5 }, `q${bits} row ${r}`);
+      expect(Math.max(...out[0].subarray(2 * N).map(Math.abs))).toBeGreaterThan(1e-31);
+    }
+  });
+
+  test("the other ops, the convs included, refuse q8/q4 weights", async () => {
+    const b = await createWasmBackend();
+    const q = b.uploadQuantized("w.q8", quantizeMatrix(new Float32Array(4 * 9 * 4).fill(0.25), 4, 36, 8), [4, 36]);
+    const bias = b.uploadWeight("b", new Float32Array(4), [4]);
+    const x = b.alloc("x", 64);
+    expect(() => b.layerNorm(x, x, q, bias, 1, 1e-6)).toThrowError(/layerNorm: w\.q8 is a q8 weight/);
+    const o = { batch: 1, height: 2, width: 2, kernel: 3, stride: 1, padding: 1 };
+    expect(() => b.conv2d(x, x, q, bias, o)).toThrowError(/conv2d: w\.q8 is a q8 weight/);
+    expect(() => b.linear(x, x, b.uploadWeight("w", new Float32Array(16), [4, 4]), q, 1)).toThrowError(/q8/);
   });
 });
 

@@ -1,7 +1,8 @@
 // The WASM CPU backend: every op of the Backend contract runs eagerly and
 // synchronously in the AssemblyScript kernels of assembly/cpu.ts (SIMD, f32 math
-// over f16 weights; embed and the convs also over f32 weights, which the other
-// ops refuse). Weights, activations and one shared scratch region live in
+// over f16 weights; embed and the convs also over f32 weights, linear and embed
+// also over q8/q4 weights, kept packed and dequantized in registers; other ops
+// refuse those). Weights, activations and one shared scratch region live in
 // the module's linear memory, managed by WasmHeap; JS keeps no copy of a weight
 // after upload. `submit` has nothing to do and `read` copies out at once.
 //
@@ -22,8 +23,9 @@ import {
   nonFiniteWeightError,
   weightLength,
 } from "../backend.js";
-import { DisposedError } from "../../errors.js";
+import { DisposedError, WeightsError } from "../../errors.js";
 import { f16ArrayToF32, f32ArrayToF16 } from "../../weights/f16.js";
+import { groupsPerRow, type QuantizedMatrix, wordsPerRow } from "../../weights/quantize.js";
 import { instantiateWasm } from "../../wasm/load.js";
 import { WASM32_LIMIT, WasmHeap } from "./heap.js";
 import type { CpuKernels } from "./kernels.js";
@@ -47,14 +49,22 @@ class WasmBuf implements Buf {
   ) {}
 }
 
+type Storage = "f16" | "f32" | "q8" | "q4";
+
 class WasmWeight implements Weight {
   constructor(
     readonly label: string,
     readonly shape: readonly number[],
-    readonly precision: "f16" | "f32",
-    /** product(shape) f16 bits, or f32 values when precision is "f32". */
+    readonly precision: Storage,
+    /** product(shape) f16 bits, f32 values when precision is "f32", or the qweight words of q8/q4. */
     readonly ptr: number,
+    /** q8/q4: the f16 scales [N, Kp / 32]. */
+    readonly scales = 0,
   ) {}
+
+  get bits(): 0 | 4 | 8 {
+    return this.precision === "q4" ? 4 : this.precision === "q8" ? 8 : 0;
+  }
 }
 
 class WasmBackend implements Backend {
@@ -133,6 +143,36 @@ class WasmBackend implements Backend {
     return new WasmWeight(label, [...shape], precision, ptr);
   }
 
+  uploadQuantized(label: string, data: QuantizedMatrix, shape: readonly [number, number]): Weight {
+    const [N, K] = shape;
+    const { bits, qweight, scales } = data;
+    if (shape.length !== 2 || !(Number.isInteger(N) && N > 0 && Number.isInteger(K) && K > 0)) {
+      throw new WeightsError(`${label}: quantized shape [${shape}] is not [N, K] of positive integers`);
+    }
+    if (bits !== 4 && bits !== 8) throw new WeightsError(`${label}: ${bits}-bit weights; the WASM backend takes q4 and q8`);
+    const perRow = groupsPerRow(K);
+    const words = N * wordsPerRow(K, bits);
+    if (qweight.length !== words || scales.length !== N * perRow) {
+      throw new WeightsError(
+        `${label}: ${qweight.length} words and ${scales.length} scales for q${bits} [${N}, ${K}]; ` +
+          `expected ${words} ([${N}, ${wordsPerRow(K, bits)}]) and ${N * perRow} ([${N}, ${perRow}])`,
+      );
+    }
+    const sp = this.heap.alloc(scales.length * 2, `${label} scales`);
+    new Uint16Array(this.buffer, sp, scales.length).set(scales);
+    const bad = this.k.f16FirstNonFinite(sp, scales.length);
+    if (bad >= 0) {
+      this.heap.release(sp);
+      throw new WeightsError(
+        `${label}: the scale of row ${Math.floor(bad / perRow)}, group ${bad % perRow} is f16 bits ` +
+          `0x${scales[bad].toString(16)}, which is not finite; this checkpoint is corrupt`,
+      );
+    }
+    const ptr = this.heap.alloc(words * 4, label);
+    new Uint32Array(this.buffer, ptr, words).set(qweight);
+    return new WasmWeight(label, [N, K], `q${bits}`, ptr, sp);
+  }
+
   alloc(label: string, length: number, kind: BufKind = "f32"): Buf {
     return new WasmBuf(label, kind, length, this.heap.alloc(length * 4, label));
   }
@@ -185,13 +225,22 @@ class WasmBackend implements Backend {
     return b.ptr;
   }
 
-  /** w's address, after checking it is f16: only embed and the convs have an f32 path. */
+  /** w's address, after checking it is f16: only embed and the convs have an f32 path, linear and embed a q8/q4 one. */
   private f16(w: Weight, op: string): number {
-    const weight = w as WasmWeight;
+    const weight = this.unquantized(w, op);
     if (weight.precision !== "f16") {
       throw new Error(`${op}: ${w.label} is an f32 weight; ${op} takes f16 weights (upload it without precision "f32")`);
     }
     return weight.ptr;
+  }
+
+  /** w, after checking it is not q8/q4: only linear (as W) and embed take quantized weights. */
+  private unquantized(w: Weight, op: string): WasmWeight {
+    const weight = w as WasmWeight;
+    if (weight.bits) {
+      throw new Error(`${op}: ${w.label} is a ${weight.precision} weight; only linear (as W) and embed take q8/q4 weights`);
+    }
+    return weight;
   }
 
   /** The i32 values of idx[0:n], each checked to lie in [0, limit). */
@@ -207,10 +256,10 @@ class WasmBackend implements Backend {
   embed(y: Buf, ids: Buf, table: Weight, rows: number, opts: { scale?: number; accumulate?: boolean } = {}): void {
     const [V, D] = table.shape;
     const t = table as WasmWeight;
-    const bad = this.k.embed(
-      this.ptr(y, rows * D), this.ptr(ids, rows, "i32"), t.ptr,
-      rows, V, D, opts.scale ?? 1, opts.accumulate ? 1 : 0, t.precision === "f32" ? 1 : 0,
-    );
+    const [yp, idp, scale, acc] = [this.ptr(y, rows * D), this.ptr(ids, rows, "i32"), opts.scale ?? 1, opts.accumulate ? 1 : 0];
+    const bad = t.bits
+      ? this.k.embedQ(yp, idp, t.ptr, t.scales, rows, V, D, t.bits, scale, acc)
+      : this.k.embed(yp, idp, t.ptr, rows, V, D, scale, acc, t.precision === "f32" ? 1 : 0);
     if (bad >= 0) {
       const id = new Int32Array(this.buffer, this.ptr(ids, rows, "i32"), rows)[bad];
       throw new Error(`embed: ${ids.label}[${bad}] = ${id} outside [0, ${V}) (${table.label})`);
@@ -229,11 +278,17 @@ class WasmBackend implements Backend {
     if (bias && bias.shape[0] !== N) throw new Error(`linear: bias ${bias.label} [${bias.shape}] for ${N} outputs`);
     const k = this.k;
     const flags = (opts.gelu ? k.LINEAR_GELU.value : 0) | (opts.accumulate ? k.LINEAR_ACCUMULATE.value : 0);
-    const panel = this.scratch(k.linearPanelBytes(K));
-    k.linear(
-      this.ptr(y, rows * N), this.ptr(x, rows * K), this.f16(w, "linear"), bias ? this.f16(bias, "linear") : 0,
-      rows, K, N, flags, panel,
-    );
+    const [yp, xp, bp] = [this.ptr(y, rows * N), this.ptr(x, rows * K), bias ? this.f16(bias, "linear") : 0];
+    const q = w as WasmWeight;
+    if (!q.bits) {
+      k.linear(yp, xp, this.f16(w, "linear"), bp, rows, K, N, flags, this.scratch(k.linearPanelBytes(K)));
+    } else if (rows < k.QUANT_GEMM_MIN_ROWS.value) {
+      const xq = this.scratch(k.quantGemvScratchBytes(rows, K));
+      k.quantGemvPrepare(xq, xp, rows, K, q.bits);
+      k.quantGemv(yp, xq, q.ptr, q.scales, bp, rows, K, N, 0, N, q.bits, flags);
+    } else {
+      k.quantGemm(yp, xp, q.ptr, q.scales, bp, rows, K, N, 0, N, q.bits, flags, this.scratch(k.linearPanelBytes(K)));
+    }
   }
 
   layerNorm(y: Buf, x: Buf, w: Weight, b: Weight, rows: number, eps: number): void {
@@ -271,7 +326,7 @@ class WasmBackend implements Backend {
     const scratch = this.scratch(kernels.attentionScratchBytes(heads, headDim));
     kernels.attention(
       this.ptr(out, rows * heads * headDim), this.ptr(q, rows * heads * headDim), this.ptr(k, 0), this.ptr(v, 0),
-      this.ptr(meta, rows * 3, "i32"), rows, heads, kvHeads, headDim, o.scale, o.softcap ?? 0, scratch,
+      this.ptr(meta, rows * 3, "i32"), rows, heads, kvHeads, headDim, o.scale, o.softcap ?? 0, o.window ?? 0, scratch,
     );
   }
 
@@ -303,12 +358,12 @@ class WasmBackend implements Backend {
     op: "conv2d" | "convTranspose2d", y: Buf, x: Buf, w: Weight, bias: Weight, o: ConvOptions,
     cin: number, cout: number, Ho: number, Wo: number,
   ): void {
+    const [ww, bw] = [this.unquantized(w, op), this.unquantized(bias, op)];
     const k = o.kernel;
     if (w.shape[2] !== k || w.shape[3] !== k) throw new Error(`${op}: weight ${w.label} [${w.shape}] for kernel ${k}`);
     if (bias.shape[0] !== cout) throw new Error(`${op}: bias ${bias.label} [${bias.shape}] for ${cout} outputs`);
     const kernels = this.k;
     const scratch = this.scratch(kernels.convPanelBytes(cin, cout, k));
-    const [ww, bw] = [w as WasmWeight, bias as WasmWeight];
     kernels[op](
       this.ptr(y, o.batch * Ho * Wo * cout), this.ptr(x, o.batch * o.height * o.width * cin),
       ww.ptr, bw.ptr, o.batch, o.height, o.width, cin, cout,

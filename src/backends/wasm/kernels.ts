@@ -18,6 +18,24 @@ export interface CpuKernels extends AsRuntime {
   readonly LINEAR_GELU: WebAssembly.Global;
   readonly LINEAR_ACCUMULATE: WebAssembly.Global;
 
+  /** Quantized linear (q8/q4, assembly/cpu/linear-q.ts): columns [n0, n1) of y; bits 4 or 8. */
+  quantGemvPrepare(xq: number, x: number, rows: number, K: number, bits: number): void;
+  quantGemv(
+    y: number, xq: number, w: number, scales: number, bias: number, rows: number, K: number, N: number,
+    n0: number, n1: number, bits: number, flags: number,
+  ): void;
+  quantGemm(
+    y: number, x: number, w: number, scales: number, bias: number, rows: number, K: number, N: number,
+    n0: number, n1: number, bits: number, flags: number, panel: number,
+  ): void;
+  quantGemvScratchBytes(rows: number, K: number): number;
+  readonly QUANT_GEMM_MIN_ROWS: WebAssembly.Global;
+  /** Returns -1, or the first row whose id is outside [0, V). */
+  embedQ(
+    y: number, ids: number, w: number, scales: number, rows: number, V: number, D: number, bits: number,
+    scale: number, accumulate: number,
+  ): number;
+
   layerNorm(y: number, x: number, w: number, b: number, rows: number, D: number, eps: number): void;
   rmsNorm(y: number, x: number, w: number, rows: number, D: number, eps: number, accumulate: number): void;
   geluMul(y: number, gate: number, up: number, n: number): void;
@@ -26,7 +44,7 @@ export interface CpuKernels extends AsRuntime {
 
   attention(
     out: number, q: number, k: number, v: number, meta: number, rows: number,
-    heads: number, kvHeads: number, headDim: number, scale: number, softcap: number, scratch: number,
+    heads: number, kvHeads: number, headDim: number, scale: number, softcap: number, window: number, scratch: number,
   ): void;
   attentionScratchBytes(heads: number, headDim: number): number;
 
