@@ -95,7 +95,7 @@ function ids(v: unknown): number[] {
  * text model_type: Gemma 2 layers have pre/post feed-forward norms.
  */
 export function parseConfig(config: Json, generationConfig?: Json, generationHint?: 1 | 2): PaliGemmaConfig {
-  checkDocument(config);
+  checkConfigDocument(config);
   if (config.model_type !== undefined && config.model_type !== "paligemma") {
     throw new ConfigError(`config.json model_type is "${config.model_type}", expected "paligemma"`);
   }
@@ -135,6 +135,7 @@ export function parseConfig(config: Json, generationConfig?: Json, generationHin
   const headDim = num(t, "head_dim", td.head_dim, "text_config");
   const numKvHeads = num(t, "num_key_value_heads", td.num_key_value_heads, "text_config");
   const numLayers = num(t, "num_hidden_layers", td.num_hidden_layers, "text_config");
+  count(numLayers, "text_config.num_hidden_layers", MAX_LAYERS); // before a list per layer is made
   if (numKvHeads > 0 && numHeads % numKvHeads !== 0) {
     throw new ConfigError(`text_config.num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`);
   }
@@ -186,7 +187,7 @@ export const MAX_LAYERS = 1024;
 const kind = (x: unknown) => (x === null ? "null" : Array.isArray(x) ? "an array" : typeof x);
 
 /** config.json must be an object with PaliGemma's sections: else every size would silently be the 3B default. */
-function checkDocument(config: unknown): asserts config is Json {
+export function checkConfigDocument(config: unknown): asserts config is Json {
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
     throw new ConfigError(`config.json holds ${kind(config)}, expected a JSON object (a PaliGemma config with vision_config and text_config)`);
   }
@@ -197,21 +198,18 @@ function checkDocument(config: unknown): asserts config is Json {
       throw new ConfigError(`config.json ${key} is ${kind(section)}, expected a JSON object`);
     }
   }
-  if (c.model_type === undefined && c.vision_config === undefined && c.text_config === undefined) {
-    throw new ConfigError(
-      `config.json has none of model_type, vision_config or text_config (its keys: ${Object.keys(c).slice(0, 8).join(", ") || "none"}): it is not a PaliGemma config`,
-    );
+}
+
+/** A size or count: a positive integer, at most `max`. */
+function count(value: number, field: string, max = 2 ** 31 - 1): void {
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new ConfigError(`${field} is ${value}, expected a positive integer${max < 2 ** 31 - 1 ? ` of at most ${max}` : ""}`);
   }
 }
 
 /** Sizes that load but would run garbage (or divide by zero inside a kernel) are refused here. */
 function checkConfig(c: PaliGemmaConfig): PaliGemmaConfig {
   const { vision: v, text: t } = c;
-  const count = (value: number, field: string, max = 2 ** 31 - 1) => {
-    if (!Number.isInteger(value) || value < 1 || value > max) {
-      throw new ConfigError(`${field} is ${value}, expected a positive integer${max < 2 ** 31 - 1 ? ` of at most ${max}` : ""}`);
-    }
-  };
   const positive = (value: number, field: string) => {
     if (!(value > 0)) throw new ConfigError(`${field} is ${value}, expected a number above 0`);
   };
@@ -251,8 +249,7 @@ function checkConfig(c: PaliGemmaConfig): PaliGemmaConfig {
     [c.imageTokenId, "image_token_index"],
     [c.bosTokenId, "bos_token_id"],
     [c.padTokenId, "pad_token_id"],
-    ...c.eosTokenIds.map((id): [number, string] => [id, "eos_token_id"]),
-  ];
+  ]; // eos ids outside the vocabulary are harmless: they never come out
   for (const [id, field] of tokens) {
     if (!Number.isInteger(id) || id < 0 || id >= t.vocabSize) {
       throw new ConfigError(`${field} ${id} is not a token id of the vocabulary (integers 0 to ${t.vocabSize - 1})`);

@@ -1,9 +1,11 @@
 // The download cache as a folder on disk (Node; Deno through its node: modules):
-// `<folder>/<owner>/<repo>/<revision>/<file>`, with `<file>.partial` while it downloads
-// and `<file>.meta.json` holding what the server announced (size, ETag, sha256).
+// `<folder>/<owner>/<repo>/<revision>/<file>`, with `<file>.partial` while it downloads,
+// `<file>.meta.json` holding what the server announced (size, ETag, sha256), and
+// `<file>.lock` (pid and host) while a process downloads it: processes share the folder.
 import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
+import { homedir, hostname } from "node:os";
+import process from "node:process";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import type { CacheMeta, ModelCache } from "../weights/cache.js";
@@ -21,10 +23,21 @@ export async function localFile(path: string): Promise<ModelFile | undefined> {
   return { size: info.size, stream: () => Readable.toWeb(createReadStream(path)) as unknown as ReadableStream<Uint8Array> };
 }
 
+/** Whether process `pid` of this host still runs (EPERM: it does, as another user). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 export function folderCache(folder: string = defaultCacheFolder()): ModelCache {
   const path = (key: string) => join(folder, ...key.split("/"));
   const partial = (key: string) => `${path(key)}.partial`;
   const meta = (key: string) => `${path(key)}.meta.json`;
+  const lock = (key: string) => `${path(key)}.lock`;
   return {
     where: folder,
     async readMeta(key) {
@@ -37,7 +50,10 @@ export function folderCache(folder: string = defaultCacheFolder()): ModelCache {
     },
     async writeMeta(key, value) {
       await mkdir(dirname(path(key)), { recursive: true });
-      await writeFile(meta(key), JSON.stringify(value));
+      // Written aside and renamed: another process never reads half of it.
+      const aside = `${meta(key)}.${process.pid}`;
+      await writeFile(aside, JSON.stringify(value));
+      await rename(aside, meta(key));
     },
     open: (key) => localFile(path(key)),
     openPartial: (key) => localFile(partial(key)),
@@ -60,6 +76,22 @@ export function folderCache(folder: string = defaultCacheFolder()): ModelCache {
     commit: (key) => rename(partial(key), path(key)),
     async delete(key) {
       await Promise.all([path(key), partial(key), meta(key)].map((p) => rm(p, { force: true })));
+    },
+    async lock(key) {
+      await mkdir(dirname(path(key)), { recursive: true });
+      const me = `${process.pid} ${hostname()}`;
+      for (;;) {
+        try {
+          await writeFile(lock(key), me, { flag: "wx" });
+          return () => rm(lock(key), { force: true });
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+        }
+        const [pid, host] = (await readFile(lock(key), "utf8").catch(() => "")).split(" ");
+        // The lock of a process of this host that died is taken over; any other is respected.
+        if (host !== hostname() || running(Number(pid))) return undefined;
+        await rm(lock(key), { force: true });
+      }
     },
   };
 }

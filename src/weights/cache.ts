@@ -4,7 +4,8 @@
 //
 // A key is a relative path, `<owner>/<repo>/<revision>/<file>`, already checked to
 // hold no `.`/`..` segments. Each key may have three things: the complete file, an
-// unfinished download (`<file>.partial`), and the metadata recorded with them.
+// unfinished download (`<file>.partial`), and the metadata recorded with them; and,
+// while one process downloads it, that process's lock.
 import type { ModelFile } from "./files.js";
 
 export type CacheMeta =
@@ -38,4 +39,10 @@ export interface ModelCache {
   commit(key: string): Promise<void>;
   /** Forgets the file, the unfinished download and the metadata. */
   delete(key: string): Promise<void>;
+  /**
+   * Takes the download of `key` for this process: the function that gives it back, or
+   * undefined while another live process holds it. Caches that processes share (a folder)
+   * have one, so two loads never write one `.partial`; a cache one process owns needs none.
+   */
+  lock?(key: string): Promise<(() => Promise<void>) | undefined>;
 }

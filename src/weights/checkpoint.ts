@@ -6,7 +6,7 @@
 // The dtype is chosen (memory-plan.ts) from config.json and the tensor names, before
 // any upload.
 import type { Backend, Weight } from "../backends/backend.js";
-import { parseConfig, type PaliGemmaConfig } from "../config.js";
+import { checkConfigDocument, parseConfig, type PaliGemmaConfig } from "../config.js";
 import { ConfigError, InputError, LoadError, WeightsError } from "../errors.js";
 import { chooseDtype, type DtypeOption, type MemoryReport } from "../model/memory-plan.js";
 import { checkFileName, missingFile, type ModelFiles, readJson } from "./files.js";
@@ -103,6 +103,7 @@ export async function loadCheckpoint(
 ): Promise<Checkpoint> {
   const configJson = await readJson(files, "config.json");
   if (configJson === undefined) throw missingFile(files, "config.json");
+  checkConfigDocument(configJson);
   const generationJson = await readJson(files, "generation_config.json");
   const index = await readJson(files, "model.safetensors.index.json");
   const weightMap = index?.weight_map as Record<string, string> | undefined;

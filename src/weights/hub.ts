@@ -21,7 +21,7 @@ import { opfsCache } from "./browser-cache.js";
 import type { CacheMeta, ModelCache } from "./cache.js";
 import { checkFileName, type FetchOptions, type ModelFile, type ModelFiles } from "./files.js";
 import { Sha256 } from "./sha256.js";
-import { patience, patientBody, patientFetch } from "./stalls.js";
+import { checkAborted, patience, patientBody, patientFetch } from "./stalls.js";
 
 const HUB_ENDPOINT = "https://huggingface.co";
 
@@ -38,6 +38,9 @@ let runtime: HubRuntime | undefined;
 export function setHubRuntime(r: HubRuntime): void {
   runtime = r;
 }
+
+/** How often a load waiting for another process's download looks again. */
+const LOCK_POLL_MS = 100;
 
 /** Downloads under way in this process, by cache and key. */
 const inFlight = new Map<string, Promise<boolean>>();
@@ -296,6 +299,46 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
     }
   }
 
+  /** The cached file, "absent" when the hub said there is none, undefined when it must be downloaded. */
+  async function fromCache(cache: ModelCache, key: string): Promise<ModelFile | "absent" | undefined> {
+    const meta = await cache.readMeta(key);
+    if (meta && "absent" in meta) return "absent";
+    const cached = meta && (await cache.open(key));
+    // A file whose size disagrees with its metadata is downloaded again; the commit replaces it.
+    return cached && (meta.size === undefined || cached.size === meta.size) ? cached : undefined;
+  }
+
+  /**
+   * Runs `work` holding the cache's lock on `key`, so two processes never write one file.
+   * While another process holds it, waits as long as its `.partial` keeps growing.
+   */
+  async function locked<T>(cache: ModelCache, name: string, key: string, work: () => Promise<T>): Promise<T> {
+    let release = await cache.lock?.(key);
+    if (!cache.lock) return work();
+    let seen = -1;
+    let since = Date.now();
+    while (!release) {
+      checkAborted(p.signal);
+      const size = (await cache.openPartial(key))?.size ?? 0;
+      if (size !== seen) {
+        seen = size;
+        since = Date.now();
+      } else if (Date.now() - since > p.idleTimeoutMs) {
+        throw new LoadError(
+          `${name} is being downloaded into ${cache.where} by another process, which has written nothing for ${p.idleTimeoutMs / 1000} s ` +
+            "(the idleTimeoutMs option); load again once it has finished or stopped",
+        );
+      }
+      await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+      release = await cache.lock(key);
+    }
+    try {
+      return await work();
+    } finally {
+      await release();
+    }
+  }
+
   /** Without a cache: the body as it arrives, failing at its end if it was not the file announced. */
   async function stream(name: string, url: string): Promise<ModelFile | undefined> {
     const got = await get(name, url, 0);
@@ -339,16 +382,17 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
       const url = `${endpoint}/${repoId}/resolve/${encodeURIComponent(revision)}/${name.split("/").map(encodeURIComponent).join("/")}`;
       if (!cache) return stream(name, url);
       const key = `${repoId}/${encodeURIComponent(revision)}/${name}`;
-      const meta = await cache.readMeta(key);
-      if (meta && "absent" in meta) return undefined;
-      const cached = meta && (await cache.open(key));
-      if (cached && (meta.size === undefined || cached.size === meta.size)) return cached;
-      if (cached) await cache.delete(key);
+      const found = await fromCache(cache, key);
+      if (found) return found === "absent" ? undefined : found;
       // Two loads of one model in this process share its downloads rather than both writing the .partial.
       const id = `${cache.where}\n${key}`;
       let downloading = inFlight.get(id);
       if (!downloading) {
-        downloading = download(cache, name, url, key).finally(() => inFlight.delete(id));
+        downloading = locked(cache, name, key, async () => {
+          // Another process may have downloaded it while this one waited for the lock.
+          const now = await fromCache(cache, key);
+          return now ? now !== "absent" : download(cache, name, url, key);
+        }).finally(() => inFlight.delete(id));
         inFlight.set(id, downloading);
       }
       if (!(await downloading)) return undefined;

@@ -2,6 +2,7 @@
 // written into a folder (with hostile changes), or from a local HTTP server that logs
 // every path it is asked for.
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -86,3 +87,54 @@ export function fileServer(files: Record<string, Uint8Array>, root: Record<strin
     res.writeHead(200, { "content-length": body.length }).end(body);
   });
 }
+
+function trickle(res: ServerResponse, body: Uint8Array, at = 0): void {
+  if (at >= body.length) return void res.end();
+  res.write(body.subarray(at, at + 1024));
+  setTimeout(() => trickle(res, body, at + 1024), 30);
+}
+
+export interface Misbehaviour {
+  /** This file's response stops after this many body bytes and the connection stays open. */
+  stallAfter?: number;
+  /** This file's response stops after this many body bytes and the connection is destroyed. */
+  cutAfter?: number;
+  /** This file never gets response headers. */
+  silent?: string;
+  /** Every .safetensors body goes out 1 KiB at a time, 30 ms apart (about a second). */
+  slow?: boolean;
+}
+
+/**
+ * Serves the model at `/model/<file>` (a plain URL source) and as hub repository test/tiny
+ * (`/test/tiny/resolve/main/<file>`, sha256 ETags for .safetensors, Range), misbehaving
+ * on model.safetensors' first response.
+ */
+export function modelServer(m: Misbehaviour): Promise<LocalServer & { ranges: (string | undefined)[] }> {
+  const ranges: (string | undefined)[] = [];
+  const served = modelFiles();
+  let first = true;
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const path = decodeURIComponent(new URL(req.url!, "http://x").pathname);
+    const name = path.replace(/^\/model\/|^\/test\/tiny\/resolve\/main\//, "");
+    if (name === m.silent) return; // headers never come
+    const body = served[name];
+    if (!body) return void res.writeHead(404, { "x-error-code": "EntryNotFound" }).end();
+    const lfs = name.endsWith(".safetensors");
+    const start = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? "")?.[1] ?? 0);
+    if (lfs) ranges.push(req.headers.range);
+    const headers: Record<string, string | number> = { "content-length": body.length - start, etag: `"${lfs ? createHash("sha256").update(body).digest("hex") : "small"}"` };
+    if (start > 0) headers["content-range"] = `bytes ${start}-${body.length - 1}/${body.length}`;
+    res.writeHead(start > 0 ? 206 : 200, headers);
+    const misbehave = lfs && first;
+    if (lfs) first = false;
+    const stop = misbehave ? (m.stallAfter ?? m.cutAfter) : undefined;
+    if (lfs && m.slow) return void trickle(res, body.subarray(start));
+    if (stop === undefined) return void res.end(body.subarray(start));
+    res.write(body.subarray(start, start + stop), () => {
+      if (m.cutAfter !== undefined) setTimeout(() => res.socket!.destroy(), 100);
+    });
+  };
+  return localServer(handle).then((s) => Object.assign(s, { ranges }));
+}
+

@@ -3,9 +3,7 @@
 // stalled at, after `idleTimeoutMs` without a byte; a hub download into a cache resumes
 // from there next time; `signal` aborts a load. Each test has its own time limit, so a
 // regression to a hang fails that test alone.
-import { createHash } from "node:crypto";
 import { mkdtempSync } from "node:fs";
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
@@ -13,7 +11,7 @@ import { AbortedError, LoadError, type PaliGemmaError } from "../../src/errors.j
 import { PaliGemmaForConditionalGeneration } from "../../src/model/paligemma.js";
 import type { FetchOptions } from "../../src/weights/files.js";
 import { ReferenceBackend } from "../reference/backend.js";
-import { folderOf, localServer, type LocalServer, modelFiles, weights } from "./small-model.js";
+import { folderOf, type LocalServer, modelFiles, modelServer, type Misbehaviour, weights } from "./small-model.js";
 
 const files = modelFiles();
 const LIMIT = { timeout: 10_000 };
@@ -27,48 +25,8 @@ async function loadError(source: string, opts: FetchOptions): Promise<PaliGemmaE
   return e;
 }
 
-interface Misbehaviour {
-  /** This file's response stops after this many body bytes and the connection stays open. */
-  stallAfter?: number;
-  /** This file's response stops after this many body bytes and the connection is destroyed. */
-  cutAfter?: number;
-  /** This file never gets response headers. */
-  silent?: string;
-}
-
-/**
- * Serves the model at `/model/<file>` (a plain URL source) and as hub repository test/tiny
- * (`/test/tiny/resolve/main/<file>`, sha256 ETags for .safetensors, Range), misbehaving
- * on model.safetensors' first response.
- */
-function server(m: Misbehaviour): Promise<LocalServer & { ranges: (string | undefined)[] }> {
-  const ranges: (string | undefined)[] = [];
-  let first = true;
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
-    const path = decodeURIComponent(new URL(req.url!, "http://x").pathname);
-    const name = path.replace(/^\/model\/|^\/test\/tiny\/resolve\/main\//, "");
-    if (name === m.silent) return; // headers never come
-    const body = files[name];
-    if (!body) return void res.writeHead(404, { "x-error-code": "EntryNotFound" }).end();
-    const lfs = name.endsWith(".safetensors");
-    const start = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? "")?.[1] ?? 0);
-    if (lfs) ranges.push(req.headers.range);
-    const headers: Record<string, string | number> = { "content-length": body.length - start, etag: `"${lfs ? createHash("sha256").update(body).digest("hex") : "small"}"` };
-    if (start > 0) headers["content-range"] = `bytes ${start}-${body.length - 1}/${body.length}`;
-    res.writeHead(start > 0 ? 206 : 200, headers);
-    const misbehave = lfs && first;
-    if (lfs) first = false;
-    const stop = misbehave ? (m.stallAfter ?? m.cutAfter) : undefined;
-    if (stop === undefined) return void res.end(body.subarray(start));
-    res.write(body.subarray(start, start + stop), () => {
-      if (m.cutAfter !== undefined) setTimeout(() => res.socket!.destroy(), 100);
-    });
-  };
-  return localServer(handle).then((s) => Object.assign(s, { ranges }));
-}
-
 let running: LocalServer | undefined;
-const start = async (m: Misbehaviour) => (running = await server(m));
+const start = async (m: Misbehaviour) => (running = await modelServer(m));
 afterEach(async () => {
   await running?.close();
   running = undefined;
