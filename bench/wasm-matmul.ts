@@ -10,12 +10,19 @@
 // values. Figures are the best of interleaved runs after a warm-up (see
 // timeInterleaved); the outputs are compared first, so every column computes the
 // same product.
-//   node bench/run.mjs bench/wasm-matmul.ts
+// A second table puts our f16, q8 and q4 weights side by side on PaliGemma-3B's
+// shapes (decode GEMV, prefill, SigLIP MLP, the 257216-row LM head), with GB/s of
+// weights read and each dtype's speed-up over f16 measured in the same run.
+//   node bench/run.mjs bench/wasm-matmul.ts [--only ort|dtypes] [--shape NAME]  (NAME: part of a dtype-table shape's name)
 import "../src/runtime/node.js";
 import * as ortNode from "onnxruntime-node";
 import * as ortWeb from "onnxruntime-web";
 import { createWasmBackend } from "../src/backends/wasm/backend.js";
-import { f16ArrayToF32, f32ArrayToF16 } from "../src/weights/f16.js";
+import { f16ArrayToF32, f32ArrayToF16, f32ToF16 } from "../src/weights/f16.js";
+import { dequantizeMatrix, groupsPerRow, type QuantBits, quantizedBytes, wordsPerRow } from "../src/weights/quantize.js";
+
+const arg = (name: string) => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1] : "");
+const only = arg("only");
 
 const shapes: [rows: number, K: number, N: number][] = [
   [256, 1152, 4304],
@@ -93,10 +100,18 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
+/** Prints a table: first column left-aligned, the others right-aligned. */
+function printTable(head: string[], rows: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ");
+  console.log(line(head));
+  for (const r of rows) console.log(line(r));
+}
+
 ortWeb.env.wasm.numThreads = 1;
 const wasm = await createWasmBackend();
 const rows: string[][] = [];
-for (const [R, K, N] of shapes) {
+for (const [R, K, N] of only === "dtypes" ? [] : shapes) {
   let seed = R * 7919 + K * 31 + N;
   const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0), seed / 2 ** 32 - 0.5);
   const x = Float32Array.from({ length: R * K }, rand);
@@ -144,9 +159,80 @@ for (const [R, K, N] of shapes) {
   ]);
 }
 
-const head = ["shape (rows, K) x (K, N)", "ours: ms  GFLOP/s", "plain JS", "ort-web 1T", "ort-node 1T", "vs JS", "vs ort-web", "vs ort-node"];
-const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-const line = (cells: string[]) => cells.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ");
-console.log("GFLOP/s (2·rows·K·N / best time); ratios are speed-ups of ours over each baseline (>1: ours faster).");
-console.log(line(head));
-for (const r of rows) console.log(line(r));
+if (rows.length) {
+  console.log("GFLOP/s (2·rows·K·N / best time); ratios are speed-ups of ours over each baseline (>1: ours faster).");
+  printTable(["shape (rows, K) x (K, N)", "ours: ms  GFLOP/s", "plain JS", "ort-web 1T", "ort-node 1T", "vs JS", "vs ort-web", "vs ort-node"], rows);
+}
+wasm.dispose();
+
+// ---- f16 vs q8 vs q4 on PaliGemma-3B's shapes ----
+const dtypeShapes: [name: string, rows: number, K: number, N: number][] = [
+  ["decode GEMV", 1, 2048, 16384],
+  ["decode down_proj", 1, 16384, 2048],
+  ["LM head (decode)", 1, 2048, 257216],
+  ["SigLIP fc1", 256, 1152, 4304],
+  ["prefill up_proj", 266, 2048, 16384],
+];
+
+/** Random but valid weights, built as bits (quantizing a 527M-element LM head in JS would take a minute). */
+function randomQuantized(N: number, K: number, bits: QuantBits, next: () => number) {
+  const qweight = new Uint32Array(N * wordsPerRow(K, bits));
+  for (let i = 0; i < qweight.length; i++) qweight[i] = next();
+  const scale = f32ToF16(1 / ((bits === 4 ? 7 : 127) * Math.sqrt(K)));
+  return { bits, qweight, scales: new Uint16Array(N * groupsPerRow(K)).fill(scale) };
+}
+
+const dtypeRows: string[][] = [];
+for (const [name, R, K, N] of only === "ort" ? [] : dtypeShapes.filter(([n]) => n.includes(arg("shape")))) {
+  let s = (R * 7919 + K * 31 + N) >>> 0 || 1;
+  const next = () => ((s ^= s << 13), (s ^= s >>> 17), (s ^= s << 5), s >>> 0);
+  const b = await createWasmBackend();
+  const f16 = new Uint16Array(N * K);
+  const halfTable = f32ArrayToF16(Float32Array.from({ length: 4096 }, (_, i) => (i / 2048 - 1) / Math.sqrt(K)));
+  for (let i = 0; i < f16.length; i++) f16[i] = halfTable[next() & 4095];
+  const q8 = randomQuantized(N, K, 8, next);
+  const q4 = randomQuantized(N, K, 4, next);
+  const weights = [b.uploadWeight("w.f16", f16, [N, K]), b.uploadQuantized("w.q8", q8, [N, K]), b.uploadQuantized("w.q4", q4, [N, K])];
+  const bytes = [N * K * 2, quantizedBytes(N, K, 8), quantizedBytes(N, K, 4)];
+  const x = Float32Array.from({ length: R * K }, () => next() / 2 ** 32 - 0.5);
+  const xb = b.alloc("x", R * K);
+  b.write(xb, x);
+  const ys = weights.map((w) => b.alloc(`y.${w.label}`, R * N));
+  // Check a few outputs of each dtype against a plain dot product over the dequantized rows.
+  const cols = [0, 1, N >> 1, N - 1];
+  for (const [i, w] of weights.entries()) {
+    b.linear(ys[i], xb, w, null, R);
+    const y = await b.read(ys[i]);
+    for (const n of cols) {
+      const row = i === 0 ? f16ArrayToF32(f16.subarray(n * K, (n + 1) * K)) : dequantizeRow([q8, q4][i - 1], n, K);
+      for (const r of [0, R - 1]) {
+        let want = 0;
+        for (let k = 0; k < K; k++) want += x[r * K + k] * row[k];
+        if (Math.abs(y[r * N + n] - want) > 1e-3 * (1 + Math.abs(want))) {
+          throw new Error(`${name} ${w.label}: y[${r}, ${n}] = ${y[r * N + n]}, a plain dot product gives ${want}`);
+        }
+      }
+    }
+  }
+  const ms = await timeInterleaved(weights.map((w, i) => () => b.linear(ys[i], xb, w, null, R)), R > 1 ? 6000 : 3000, 3);
+  const gbs = (i: number) => (bytes[i] / ms[i] / 1e6).toFixed(1);
+  const gflops = (i: number) => ((2 * R * K * N) / ms[i] / 1e6).toFixed(1);
+  dtypeRows.push([
+    `${name} [${R}, ${K}] x [${K}, ${N}]`,
+    ...[0, 1, 2].map((i) => `${ms[i].toFixed(2)} ms ${gbs(i)} GB/s ${gflops(i)} GF/s`),
+    `${(ms[0] / ms[1]).toFixed(2)}x`,
+    `${(ms[0] / ms[2]).toFixed(2)}x`,
+  ]);
+  b.dispose();
+}
+
+function dequantizeRow(m: { bits: QuantBits; qweight: Uint32Array; scales: Uint16Array }, n: number, K: number): Float32Array {
+  const [w, g] = [wordsPerRow(K, m.bits), groupsPerRow(K)];
+  const one = { bits: m.bits, qweight: m.qweight.subarray(n * w, (n + 1) * w), scales: m.scales.subarray(n * g, (n + 1) * g) };
+  return dequantizeMatrix(one, 1, K);
+}
+
+if (dtypeRows.length) {
+  console.log("\nWASM linear by weight dtype, 1 thread: best ms, GB/s of weights read (words + scales), GFLOP/s; speed-ups over f16 in this run.");
+  printTable(["shape", "f16", "q8", "q4", "q8 vs f16", "q4 vs f16"], dtypeRows);
+}

@@ -1,12 +1,13 @@
 // The SDK's face: load a checkpoint folder (weights, tokenizer, optional mask
 // decoder), then caption / answer / ocr / detect / segment an image, or generate and
 // stream from any prompt. Prompts are the ones PaliGemma was trained with.
-import { type DeviceOption } from "./backends/select.js";
+import { type BackendInfo, type DeviceOption } from "./backends/select.js";
 import { DisposedError, InputError, LoadError } from "./errors.js";
 import { toRGBImage, type ImageInput } from "./image/input.js";
 import type { RawImage } from "./image/raw-image.js";
 import { CODES_PER_MASK, loadMaskDecoder, type MaskDecoder } from "./model/mask-decoder.js";
-import { PaliGemmaForConditionalGeneration } from "./model/paligemma.js";
+import { type ModelOptions, PaliGemmaForConditionalGeneration } from "./model/paligemma.js";
+import { parsePreprocessorConfig } from "./image/preprocessor-config.js";
 import { PaliGemmaProcessor } from "./processor.js";
 import { parseDetections, type Detection } from "./tasks/detect.js";
 import { generateTokens, type GenerationOptions } from "./tasks/generate.js";
@@ -14,12 +15,17 @@ import { prompts } from "./tasks/prompts.js";
 import { parseSegments } from "./tasks/segment.js";
 import { stripLocationTokens } from "./tasks/text.js";
 import { loadTokenizer, type Tokenizer } from "./tokenizer/index.js";
-import { type FetchOptions, type FileContent, missingFile, type ModelSource, resolveSource, readText } from "./weights/files.js";
+import type { MemoryReport } from "./model/memory-plan.js";
+import type { CheckpointOptions } from "./weights/checkpoint.js";
+import { type FetchOptions, type FileContent, missingFile, type ModelSource, resolveSource, readJson, readText } from "./weights/files.js";
 import type { GPUSource } from "./web-types.js";
 import { createWorkerEngine, type PaliGemmaEngine, type WorkerLike } from "./worker/engine.js";
 
-export interface PaliGemmaLoadOptions extends FetchOptions {
-  /** "auto" (default): WebGPU when an adapter exists, else WASM. */
+export interface PaliGemmaLoadOptions extends FetchOptions, CheckpointOptions, ModelOptions {
+  /**
+   * "auto" (default): WebGPU on a hardware adapter, else WASM (a software adapter such as
+   * SwiftShader is slower than WASM: "webgpu" still takes it). `backendInfo` says which ran.
+   */
   device?: DeviceOption;
   gpu?: GPUSource;
   /** The segmentation mask decoder (big_vision's vae-oid.npz); default: vae-oid.npz in the model folder. */
@@ -64,7 +70,8 @@ export class PaliGemma {
   private constructor(
     readonly model: PaliGemmaForConditionalGeneration,
     readonly tokenizer: Tokenizer,
-    private readonly processor: PaliGemmaProcessor,
+    /** Images + prompts -> model inputs, with the checkpoint's preprocessor_config.json applied. */
+    readonly processor: PaliGemmaProcessor,
     private readonly maskDecoderSource: () => Promise<Uint8Array | undefined>,
   ) {}
 
@@ -83,7 +90,15 @@ export class PaliGemma {
     const tokenizer = await loadTokenizer(tokenizerJson);
     const model = await PaliGemmaForConditionalGeneration.load(files, opts);
     const v = model.config.vision;
-    const processor = PaliGemmaProcessor(tokenizer, { numImageTokens: v.numPatches, imageSize: v.imageSize });
+    let normalization;
+    try {
+      normalization = parsePreprocessorConfig(await readJson(files, "preprocessor_config.json"), v.imageSize);
+    } catch (e) {
+      model.dispose();
+      tokenizer.dispose();
+      throw e;
+    }
+    const processor = PaliGemmaProcessor(tokenizer, { numImageTokens: v.numPatches, imageSize: v.imageSize, normalization });
     const maskSource = async () => {
       if (opts.maskDecoder !== undefined) {
         const f = await resolveSource({ "vae-oid.npz": opts.maskDecoder }, opts).open("vae-oid.npz");
@@ -93,6 +108,16 @@ export class PaliGemma {
       return f && new Uint8Array(await new Response(f.stream()).arrayBuffer());
     };
     return new PaliGemma(model, tokenizer, processor, maskSource);
+  }
+
+  /** Which backend runs the model, on which adapter, and why it was chosen. */
+  get backendInfo(): BackendInfo {
+    return this.model.backendInfo;
+  }
+
+  /** The weights' dtype (f16, q8, q4) and the memory plan that chose it: bytes of weights, KV cache, activations. */
+  get memory(): MemoryReport {
+    return this.model.memory!;
   }
 
   /** A short caption ("caption en"), or a longer description ("describe en"). */

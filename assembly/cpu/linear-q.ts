@@ -25,24 +25,25 @@
 // 30 bits relative to its group's largest element (f32 keeps 24 per element), so
 // the result matches the dequantize-then-f32 reference to f32 rounding. A group that
 // holds inf or NaN gets d = NaN, which carries into every output, as f32 would.
-// Record per group (XG = 176 bytes, 16-aligned):
+// Record per group (XG = 144 bytes, 16-aligned):
 //   [0, 64)    xh, four i16x8 in the lane order the unpack below produces
 //   [64, 128)  xl, same order
-//   [128, 160) q4 only: i32x4 (-8 Σ xh, 0, 0, 0) and (-8 Σ xl, 0, 0, 0), the sums'
-//              starting values, because q4 words hold q + 8 (zeros for q8)
-//   [160, 164) d = 2^-e, f32
+//   [128, 132) d = 2^-e, f32
 // Lane orders: q4 reads a group (16 bytes) as i16x8 lanes of four nibbles, so vector
 // j (nibble j of every lane) holds elements 4i + j; q8 reads two i16x8 of two bytes,
 // low byte then high byte: vectors hold elements 2i, 2i + 1, 16 + 2i, 17 + 2i.
+// q4 nibbles hold q + 8: flipping bit 3 of each (xor 0x8888) makes them q in 4-bit
+// two's complement, which shl-then-arithmetic-shr sign-extends. (Starting each sum
+// at -8 Σx instead, loaded from the record, cost a third of the GEMV's speed.)
 import { f16 } from "./f16";
 import { geluf } from "./math";
 import { sumLanes } from "./simd";
-import { LINEAR_ACCUMULATE, LINEAR_GELU, gemm4x8 } from "./linear";
+import { LINEAR_ACCUMULATE, LINEAR_GELU, gemm4x8, storeTransposed } from "./linear";
 
 /** Fewest rows that take the panel path. */
 export const QUANT_GEMM_MIN_ROWS = 4;
 const GROUP = 32;
-const XG: usize = 176;
+const XG: usize = 144;
 const TWO_15: f32 = 32768;
 
 /** Bytes of the GEMV's prepared x for `rows` rows of K. */
@@ -80,81 +81,84 @@ export function quantGemvPrepare(xq: usize, x: usize, rows: i32, K: i32, bits: i
         e = min(30 - (field - 126), 126);
       }
       const up = reinterpret<f64>(<u64>(e + 1023) << 52); // 2^e
-      let sh = 0, sl = 0;
       for (let i = 0; i < GROUP; i++) {
         const v: f64 = i < len && finite ? <f64>load<f32>(xr + (<usize>(k0 + i) << 2)) : 0;
         const xi = <i32>nearest(v * up);
         const hi = xi >> 15;
         const lo = xi & 0x7fff;
-        sh += hi;
-        sl += lo;
         const at = rec + (<usize>laneSlot(i, bits) << 1);
         store<i16>(at, <i16>hi);
         store<i16>(at, <i16>lo, 64);
       }
-      const q4 = bits == 4;
-      v128.store(rec, q4 ? i32x4.replace_lane(i32x4.splat(0), 0, -8 * sh) : i32x4.splat(0), 128);
-      v128.store(rec, q4 ? i32x4.replace_lane(i32x4.splat(0), 0, -8 * sl) : i32x4.splat(0), 144);
-      store<f32>(rec, finite ? reinterpret<f32>((127 - e) << 23) : f32.NaN, 160);
+      store<f32>(rec, finite ? reinterpret<f32>((127 - e) << 23) : f32.NaN, 128);
     }
   }
 }
 
-/** One row's q4 dot product with one prepared x row, f32 (before bias). */
+/** Σ q·x of one q4 group (16 bytes at p) with its record at xp, in units of 2^-e, spread over four lanes. */
 @inline
-function dotQ4(p: usize, sp: usize, xp: usize, groups: i32): f32 {
-  const m = i16x8.splat(0xf);
-  const k15 = f32x4.splat(TWO_15);
-  let t = f32x4.splat(0);
-  for (let g = 0; g < groups; g++) {
-    const v = v128.load(p);
-    const u0 = v128.and(v, m);
-    const u1 = v128.and(i16x8.shr_u(v, 4), m);
-    const u2 = v128.and(i16x8.shr_u(v, 8), m);
-    const u3 = i16x8.shr_u(v, 12);
-    let h = i32x4.add(v128.load(xp, 128), i32x4.dot_i16x8_s(u0, v128.load(xp)));
-    let l = i32x4.add(v128.load(xp, 144), i32x4.dot_i16x8_s(u0, v128.load(xp, 64)));
-    h = i32x4.add(h, i32x4.dot_i16x8_s(u1, v128.load(xp, 16)));
-    l = i32x4.add(l, i32x4.dot_i16x8_s(u1, v128.load(xp, 80)));
-    h = i32x4.add(h, i32x4.dot_i16x8_s(u2, v128.load(xp, 32)));
-    l = i32x4.add(l, i32x4.dot_i16x8_s(u2, v128.load(xp, 96)));
-    h = i32x4.add(h, i32x4.dot_i16x8_s(u3, v128.load(xp, 48)));
-    l = i32x4.add(l, i32x4.dot_i16x8_s(u3, v128.load(xp, 112)));
-    const f = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(h), k15), f32x4.convert_i32x4_s(l));
-    t = f32x4.add(t, f32x4.mul(f, f32x4.splat(f16(sp) * load<f32>(xp, 160))));
-    p += 16;
-    sp += 2;
-    xp += XG;
-  }
-  return sumLanes(t);
+function groupQ4(p: usize, xp: usize): v128 {
+  const v = v128.xor(v128.load(p), i16x8.splat(<i16>0x8888));
+  const u0 = i16x8.shr_s(i16x8.shl(v, 12), 12);
+  const u1 = i16x8.shr_s(i16x8.shl(v, 8), 12);
+  const u2 = i16x8.shr_s(i16x8.shl(v, 4), 12);
+  const u3 = i16x8.shr_s(v, 12);
+  let h = i32x4.dot_i16x8_s(u0, v128.load(xp));
+  let l = i32x4.dot_i16x8_s(u0, v128.load(xp, 64));
+  h = i32x4.add(h, i32x4.dot_i16x8_s(u1, v128.load(xp, 16)));
+  l = i32x4.add(l, i32x4.dot_i16x8_s(u1, v128.load(xp, 80)));
+  h = i32x4.add(h, i32x4.dot_i16x8_s(u2, v128.load(xp, 32)));
+  l = i32x4.add(l, i32x4.dot_i16x8_s(u2, v128.load(xp, 96)));
+  h = i32x4.add(h, i32x4.dot_i16x8_s(u3, v128.load(xp, 48)));
+  l = i32x4.add(l, i32x4.dot_i16x8_s(u3, v128.load(xp, 112)));
+  return f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(h), f32x4.splat(TWO_15)), f32x4.convert_i32x4_s(l));
 }
 
-/** One row's q8 dot product with one prepared x row, f32 (before bias). */
+/** groupQ4 for a q8 group (32 bytes at p). */
 @inline
-function dotQ8(p: usize, sp: usize, xp: usize, groups: i32): f32 {
-  const k15 = f32x4.splat(TWO_15);
+function groupQ8(p: usize, xp: usize): v128 {
+  const v0 = v128.load(p);
+  const v1 = v128.load(p, 16);
+  const a0 = i16x8.shr_s(i16x8.shl(v0, 8), 8);
+  const a1 = i16x8.shr_s(v0, 8);
+  const a2 = i16x8.shr_s(i16x8.shl(v1, 8), 8);
+  const a3 = i16x8.shr_s(v1, 8);
+  let h = i32x4.dot_i16x8_s(a0, v128.load(xp));
+  let l = i32x4.dot_i16x8_s(a0, v128.load(xp, 64));
+  h = i32x4.add(h, i32x4.dot_i16x8_s(a1, v128.load(xp, 16)));
+  l = i32x4.add(l, i32x4.dot_i16x8_s(a1, v128.load(xp, 80)));
+  h = i32x4.add(h, i32x4.dot_i16x8_s(a2, v128.load(xp, 32)));
+  l = i32x4.add(l, i32x4.dot_i16x8_s(a2, v128.load(xp, 96)));
+  h = i32x4.add(h, i32x4.dot_i16x8_s(a3, v128.load(xp, 48)));
+  l = i32x4.add(l, i32x4.dot_i16x8_s(a3, v128.load(xp, 112)));
+  return f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(h), f32x4.splat(TWO_15)), f32x4.convert_i32x4_s(l));
+}
+
+/** A group's factor: its weight scale times its x's 2^-e. */
+@inline
+function groupScale(sp: usize, xp: usize): v128 {
+  return f32x4.splat(f16(sp) * load<f32>(xp, 128));
+}
+
+/**
+ * One row's dot product with one prepared x row, f32 (before bias). Two groups per
+ * step, summed before they meet the running total: V8 keeps that total in a stack
+ * slot, and one store-load round trip per group was the loop's critical path.
+ */
+@inline
+function dotQ(p: usize, sp: usize, xp: usize, groups: i32, bits: i32): f32 {
+  const gb: usize = bits == 4 ? 16 : 32;
   let t = f32x4.splat(0);
-  for (let g = 0; g < groups; g++) {
-    const v0 = v128.load(p);
-    const v1 = v128.load(p, 16);
-    const a0 = i16x8.shr_s(i16x8.shl(v0, 8), 8);
-    const a1 = i16x8.shr_s(v0, 8);
-    const a2 = i16x8.shr_s(i16x8.shl(v1, 8), 8);
-    const a3 = i16x8.shr_s(v1, 8);
-    let h = i32x4.dot_i16x8_s(a0, v128.load(xp));
-    let l = i32x4.dot_i16x8_s(a0, v128.load(xp, 64));
-    h = i32x4.add(h, i32x4.dot_i16x8_s(a1, v128.load(xp, 16)));
-    l = i32x4.add(l, i32x4.dot_i16x8_s(a1, v128.load(xp, 80)));
-    h = i32x4.add(h, i32x4.dot_i16x8_s(a2, v128.load(xp, 32)));
-    l = i32x4.add(l, i32x4.dot_i16x8_s(a2, v128.load(xp, 96)));
-    h = i32x4.add(h, i32x4.dot_i16x8_s(a3, v128.load(xp, 48)));
-    l = i32x4.add(l, i32x4.dot_i16x8_s(a3, v128.load(xp, 112)));
-    const f = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(h), k15), f32x4.convert_i32x4_s(l));
-    t = f32x4.add(t, f32x4.mul(f, f32x4.splat(f16(sp) * load<f32>(xp, 160))));
-    p += 32;
-    sp += 2;
-    xp += XG;
+  let g = 0;
+  for (; g + 2 <= groups; g += 2) {
+    const fa = bits == 4 ? groupQ4(p, xp) : groupQ8(p, xp);
+    const fb = bits == 4 ? groupQ4(p + gb, xp + XG) : groupQ8(p + gb, xp + XG);
+    t = f32x4.add(t, f32x4.add(f32x4.mul(fa, groupScale(sp, xp)), f32x4.mul(fb, groupScale(sp + 2, xp + XG))));
+    p += gb << 1;
+    sp += 4;
+    xp += XG << 1;
   }
+  if (g < groups) t = f32x4.add(t, f32x4.mul(bits == 4 ? groupQ4(p, xp) : groupQ8(p, xp), groupScale(sp, xp)));
   return sumLanes(t);
 }
 
@@ -171,7 +175,7 @@ export function quantGemv(
     for (let n = n0; n < n1; n++) {
       const p = w + <usize>n * rowBytes;
       const sp = scales + ((<usize>n * groups) << 1);
-      let t = bits == 4 ? dotQ4(p, sp, xr, groups) : dotQ8(p, sp, xr, groups);
+      let t = bits == 4 ? dotQ(p, sp, xr, groups, 4) : dotQ(p, sp, xr, groups, 8);
       if (bias) t += f16(bias + (<usize>n << 1));
       if (flags & LINEAR_GELU) t = geluf(t);
       if (flags & LINEAR_ACCUMULATE) t += load<f32>(yr + (<usize>n << 2));
@@ -180,7 +184,7 @@ export function quantGemv(
   }
 }
 
-/** q · scale of element k of row n (scalar; the panel packer's). */
+/** q · scale of element k of row n (scalar; embedQ's). */
 @inline
 function dequant(w: usize, scales: usize, n: i32, k: i32, groups: i32, bits: i32): f32 {
   const s = f16(scales + ((<usize>n * groups + (k >> 5)) << 1));
@@ -194,17 +198,85 @@ function dequant(w: usize, scales: usize, n: i32, k: i32, groups: i32, bits: i32
   return <f32>q * s;
 }
 
-/** panel = [8] bias, then [K][8] dequantized weights of columns n0..n0+nc, f32; columns >= nc are 0. */
+/** Four rows' q4 groups, expanded to i8 in k order for packPanelQ. */
+const Q4ROWS = memory.data(4 * GROUP, 16);
+
+/** The 32 q of a q4 group (16 bytes at p) as i8 in k order at dst. */
+@inline
+function expandQ4(dst: usize, p: usize): void {
+  const v = v128.load(p);
+  const lo = i8x16.sub(v128.and(v, i8x16.splat(0x0f)), i8x16.splat(8)); // even k
+  const hi = i8x16.sub(v128.and(i16x8.shr_u(v, 4), i8x16.splat(0x0f)), i8x16.splat(8)); // odd k
+  v128.store(dst, i8x16.shuffle(lo, hi, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
+  v128.store(dst, i8x16.shuffle(lo, hi, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), 16);
+}
+
+/** Four i8 q at src as f32x4, times the group's scale s. */
+@inline
+function dq4(src: usize, s: v128): v128 {
+  return f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(v128.load32_zero(src)))), s);
+}
+
+/**
+ * panel = [8] bias, then [K][8] dequantized weights of columns n0..n0+nc, f32
+ * (linear.ts's layout); columns >= nc are 0. Four columns at a time: each group's
+ * q as i8 in k order (q8 rows already are; q4 rows are expanded), four k per
+ * vector, transposed into the panel.
+ */
 function packPanelQ(panel: usize, w: usize, scales: usize, bias: usize, n0: i32, nc: i32, K: i32, bits: i32): void {
   const groups = (K + GROUP - 1) / GROUP;
+  const gb: usize = bits == 4 ? 16 : 32;
+  const rowBytes = <usize>groups * gb;
   for (let j = 0; j < 8; j++) {
     store<f32>(panel + (<usize>j << 2), j < nc && bias ? f16(bias + (<usize>(n0 + j) << 1)) : 0);
-    const dst = panel + 32 + (<usize>j << 2);
-    if (j >= nc) {
-      for (let k = 0; k < K; k++) store<f32>(dst + (<usize>k << 5), 0);
-      continue;
+  }
+  const dst = panel + 32;
+  for (let c = 0; c < nc; c += 4) {
+    // Columns past nc repeat the last valid one and are zeroed below.
+    const n_0 = n0 + c;
+    const n_1 = n0 + min(c + 1, nc - 1);
+    const n_2 = n0 + min(c + 2, nc - 1);
+    const n_3 = n0 + min(c + 3, nc - 1);
+    for (let g = 0; g < groups; g++) {
+      let s0 = w + <usize>n_0 * rowBytes + <usize>g * gb;
+      let s1 = w + <usize>n_1 * rowBytes + <usize>g * gb;
+      let s2 = w + <usize>n_2 * rowBytes + <usize>g * gb;
+      let s3 = w + <usize>n_3 * rowBytes + <usize>g * gb;
+      if (bits == 4) {
+        expandQ4(Q4ROWS, s0);
+        expandQ4(Q4ROWS + GROUP, s1);
+        expandQ4(Q4ROWS + 2 * GROUP, s2);
+        expandQ4(Q4ROWS + 3 * GROUP, s3);
+        s0 = Q4ROWS;
+        s1 = Q4ROWS + GROUP;
+        s2 = Q4ROWS + 2 * GROUP;
+        s3 = Q4ROWS + 3 * GROUP;
+      }
+      const f0 = f16(scales + ((<usize>n_0 * groups + g) << 1));
+      const f1 = f16(scales + ((<usize>n_1 * groups + g) << 1));
+      const f2 = f16(scales + ((<usize>n_2 * groups + g) << 1));
+      const f3 = f16(scales + ((<usize>n_3 * groups + g) << 1));
+      const k0 = g * GROUP;
+      const len = min(GROUP, K - k0);
+      let kk = 0;
+      for (; kk + 4 <= len; kk += 4) {
+        const o = <usize>kk;
+        storeTransposed(
+          dst + ((<usize>(k0 + kk) * 8 + c) << 2),
+          dq4(s0 + o, f32x4.splat(f0)), dq4(s1 + o, f32x4.splat(f1)), dq4(s2 + o, f32x4.splat(f2)), dq4(s3 + o, f32x4.splat(f3)),
+        );
+      }
+      for (; kk < len; kk++) {
+        const d = dst + ((<usize>(k0 + kk) * 8 + c) << 2);
+        store<f32>(d, <f32>load<i8>(s0 + kk) * f0);
+        store<f32>(d, <f32>load<i8>(s1 + kk) * f1, 4);
+        store<f32>(d, <f32>load<i8>(s2 + kk) * f2, 8);
+        store<f32>(d, <f32>load<i8>(s3 + kk) * f3, 12);
+      }
     }
-    for (let k = 0; k < K; k++) store<f32>(dst + (<usize>k << 5), dequant(w, scales, n0 + j, k, groups, bits));
+  }
+  for (let j = nc; j < 8; j++) {
+    for (let k = 0; k < K; k++) store<f32>(dst + ((<usize>k * 8 + j) << 2), 0);
   }
 }
 

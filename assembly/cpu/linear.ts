@@ -79,6 +79,22 @@ function store8(yp: usize, v0: v128, v1: v128, nc: i32): void {
   }
 }
 
+/**
+ * Four columns' values at four consecutive k (c_j: column j's k..k+3) into a
+ * [k][8] panel at d (column 0 of row k): a 4x4 transpose, one store per k.
+ */
+@inline
+export function storeTransposed(d: usize, c0: v128, c1: v128, c2: v128, c3: v128): void {
+  const t0 = i32x4.shuffle(c0, c1, 0, 4, 1, 5);
+  const t1 = i32x4.shuffle(c2, c3, 0, 4, 1, 5);
+  const t2 = i32x4.shuffle(c0, c1, 2, 6, 3, 7);
+  const t3 = i32x4.shuffle(c2, c3, 2, 6, 3, 7);
+  v128.store(d, i32x4.shuffle(t0, t1, 0, 1, 4, 5));
+  v128.store(d, i32x4.shuffle(t0, t1, 2, 3, 6, 7), 32);
+  v128.store(d, i32x4.shuffle(t2, t3, 0, 1, 4, 5), 64);
+  v128.store(d, i32x4.shuffle(t2, t3, 2, 3, 6, 7), 96);
+}
+
 /** panel = [8] bias, then [K][8] weights of columns n0..n0+8, f32; columns >= nc are 0. */
 function packPanel(panel: usize, w: usize, bias: usize, n0: i32, nc: i32, K: i32): void {
   const rowBytes = <usize>K << 1;
@@ -108,15 +124,7 @@ function packPanel(panel: usize, w: usize, bias: usize, n0: i32, nc: i32, K: i32
       const c1 = f16x4(r1 + o);
       const c2 = f16x4(r2 + o);
       const c3 = f16x4(r3 + o);
-      const t0 = i32x4.shuffle(c0, c1, 0, 4, 1, 5);
-      const t1 = i32x4.shuffle(c2, c3, 0, 4, 1, 5);
-      const t2 = i32x4.shuffle(c0, c1, 2, 6, 3, 7);
-      const t3 = i32x4.shuffle(c2, c3, 2, 6, 3, 7);
-      const d = dst + ((<usize>k * 8 + g) << 2);
-      v128.store(d, i32x4.shuffle(t0, t1, 0, 1, 4, 5));
-      v128.store(d, i32x4.shuffle(t0, t1, 2, 3, 6, 7), 32);
-      v128.store(d, i32x4.shuffle(t2, t3, 0, 1, 4, 5), 64);
-      v128.store(d, i32x4.shuffle(t2, t3, 2, 3, 6, 7), 96);
+      storeTransposed(dst + ((<usize>k * 8 + g) << 2), c0, c1, c2, c3);
     }
     for (; k < K; k++) {
       const o = <usize>k << 1;

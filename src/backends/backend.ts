@@ -47,6 +47,11 @@ export interface AttentionOptions {
   scale: number;
   /** If > 0: s = cap * tanh(s / cap) after scaling (Gemma 2). */
   softcap?: number;
+  /**
+   * If > 0, a sliding window: key j is visible only if also j > slot - window (a lower
+   * bound per query; the prefix's forward keys stay visible), as transformers' Gemma 2.
+   */
+  window?: number;
 }
 
 export interface SampleOptions {
@@ -157,7 +162,8 @@ export interface Backend {
    * out[t, h, :] = softmax over visible keys j of (scale · q[t,h]·k[base+j, h/g]) · v[base+j, h/g],
    * with g = heads/kvHeads. q and out [rows, heads*headDim]; k, v [*, kvHeads*headDim].
    * meta i32 [rows, 3] per query: (base, slot, prefix). Key j (0 <= j) is visible to
-   * the query iff j <= slot || j < prefix: full attention over a prefix, causal after.
+   * the query iff j <= slot || j < prefix: full attention over a prefix, causal after;
+   * with opts.window > 0, also only if j > slot - window.
    * Must stream over keys (online softmax), never holding a rows x keys matrix.
    * headDim: a multiple of 4, at most 256 (every PaliGemma has 72 (SigLIP), 128 or 256).
    */

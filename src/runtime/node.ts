@@ -59,3 +59,4 @@ setGPUProvider(async () => {
 });
 
 export * from "../index.js";
+export { quantize, type QuantizeOptions, type QuantizeResult } from "./quantize.js";

@@ -16,12 +16,40 @@
 //                                     two's complement)
 //   <name>.scales   F16 [N, Kp / 32]
 // config.json: "quantization_config": { quant_method: "paligemma-edge", bits, group_size: 32, symmetric: true }.
-import { WeightsError } from "../errors.js";
-import { f16ToF32, f32ToF16 } from "./f16.js";
+import { ConfigError, WeightsError } from "../errors.js";
+import { f16ArrayToF32, f16ToF32, f32ToF16 } from "./f16.js";
+import { type DType, toF32 } from "./safetensors.js";
 
 export const GROUP = 32;
 
 export type QuantBits = 4 | 8;
+
+/** How a model's matrices are kept on the device: f16, or quantized to 8 or 4 bits. */
+export type WeightDtype = "f16" | "q8" | "q4";
+
+export const bitsOf = (dtype: "q8" | "q4"): QuantBits => (dtype === "q8" ? 8 : 4);
+export const dtypeOf = (bits: QuantBits): "q8" | "q4" => (bits === 8 ? "q8" : "q4");
+
+export const QUANT_METHOD = "paligemma-edge";
+
+/** config.json's quantization_config for a checkpoint quantized to `bits`. */
+export const quantizationConfig = (bits: QuantBits) => ({ quant_method: QUANT_METHOD, bits, group_size: GROUP, symmetric: true });
+
+/**
+ * The bits of config.json's quantization_config, or undefined when it has none. Any
+ * other quantization (another quant_method, group size, asymmetric) is a ConfigError:
+ * its tensors would be read wrong.
+ */
+export function parseQuantizationConfig(config: Record<string, unknown>): QuantBits | undefined {
+  const q = config.quantization_config as Record<string, unknown> | undefined;
+  if (q === undefined || q === null) return undefined;
+  const expected = `expected ${JSON.stringify(quantizationConfig(4))} (or bits 8), as \`paligemma-edge quantize\` writes`;
+  if (typeof q !== "object") throw new ConfigError(`config.json quantization_config is ${JSON.stringify(q)}; ${expected}`);
+  if (q.quant_method !== QUANT_METHOD || (q.bits !== 4 && q.bits !== 8) || q.group_size !== GROUP || q.symmetric !== true) {
+    throw new ConfigError(`config.json quantization_config ${JSON.stringify(q)} is not a format this SDK reads; ${expected}`);
+  }
+  return q.bits;
+}
 
 /** A quantized [N, K] matrix, as stored on disk and uploaded to a backend. */
 export interface QuantizedMatrix {
@@ -76,30 +104,48 @@ function roundEven(x: number): number {
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
+/** An all-zero quantized [N, K] matrix, for quantizeRows to fill. */
+export function emptyQuantized(N: number, K: number, bits: QuantBits): QuantizedMatrix {
+  return { bits, qweight: new Uint32Array(N * wordsPerRow(K, bits)), scales: new Uint16Array(N * groupsPerRow(K)) };
+}
+
 /**
  * Quantizes rows of W [N, K] (f32 values, or f16 bits) to `bits`. `values` may hold
  * more rows than N when quantizing part of a tensor: only the first N·K are read.
  */
 export function quantizeMatrix(values: Float32Array | Uint16Array, N: number, K: number, bits: QuantBits): QuantizedMatrix {
   if (values.length < N * K) throw new Error(`quantizeMatrix: ${values.length} values for [${N}, ${K}]`);
+  const out = emptyQuantized(N, K, bits);
+  quantizeRows(out, values instanceof Uint16Array ? f16ArrayToF32(values.subarray(0, N * K)) : values, 0, N, K);
+  return out;
+}
+
+/**
+ * Quantizes `count` rows of W [*, K] into rows n0.. of `out` (a matrix from
+ * emptyQuantized): `values` holds those rows' f32 values, count·K of them. A large
+ * tensor is quantized a block of rows at a time, never widened to f32 whole.
+ */
+export function quantizeRows(out: QuantizedMatrix, values: Float32Array, n0: number, count: number, K: number): void {
+  const { bits, qweight, scales } = out;
   const groups = groupsPerRow(K);
   const words = wordsPerRow(K, bits);
+  if (values.length < count * K || (n0 + count) * words > qweight.length) {
+    throw new Error(`quantizeRows: rows [${n0}, ${n0 + count}) of K = ${K} from ${values.length} values into ${qweight.length / words} rows`);
+  }
   const lo = bits === 4 ? -8 : -127;
   const hi = qmax(bits);
-  const qweight = new Uint32Array(N * words);
-  const scales = new Uint16Array(N * groups);
-  const isF16 = values instanceof Uint16Array;
   const group = new Float32Array(GROUP);
   const perWord = 32 / bits;
   const mask = (1 << bits) - 1;
-  for (let n = 0; n < N; n++) {
-    const row = n * K;
+  for (let r = 0; r < count; r++) {
+    const n = n0 + r;
+    const row = r * K;
     for (let g = 0; g < groups; g++) {
       const k0 = g * GROUP;
       const len = Math.min(GROUP, K - k0);
       let max = 0;
       for (let i = 0; i < GROUP; i++) {
-        const v = i < len ? (isF16 ? f16ToF32(values[row + k0 + i]) : values[row + k0 + i]) : 0;
+        const v = i < len ? values[row + k0 + i] : 0;
         group[i] = v;
         const a = Math.abs(v);
         if (a > max) max = a;
@@ -116,7 +162,24 @@ export function quantizeMatrix(values: Float32Array | Uint16Array, N: number, K:
       }
     }
   }
-  return { bits, qweight, scales };
+}
+
+/** Values per block when quantizeTensor widens rows to f32. */
+const BLOCK_VALUES = 1 << 20;
+
+/**
+ * Quantizes a checkpoint tensor W [N, K] from its safetensors bytes (F32, F16 or BF16:
+ * exact f32 values), a block of rows at a time. Loading with dtype q8/q4 and the
+ * quantize command both quantize through here, so their weights are identical.
+ */
+export function quantizeTensor(dtype: DType, bytes: Uint8Array, N: number, K: number, bits: QuantBits, name: string): QuantizedMatrix {
+  const out = emptyQuantized(N, K, bits);
+  const block = Math.max(1, Math.floor(BLOCK_VALUES / K));
+  for (let n0 = 0; n0 < N; n0 += block) {
+    const count = Math.min(block, N - n0);
+    quantizeRows(out, toF32(dtype, bytes, n0 * K, count * K, name), n0, count, K);
+  }
+  return out;
 }
 
 /** The values a quantized [N, K] matrix stands for (q · scale), as f32 [N, K]. */

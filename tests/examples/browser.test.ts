@@ -89,10 +89,10 @@ describe("examples/browser in Chromium", () => {
     await page.screenshot({ path: "tests/out/browser-example-wasm.png" });
   });
 
-  it("picks WebGPU by itself, answers with Node's tokens, and the page keeps drawing meanwhile", async () => {
+  it("runs on WebGPU when asked (auto would skip SwiftShader), answers with Node's tokens, and the page keeps drawing meanwhile", async () => {
     // Two tokens: the prefill and one cached decode step; SwiftShader takes seconds per step.
     const reference = nodeWasmReference("answer en how many stars?", 2);
-    const page = await open(""); // device auto
+    const page = await open("?device=webgpu");
     expect(await text(page, "status")).toMatch(/^model loaded on webgpu in \d+ ms$/);
     await page.select("#task", "answer");
     await page.$eval("#text", (e) => ((e as HTMLInputElement).value = "how many stars?"));

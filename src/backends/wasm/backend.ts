@@ -342,7 +342,7 @@ class WasmBackend implements Backend {
     const scratch = this.scratch(kernels.attentionScratchBytes(heads, headDim));
     kernels.attention(
       this.ptr(out, rows * heads * headDim), this.ptr(q, rows * heads * headDim), this.ptr(k, 0), this.ptr(v, 0),
-      this.ptr(meta, rows * 3, "i32"), rows, heads, kvHeads, headDim, o.scale, o.softcap ?? 0, scratch,
+      this.ptr(meta, rows * 3, "i32"), rows, heads, kvHeads, headDim, o.scale, o.softcap ?? 0, o.window ?? 0, scratch,
     );
   }
 

@@ -44,7 +44,7 @@ export interface CpuKernels extends AsRuntime {
 
   attention(
     out: number, q: number, k: number, v: number, meta: number, rows: number,
-    heads: number, kvHeads: number, headDim: number, scale: number, softcap: number, scratch: number,
+    heads: number, kvHeads: number, headDim: number, scale: number, softcap: number, window: number, scratch: number,
   ): void;
   attentionScratchBytes(heads: number, headDim: number): number;
 

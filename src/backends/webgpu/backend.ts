@@ -297,8 +297,8 @@ export class WebGPUBackend implements Backend {
     this.recorder.dispatch(
       this.pipelines.get("attention", { HD: headDim }),
       [gpu(out), gpu(q), gpu(k), gpu(v), gpu(meta)],
-      "uuuuff",
-      [rows, heads, kvHeads, group, o.scale, o.softcap ?? 0],
+      "uuuuffu",
+      [rows, heads, kvHeads, group, o.scale, o.softcap ?? 0, o.window ?? 0],
       [Math.ceil((rows * group) / ATTENTION_SLOTS), kvHeads],
     );
   }
