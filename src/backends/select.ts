@@ -16,7 +16,9 @@ export class NoWebGPUError extends PaliGemmaError {
   }
 }
 
-export async function createBackend(device: DeviceOption, gpu?: GPU | GPUAdapter | GPUDevice): Promise<Backend> {
+export async function createBackend(
+  device: DeviceOption, gpu?: GPU | GPUAdapter | GPUDevice, wasm: { threads?: number | "auto" } = {},
+): Promise<Backend> {
   if (device !== "webgpu" && device !== "wasm" && device !== "auto") {
     throw new PaliGemmaError("INVALID_INPUT", `device must be "webgpu", "wasm" or "auto", got ${JSON.stringify(device)}`);
   }
@@ -31,5 +33,5 @@ export async function createBackend(device: DeviceOption, gpu?: GPU | GPUAdapter
     if (device === "webgpu") throw new NoWebGPUError();
   }
   const { createWasmBackend } = await import("./wasm/backend.js");
-  return createWasmBackend();
+  return createWasmBackend({ threads: wasm.threads });
 }

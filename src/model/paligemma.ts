@@ -25,6 +25,8 @@ export interface LoadOptions extends FetchOptions {
   gpu?: GPU | GPUAdapter | GPUDevice;
   /** A backend built by the caller (tests, advanced use); overrides device/gpu. */
   backend?: Backend;
+  /** Threads for the WASM backend: 1 (default), up to 8, or "auto" (the machine's cores, at most 8). */
+  threads?: number | "auto";
 }
 
 export interface ForwardInputs {
@@ -75,7 +77,7 @@ export class PaliGemmaForConditionalGeneration {
   /** Loads config.json + safetensors from a folder URL, a local path or a map of files. */
   static async load(source: ModelSource, opts: LoadOptions = {}): Promise<PaliGemmaForConditionalGeneration> {
     const files = resolveSource(source, opts);
-    const backend = opts.backend ?? (await createBackend(opts.device ?? "auto", opts.gpu));
+    const backend = opts.backend ?? (await createBackend(opts.device ?? "auto", opts.gpu, { threads: opts.threads }));
     let ckpt: Checkpoint;
     try {
       ckpt = await loadCheckpoint(files, backend, opts.onProgress);
