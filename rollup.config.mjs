@@ -32,6 +32,9 @@ export default {
     index: "src/index.ts",
     node: "src/runtime/node.ts",
     workerd: "src/runtime/workerd.ts",
+    demo: "src/demo.ts",
+    worker: "src/worker/entry.ts",
+    "node-worker": "src/runtime/node-worker.ts",
     cli: "examples/node/cli.ts",
   },
   output: {

@@ -3,16 +3,21 @@
 //   - the tiny test checkpoint (tests/fixtures/tiny-pg1),
 //   - random weights at PaliGemma-3B-224's real widths (SigLIP So400m/14 + Gemma-2B),
 //   - random weights at PaliGemma 2 3B's widths at 224, 448 and 896 (vision + prefill),
-// at reduced depth (--depth, default 2) so it fits a CPU-emulated GPU.
-//   node bench/run.mjs bench/model.ts [--backend webgpu|wasm|all] [--depth N] [--steps N] [--only tiny,pg1,pg2]
+// at reduced depth (--depth, default 2) so it fits a CPU-emulated GPU. On WebGPU it also
+// counts the API calls of a decode step (dispatches, submits, writeBuffers: a counting
+// proxy around the device) at PaliGemma-3B-224's widths for depth and depth + 1 layers,
+// which gives the count per Gemma layer and, exactly, per token at the real 18 layers.
+//   node bench/run.mjs bench/model.ts [--backend webgpu|wasm|all] [--depth N] [--steps N] [--only tiny,pg1,pg2,calls]
 import "../src/runtime/node.js";
 import type { Backend, Weight } from "../src/backends/backend.js";
 import { createBackend } from "../src/backends/select.js";
+import { createWebGPUBackend } from "../src/backends/webgpu/backend.js";
 import { parseConfig, type PaliGemmaConfig } from "../src/config.js";
 import { PaliGemmaForConditionalGeneration } from "../src/model/paligemma.js";
 import { f32ToF16 } from "../src/weights/f16.js";
 import { expectedTensors, LM_HEAD, TEXT } from "../src/weights/names.js";
 import { folderFiles, FIXTURES } from "../tests/harness/fixtures.js";
+import { type Counts, countingDevice, countsSince } from "../tests/harness/counting-device.js";
 import { testDevice } from "../tests/harness/webgpu.js";
 
 const arg = (name: string, fallback: string) => {
@@ -21,11 +26,14 @@ const arg = (name: string, fallback: string) => {
 };
 const depth = Number(arg("depth", "2"));
 const steps = Number(arg("steps", "8"));
-const only = arg("only", "tiny,pg1,pg2").split(",");
+const only = arg("only", "tiny,pg1,pg2,calls").split(",");
 const backendNames = arg("backend", "all") === "all" ? ["webgpu", "wasm"] : [arg("backend", "webgpu")];
 
+/** API calls made through the WebGPU backends' device, counted. */
+const apiCalls: Counts = new Map();
+
 async function makeBackend(name: string): Promise<Backend> {
-  return name === "webgpu" ? createBackend("webgpu", await testDevice()) : createBackend("wasm");
+  return name === "webgpu" ? createWebGPUBackend(countingDevice(await testDevice(), apiCalls).device) : createBackend("wasm");
 }
 
 /** Random f16 weights of the right shapes, uploaded directly (a 1 GB embedding would be slow to serialise). */
@@ -86,6 +94,22 @@ const report = (model: string, backend: string, figure: string, value: string, f
     bytes && ms ? (bytes / ms / 1e6).toFixed(2) : "",
   ]);
 
+/** API calls per decode token, counted over `steps` steps after a warm-up step. */
+async function decodeCalls(model: PaliGemmaForConditionalGeneration, steps: number): Promise<Record<string, number>> {
+  const c = model.config;
+  const S = c.vision.imageSize;
+  const pixels = Float32Array.from({ length: 3 * S * S }, (_, i) => Math.sin(i));
+  const ids = Int32Array.from([...Array(c.vision.numPatches).fill(c.imageTokenId), c.bosTokenId, 3, 4, 108]);
+  const kvCache = model.createKVCache({ maxLength: ids.length + steps + 2 });
+  let next = (await model.nextTokens({ inputIds: ids, pixelValues: pixels, kvCache })).ids;
+  next = (await model.nextTokens({ inputIds: next, kvCache })).ids;
+  const before = new Map(apiCalls);
+  for (let s = 0; s < steps; s++) next = (await model.nextTokens({ inputIds: next, kvCache })).ids;
+  kvCache.dispose();
+  const total = countsSince(apiCalls, before);
+  return Object.fromEntries(Object.entries(total).map(([k, v]) => [k, v / steps]));
+}
+
 async function benchModel(label: string, model: PaliGemmaForConditionalGeneration, backend: string, decode: boolean) {
   const c = model.config;
   const N = c.vision.numPatches;
@@ -137,6 +161,24 @@ for (const name of backendNames) {
     const model = new PaliGemmaForConditionalGeneration(config, backend, randomWeights(config, backend));
     await benchModel(label, model, name, decode);
     model.dispose();
+  }
+}
+
+if (backendNames.includes("webgpu") && only.includes("calls")) {
+  const REAL_LAYERS = 18; // PaliGemma-3B's Gemma-2B
+  const counted: Record<string, number>[] = [];
+  for (const layers of [depth, depth + 1]) {
+    const backend = await makeBackend("webgpu");
+    const config = parseConfig({ ...pg1(layers), vision_config: { ...pg1(1).vision_config, num_hidden_layers: 1 } });
+    const model = new PaliGemmaForConditionalGeneration(config, backend, randomWeights(config, backend));
+    counted.push(await decodeCalls(model, 2));
+    model.dispose();
+  }
+  for (const call of ["dispatchWorkgroups", "submit", "writeBuffer", "copyBufferToBuffer"]) {
+    const [a, b] = counted.map((c) => c[call] ?? 0);
+    const perLayer = b - a;
+    const perToken = a + (REAL_LAYERS - depth) * perLayer;
+    rows.push([`PG1-3B-224 decode, counted at ${depth} and ${depth + 1} layers`, "webgpu", `${call} per token at 18 layers`, `${perToken} (${perLayer} per layer)`, "", ""]);
   }
 }
 

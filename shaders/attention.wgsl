@@ -5,6 +5,9 @@
 // placement i32 [rows, 3] (the op's `meta`) = (base, slot, prefix) per query row t: key j
 // is visible iff j <= slot || j < prefix, which is exactly j < max(slot + 1, prefix); keys
 // live at rows base + j of k and v (a batch row's region of the KV cache, or one image).
+// Sliding window (p.window > 0, Gemma 2): key j is visible only if also j > slot - window,
+// a per-slot lower bound `slot_lo`: tiles start at the lowest one in the workgroup and keys
+// below a slot's bound get weight 0, so it is still one stream over keys.
 //
 // Layouts: q, out [rows, heads, HD]; k, v [*, kvHeads, HD]; all f32, read as vec4
 // (HD % 4 == 0, HD <= 256). G = heads / kvHeads heads share a kv head.
@@ -39,6 +42,7 @@ struct Params {
   group_size: u32, // G = heads / kv_heads
   scale: f32,
   softcap: f32,    // 0: none
+  window: u32,     // 0: none
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -52,9 +56,11 @@ var<workgroup> q_tile: array<vec4<f32>, BQ * HD4>;
 var<workgroup> scores: array<f32, BQ * TILE>;
 var<workgroup> slot_base: array<u32, BQ>;
 var<workgroup> slot_keys: array<u32, BQ>; // visible keys; 0 for slots past the last row
+var<workgroup> slot_lo: array<u32, BQ>;   // first visible key (the sliding window's bound)
 var<workgroup> alpha: array<f32, BQ>;
 var<workgroup> denom: array<f32, BQ>;
 var<workgroup> key_count: u32;
+var<workgroup> key_start: u32; // the first tile: the lowest slot_lo, rounded down to a tile
 var<workgroup> shared_base: u32;
 
 @compute @workgroup_size(WG)
@@ -66,12 +72,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let t = (first + lid) / p.group_size;
     var base = 0u;
     var keys = 0u;
+    var lo = 0u;
     if (t < p.rows) {
       base = u32(placement[3u * t]);
-      keys = u32(max(max(placement[3u * t + 1u] + 1, placement[3u * t + 2u]), 0));
+      let slot = placement[3u * t + 1u];
+      keys = u32(max(max(slot + 1, placement[3u * t + 2u]), 0));
+      if (p.window > 0u) {
+        lo = u32(max(slot - i32(p.window) + 1, 0));
+      }
     }
     slot_base[lid] = base;
     slot_keys[lid] = keys;
+    slot_lo[lid] = lo;
   }
   for (var i = lid; i < BQ * HD4; i += WG) {
     let s = first + i / HD4;
@@ -86,24 +98,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   workgroupBarrier();
   if (lid == 0u) {
     var most = 0u;
+    var least_lo = 0xffffffffu;
     var same = 1u;
     for (var s = 0u; s < BQ; s++) {
       most = max(most, slot_keys[s]);
+      if (slot_keys[s] > 0u) {
+        least_lo = min(least_lo, slot_lo[s]);
+      }
       if (slot_keys[s] > 0u && slot_base[s] != slot_base[0]) {
         same = 0u;
       }
     }
     key_count = most;
+    key_start = select(0u, least_lo - least_lo % TILE, most > 0u);
     shared_base = same;
   }
   let n_keys = workgroupUniformLoad(&key_count);
+  let j_start = workgroupUniformLoad(&key_start);
   let same_rows = shared_base == 1u;
 
   var m_run = -1e30; // finite: exp(m_run - m_new) is then 0 on the first visible tile
   var l_run = 0.0;
   var o: array<vec4<f32>, MAX_PAIRS>;
 
-  for (var j0 = 0u; j0 < n_keys; j0 += TILE) {
+  for (var j0 = j_start; j0 < n_keys; j0 += TILE) {
     // 1. scores of key j0 + lid against every slot.
     let j = j0 + lid;
     var dots: array<f32, BQ>;
@@ -144,13 +162,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (lid < BQ) {
       let visible = min(TILE, select(0u, slot_keys[lid] - j0, slot_keys[lid] > j0));
       var m_new = m_run;
-      for (var jj = 0u; jj < visible; jj++) {
+      // Keys below the window's bound: skipped here, weight 0 below.
+      let hidden = min(visible, select(0u, slot_lo[lid] - j0, slot_lo[lid] > j0));
+      for (var jj = hidden; jj < visible; jj++) {
         m_new = max(m_new, scores[lid * TILE + jj]);
       }
       var sum = 0.0;
       for (var jj = 0u; jj < TILE; jj++) {
         var weight = 0.0;
-        if (jj < visible) {
+        if (jj >= hidden && jj < visible) {
           weight = exp(scores[lid * TILE + jj] - m_new);
         }
         scores[lid * TILE + jj] = weight;

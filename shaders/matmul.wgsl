@@ -19,9 +19,13 @@
 // convs also take f32 weights and biases (W_F32, BIAS_F32): one f32 per word. W's words
 // are F16Pair, read with f16_pair (f32 ones with f32_word): all defined by the pipeline
 // cache (pipelines.ts), a u32 unpacked, or a native vec2<f16> where the device has shader-f16.
+// With BITS = 4 or 8 (mode 0) W is quantized (src/weights/quantize.ts), read as u32 words
+// (u32_word): rows of Kp / 32 groups of BITS words, q4 nibbles holding q + 8, q8
+// two's-complement bytes, both low first; the W tile holds q · scale, exact in f32.
 //
 // Bindings: 0 params (uniform), 1 y f32 [M, ldy] read_write, 2 x f32, 3 w (this chunk's
-// rows of the weight), 4 bias f16 [ldy] packed (read only when flags has BIAS).
+// rows of the weight), 4 bias f16 [ldy] packed (read only when flags has BIAS), 5 the
+// quantized chunk's scales, f16 [rows, Kp / 32] packed two per u32 (read only with BITS).
 //
 // Tiling: a 16×16 workgroup computes a 64×BN block of y (BN = 64, or 16 when N is
 // small), 4×TN outputs per thread at rows ty + 16i and columns tx + 16j: shared reads
@@ -37,6 +41,7 @@ override TN: u32 = 4u;
 override W_F32: bool = false;
 override BIAS_F32: bool = false;
 override BN: u32 = 16u * TN;
+override BITS: u32 = 0u;
 
 const TILE = 64u;
 const TK = 16u;
@@ -77,6 +82,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read> w: array<F16Pair>;
 @group(0) @binding(4) var<storage, read> bias: array<u32>;
+@group(0) @binding(5) var<storage, read> scales: array<u32>;
 
 var<workgroup> a_tile: array<array<f32, TILE>, TK>; // [k][m]
 var<workgroup> w_tile: array<array<f32, TILE>, TK>; // [k][n]
@@ -187,7 +193,35 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       a_tile[col][row] = a_at(m_base + row, k0 + col);
     }
     // W tile: BN features × 16 columns.
-    if (MODE == 0u && K_EVEN) {
+    if (BITS != 0u) {
+      // A word holds 32 / BITS consecutive elements of one group: one scale per word.
+      // Columns past K meet a = 0 in the A tile, whatever the padding holds.
+      let per_word = 32u / max(BITS, 1u); // max: BITS = 0 pipelines compile this too
+      let groups = (p.k + 31u) / 32u;
+      for (var idx = lid; idx < BN * TK / per_word; idx += WG) {
+        let row = idx / (TK / per_word);
+        let col = (idx % (TK / per_word)) * per_word;
+        let n = n_base + row;
+        let k = k0 + col;
+        var word = 0u;
+        var s = 0.0;
+        if (n < p.n && k < p.k) {
+          word = u32_word(w[n * groups * BITS + k / per_word]);
+          let e = n * groups + k / 32u;
+          s = unpack2x16float(scales[e >> 1u])[e & 1u];
+        }
+        for (var i = 0u; i < per_word; i++) {
+          let raw = (word >> (i * BITS)) & ((1u << BITS) - 1u);
+          var q: f32;
+          if (BITS == 4u) {
+            q = f32(raw) - 8.0;
+          } else {
+            q = f32(bitcast<i32>(raw << 24u) >> 24u);
+          }
+          w_tile[col + i][row] = q * s;
+        }
+      }
+    } else if (MODE == 0u && K_EVEN) {
       for (var idx = lid; idx < BN * TK / 2u; idx += WG) {
         let row = idx / (TK / 2u);
         let col = (idx % (TK / 2u)) * 2u;

@@ -3,8 +3,11 @@
 //   (x[i], x[i + half]) <- (x[i] cos - x[i + half] sin, x[i + half] cos + x[i] sin).
 // inv_freq[i] = theta^(-2i/head_dim) comes from a table the host computes once (in f64,
 // rounded to f32 as the reference implementations do): a GPU pow is a few ulps off, and
-// at positions in the thousands that shifts the angle visibly. The f32 angle is reduced
-// to [-π, π] before cos/sin: GPU cos/sin are accurate only near zero.
+// at positions in the thousands that shifts the angle visibly. cos and sin are computed
+// here, not by WGSL's builtins: the spec lets those be 2^-11 off even inside [-π, π]
+// (SwiftShader's are ~2e-4 off), which alone put Gemma's logits 1e-3 from the reference.
+// The f32 angle is reduced to [-π/4, π/4] by quadrant (Cody-Waite, π/2 in three parts),
+// then minimax polynomials (Cephes' sinf/cosf) give f32 accuracy on every GPU.
 // Bindings: 0 params, 1 x f32 read_write, 2 positions i32 [rows], 3 inv_freq f32 [half].
 // One rotated pair per thread, 2-D grid of 256-thread workgroups.
 
@@ -21,6 +24,23 @@ struct Params {
 @group(0) @binding(2) var<storage, read> positions: array<i32>;
 @group(0) @binding(3) var<storage, read> inv_freq: array<f32>;
 
+/** (cos a, sin a), accurate to about an f32 ulp for |a| < 2^16 · π/2. */
+fn cos_sin(a: f32) -> vec2<f32> {
+  // π/2 = 1.5703125 + 4.837512969970703e-4 + 7.549790126404332e-8: the first two parts
+  // have few enough bits that k times them is exact for |k| < 2^13 (positions < ~8000).
+  let k = round(a * 0.6366197723675814);
+  let r = ((a - k * 1.5703125) - k * 4.837512969970703e-4) - k * 7.549790126404332e-8;
+  let r2 = r * r;
+  let sin_r = r + r * r2 * (-1.6666654611e-1 + r2 * (8.3321608736e-3 + r2 * -1.9515295891e-4));
+  let cos_r = 1.0 - 0.5 * r2 + r2 * r2 * (4.166664568298827e-2 + r2 * (-1.388731625493765e-3 + r2 * 2.443315711809948e-5));
+  switch (i32(k) & 3) {
+    case 0: { return vec2<f32>(cos_r, sin_r); }
+    case 1: { return vec2<f32>(-sin_r, cos_r); }
+    case 2: { return vec2<f32>(-cos_r, -sin_r); }
+    default: { return vec2<f32>(sin_r, -cos_r); }
+  }
+}
+
 @compute @workgroup_size(WG)
 fn main(
   @builtin(workgroup_id) wid: vec3<u32>,
@@ -34,12 +54,9 @@ fn main(
   }
   let i = t % half;
   let head = t / half; // r * heads + h
-  let angle = f32(positions[head / p.heads]) * inv_freq[i];
-  // Cody-Waite: 2π = 6.28125 + 0.0019353071795864769, and k * 6.28125 is exact for |k| < 2^16.
-  let k = round(angle * 0.15915494309189535);
-  let reduced = (angle - k * 6.28125) - k * 0.0019353071795864769;
-  let c = cos(reduced);
-  let s = sin(reduced);
+  let cs = cos_sin(f32(positions[head / p.heads]) * inv_freq[i]);
+  let c = cs.x;
+  let s = cs.y;
   let o = head * p.head_dim + i;
   let a = x[o];
   let b = x[o + half];

@@ -45,6 +45,13 @@ export class InputError extends PaliGemmaError {
   }
 }
 
+/** An AbortSignal the caller passed was aborted: `what` ("generation", "loading") stopped. */
+export class AbortedError extends PaliGemmaError {
+  constructor(what = "generation") {
+    super("ABORTED", `${what} was aborted by its AbortSignal`);
+  }
+}
+
 /** The model was used after dispose(). */
 export class DisposedError extends PaliGemmaError {
   constructor(what: string) {

@@ -4,14 +4,19 @@
 // The SDK's face: load a model, run tasks.
 export { PaliGemma, type PaliGemmaLoadOptions, type GenerateResult, type Segmentation, type Timings, type Detection } from "./paligemma.js";
 export type { Box } from "./tasks/detect.js";
-export { AbortedError, type GenerationOptions } from "./tasks/generate.js";
+export type { GenerationOptions } from "./tasks/generate.js";
 export { prompts } from "./tasks/prompts.js";
+export { createWorkerEngine, type PaliGemmaEngine, type WorkerLike } from "./worker/engine.js";
 
 // The model, for forward passes of your own.
-export { PaliGemmaForConditionalGeneration, type ForwardInputs, type ForwardOutput, type LoadOptions } from "./model/paligemma.js";
+export {
+  PaliGemmaForConditionalGeneration, type AttentionChoice, type ForwardInputs, type ForwardOutput, type LoadOptions, type ModelOptions,
+} from "./model/paligemma.js";
 export { KVCache } from "./model/kv-cache.js";
+export { memoryPlan, type DtypeOption, type MemoryPlan, type MemoryReport } from "./model/memory-plan.js";
+export type { WeightDtype } from "./weights/quantize.js";
 export { parseConfig, type PaliGemmaConfig, type TextConfig, type VisionConfig } from "./config.js";
-export { createBackend, NoWebGPUError, type DeviceOption } from "./backends/select.js";
+export { createBackend, selectBackend, NoWebGPUError, type BackendInfo, type DeviceOption } from "./backends/select.js";
 export type { Backend } from "./backends/backend.js";
 
 // Pieces usable alone.
@@ -25,6 +30,7 @@ export { decodeImage, setImageCodecWasm, type ImageFormat, type CodecWasmSource 
 export { resizeImage } from "./image/resize.js";
 export { toRGBImage, type ImageInput, type ImageDataLike } from "./image/input.js";
 export { preprocessImage } from "./image/preprocess.js";
+export { PALIGEMMA_NORMALIZATION, parsePreprocessorConfig, type PixelNormalization } from "./image/preprocessor-config.js";
 export type { RawImage } from "./image/raw-image.js";
 
 // Model sources.

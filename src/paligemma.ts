@@ -1,29 +1,42 @@
 // The SDK's face: load a checkpoint folder (weights, tokenizer, optional mask
 // decoder), then caption / answer / ocr / detect / segment an image, or generate and
 // stream from any prompt. Prompts are the ones PaliGemma was trained with.
-import { type DeviceOption } from "./backends/select.js";
+import { type BackendInfo, type DeviceOption } from "./backends/select.js";
 import { DisposedError, InputError, LoadError } from "./errors.js";
 import { toRGBImage, type ImageInput } from "./image/input.js";
 import type { RawImage } from "./image/raw-image.js";
 import { CODES_PER_MASK, loadMaskDecoder, type MaskDecoder } from "./model/mask-decoder.js";
-import { PaliGemmaForConditionalGeneration } from "./model/paligemma.js";
+import { type ModelOptions, PaliGemmaForConditionalGeneration } from "./model/paligemma.js";
+import { parsePreprocessorConfig } from "./image/preprocessor-config.js";
 import { PaliGemmaProcessor } from "./processor.js";
 import { parseDetections, type Detection } from "./tasks/detect.js";
-import { generateTokens, type GenerationOptions } from "./tasks/generate.js";
+import { generateTokens, type GenerationOptions, stopTokenSet } from "./tasks/generate.js";
 import { prompts } from "./tasks/prompts.js";
 import { parseSegments } from "./tasks/segment.js";
 import { stripLocationTokens } from "./tasks/text.js";
 import { loadTokenizer, type Tokenizer } from "./tokenizer/index.js";
-import { type FetchOptions, type FileContent, type ModelSource, resolveSource, readText } from "./weights/files.js";
+import type { MemoryReport } from "./model/memory-plan.js";
+import type { CheckpointOptions } from "./weights/checkpoint.js";
+import { type FetchOptions, type FileContent, missingFile, type ModelSource, resolveSource, readJson, readText } from "./weights/files.js";
+import type { GPUSource } from "./web-types.js";
+import { createWorkerEngine, type PaliGemmaEngine, type WorkerLike } from "./worker/engine.js";
 
-export interface PaliGemmaLoadOptions extends FetchOptions {
-  /** "auto" (default): WebGPU when an adapter exists, else WASM. */
+export interface PaliGemmaLoadOptions extends FetchOptions, CheckpointOptions, ModelOptions {
+  /**
+   * "auto" (default): WebGPU on a hardware adapter, else WASM (a software adapter such as
+   * SwiftShader is slower than WASM: "webgpu" still takes it). `backendInfo` says which ran.
+   */
   device?: DeviceOption;
-  gpu?: GPU | GPUAdapter | GPUDevice;
+  gpu?: GPUSource;
   /** Threads for the WASM backend: 1 (default), up to 8, or "auto" (the machine's cores, at most 8). */
   threads?: number | "auto";
   /** The segmentation mask decoder (big_vision's vae-oid.npz); default: vae-oid.npz in the model folder. */
   maskDecoder?: FileContent;
+  /**
+   * Run the model in a worker (a Web Worker; a worker thread in Node): true starts one,
+   * or pass a Worker running paligemma-edge/worker. load then gives a PaliGemmaEngine.
+   */
+  worker?: boolean | WorkerLike;
 }
 
 export interface Timings {
@@ -59,27 +72,56 @@ export class PaliGemma {
   private constructor(
     readonly model: PaliGemmaForConditionalGeneration,
     readonly tokenizer: Tokenizer,
-    private readonly processor: PaliGemmaProcessor,
+    /** Images + prompts -> model inputs, with the checkpoint's preprocessor_config.json applied. */
+    readonly processor: PaliGemmaProcessor,
     private readonly maskDecoderSource: () => Promise<Uint8Array | undefined>,
   ) {}
 
-  static async load(source: ModelSource, opts: PaliGemmaLoadOptions = {}): Promise<PaliGemma> {
+  /** The device the model runs on. */
+  get device(): string {
+    return this.model.backend.name;
+  }
+
+  static load(source: ModelSource, opts: PaliGemmaLoadOptions & { worker: true | WorkerLike }): Promise<PaliGemmaEngine>;
+  static load(source: ModelSource, opts?: PaliGemmaLoadOptions & { worker?: false }): Promise<PaliGemma>;
+  static async load(source: ModelSource, opts: PaliGemmaLoadOptions = {}): Promise<PaliGemma | PaliGemmaEngine> {
+    if (opts.worker) return createWorkerEngine(source, opts);
     const files = resolveSource(source, opts);
     const tokenizerJson = await readText(files, "tokenizer.json");
-    if (tokenizerJson === undefined) throw new LoadError(`tokenizer.json not found in ${files.where}`);
+    if (tokenizerJson === undefined) throw missingFile(files, "tokenizer.json");
     const tokenizer = await loadTokenizer(tokenizerJson);
     const model = await PaliGemmaForConditionalGeneration.load(files, opts);
     const v = model.config.vision;
-    const processor = PaliGemmaProcessor(tokenizer, { numImageTokens: v.numPatches, imageSize: v.imageSize });
+    let normalization;
+    try {
+      normalization = parsePreprocessorConfig(await readJson(files, "preprocessor_config.json"), v.imageSize);
+    } catch (e) {
+      model.dispose();
+      tokenizer.dispose();
+      throw e;
+    }
+    const processor = PaliGemmaProcessor(tokenizer, { numImageTokens: v.numPatches, imageSize: v.imageSize, normalization });
+    // Read at the first segment(), long after load: the load's signal no longer applies.
+    const later = { ...opts, signal: undefined };
     const maskSource = async () => {
       if (opts.maskDecoder !== undefined) {
-        const f = await resolveSource({ "vae-oid.npz": opts.maskDecoder }, opts).open("vae-oid.npz");
+        const f = await resolveSource({ "vae-oid.npz": opts.maskDecoder }, later).open("vae-oid.npz");
         return f && new Uint8Array(await new Response(f.stream()).arrayBuffer());
       }
-      const f = await files.open("vae-oid.npz");
+      const f = await resolveSource(source, later).open("vae-oid.npz");
       return f && new Uint8Array(await new Response(f.stream()).arrayBuffer());
     };
     return new PaliGemma(model, tokenizer, processor, maskSource);
+  }
+
+  /** Which backend runs the model, on which adapter, and why it was chosen. */
+  get backendInfo(): BackendInfo {
+    return this.model.backendInfo;
+  }
+
+  /** The weights' dtype (f16, q8, q4) and the memory plan that chose it: bytes of weights, KV cache, activations. */
+  get memory(): MemoryReport {
+    return this.model.memory!;
   }
 
   /** A short caption ("caption en"), or a longer description ("describe en"). */
@@ -176,7 +218,7 @@ export class PaliGemma {
   }
 
   private stops(o: GenerationOptions): Set<number> {
-    return new Set(o.stopTokens ?? this.model.config.eosTokenIds);
+    return stopTokenSet(o, this.model.config.eosTokenIds, this.model.config.text.vocabSize);
   }
 
   private async images(image: Many<ImageInput>): Promise<RawImage[]> {

@@ -6,6 +6,7 @@
 import { InputError } from "./errors.js";
 import type { ImageInput } from "./image/input.js";
 import { preprocessImage } from "./image/preprocess.js";
+import { PALIGEMMA_NORMALIZATION, type PixelNormalization } from "./image/preprocessor-config.js";
 import type { Tokenizer } from "./tokenizer/index.js";
 
 /** What the processor needs of the SDK's Tokenizer. */
@@ -16,6 +17,8 @@ export interface ProcessorOptions {
   numImageTokens: number;
   /** The vision encoder's square input size: 224, 448 or 896. */
   imageSize: number;
+  /** Default PaliGemma's (x/255, then (x - 0.5) / 0.5); see parsePreprocessorConfig for a checkpoint's own. */
+  normalization?: PixelNormalization;
 }
 
 export interface ProcessorInput {
@@ -40,6 +43,7 @@ export interface PaliGemmaProcessor {
   readonly tokenizer: ProcessorTokenizer;
   readonly numImageTokens: number;
   readonly imageSize: number;
+  readonly normalization: PixelNormalization;
   /** One row's token ids, unpadded: image tokens, <bos>, prompt + "\n". */
   promptIds(prompt: string): Int32Array;
 }
@@ -47,7 +51,7 @@ export interface PaliGemmaProcessor {
 const IMAGE_TOKEN = "<image>";
 
 export function PaliGemmaProcessor(tokenizer: ProcessorTokenizer, options: ProcessorOptions): PaliGemmaProcessor {
-  const { numImageTokens, imageSize } = options;
+  const { numImageTokens, imageSize, normalization = PALIGEMMA_NORMALIZATION } = options;
   for (const [name, value] of Object.entries({ numImageTokens, imageSize })) {
     if (!Number.isInteger(value) || value <= 0) throw new InputError(`${name} must be a positive integer, got ${value}`);
   }
@@ -87,10 +91,10 @@ export function PaliGemmaProcessor(tokenizer: ProcessorTokenizer, options: Proce
     const plane = 3 * imageSize * imageSize;
     const pixelValues = new Float32Array(batch * plane);
     await Promise.all(
-      images.map((image, b) => preprocessImage(image, imageSize, pixelValues.subarray(b * plane, (b + 1) * plane))),
+      images.map((image, b) => preprocessImage(image, imageSize, pixelValues.subarray(b * plane, (b + 1) * plane), normalization)),
     );
     return { inputIds, attentionMask, pixelValues, batch, length };
   };
 
-  return Object.assign(processor, { tokenizer, numImageTokens, imageSize, promptIds });
+  return Object.assign(processor, { tokenizer, numImageTokens, imageSize, normalization, promptIds });
 }

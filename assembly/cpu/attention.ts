@@ -4,7 +4,9 @@
 // q, out [rows, heads * hd]; k, v [*, kvHeads * hd] (the KV cache); meta i32
 // [rows, 3] = (base, slot, prefix) per query. Key j of the query's sequence lives
 // at cache row base + j and is visible iff j <= slot || j < prefix, i.e. exactly
-// j < max(slot + 1, prefix). Query head h reads kv head h / g, g = heads / kvHeads.
+// j < max(slot + 1, prefix). A sliding window (window > 0, Gemma 2) is a lower bound
+// on top: j > slot - window, so the key loop just starts later; it stays one stream.
+// Query head h reads kv head h / g, g = heads / kvHeads.
 //
 // Per query and kv head, keys go in blocks of BLOCK, for each of the g query heads
 // that share the kv head (so a block of K and V comes from memory once and from
@@ -99,7 +101,7 @@ function accumulateBlock(acc: usize, p: usize, v0: usize, stride: usize, nb: i32
 
 export function attention(
   out: usize, q: usize, k: usize, v: usize, meta: usize, t0: i32, t1: i32,
-  heads: i32, kvHeads: i32, hd: i32, scale: f32, softcap: f32, scratch: usize,
+  heads: i32, kvHeads: i32, hd: i32, scale: f32, softcap: f32, window: i32, scratch: usize,
 ): void {
   const g = heads / kvHeads;
   const hdBytes = <usize>hd << 2;
@@ -114,6 +116,7 @@ export function attention(
     const slot = load<i32>(meta + (<usize>t * 12), 4);
     const prefix = load<i32>(meta + (<usize>t * 12), 8);
     const n = max(slot + 1, prefix);
+    const first = window > 0 ? max(0, slot - window + 1) : 0; // the window's lower bound
     for (let kh = 0; kh < kvHeads; kh++) {
       const qg = q + <usize>t * qRow + <usize>(kh * g) * hdBytes; // first query head of the group
       const kBase = k + <usize>base * kvRow + <usize>kh * hdBytes;
@@ -123,7 +126,7 @@ export function attention(
         store<f32>(maxes + (<usize>h << 2), -Infinity);
         store<f32>(sums + (<usize>h << 2), 0);
       }
-      for (let j0 = 0; j0 < n; j0 += BLOCK) {
+      for (let j0 = first; j0 < n; j0 += BLOCK) {
         const nb = min(BLOCK, n - j0);
         for (let h = 0; h < g; h++) {
           const sh = scores + ((<usize>h * BLOCK) << 2);

@@ -1,7 +1,10 @@
 // The page: pick or drop an image, choose a task, watch the answer stream in; boxes
-// and masks are drawn over the image. The model lives in model-worker.js, so this
-// thread only draws. body[data-state] says where it is (loading, ready, running,
-// done, error), which is also what the example's test waits on.
+// and masks are drawn over the image. The model runs in a Web Worker (the SDK's worker
+// engine: PaliGemma.load(..., { worker: true })), so this thread only draws.
+// body[data-state] says where it is (loading, ready, running, done, error, failed: the
+// model did not load), which is also what the example's test waits on.
+import { PaliGemma, prompts } from "../../dist/index.js";
+
 const params = new URLSearchParams(location.search);
 // A hub repository ("google/paligemma-3b-mix-224") as is; a path or URL of a model folder made absolute.
 const modelParam = params.get("model") ?? "/models/demo-shapes/";
@@ -13,17 +16,16 @@ const PALETTE = ["#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00
 const $ = (id) => document.getElementById(id);
 const view = $("view");
 const ctx = view.getContext("2d");
-const worker = new Worker(new URL("./model-worker.js", import.meta.url), { type: "module" });
 
+let pg; // the model's engine, once loaded
 let bitmap; // the image as shown
 let bytes; // the image as encoded, for the model
-let device = "";
 let loadMs = 0;
 
 function setState(state, status) {
   document.body.dataset.state = state;
   if (status !== undefined) $("status").textContent = status;
-  $("run").disabled = state === "loading" || state === "running" || !bytes;
+  $("run").disabled = !pg || state === "running" || !bytes;
 }
 
 async function useImage(blob) {
@@ -34,7 +36,7 @@ async function useImage(blob) {
   ctx.drawImage(bitmap, 0, 0);
   $("output").textContent = "";
   $("results").replaceChildren();
-  if (document.body.dataset.state !== "loading") setState("ready");
+  if (pg) setState("ready");
 }
 
 function drawFound(found) {
@@ -80,33 +82,32 @@ function drawFound(found) {
 }
 
 const ms = (v) => `${Math.round(v)} ms`;
+const showError = (e) => ($("error").textContent = e.code ? `${e.code}: ${e.message}` : String(e.message ?? e));
 
-worker.onmessage = ({ data }) => {
-  if (data.type === "progress") {
-    $("progress").value = data.total ? data.loaded / data.total : 0;
-    $("status").textContent = `loading ${data.file}…`;
-  } else if (data.type === "loaded") {
-    device = data.device;
-    loadMs = data.ms;
-    $("progress").value = 1;
-    setState(bytes ? "ready" : "loaded", `model loaded on ${device} in ${ms(loadMs)}`);
-  } else if (data.type === "piece") {
-    $("output").textContent += data.text;
-  } else if (data.type === "done") {
-    if (data.found) {
-      drawFound(data.found);
-      $("output").textContent = data.found.length ? "" : "nothing found";
+/** The text tasks, which stream. */
+const PROMPTS = { caption: () => prompts.caption(), answer: (q) => prompts.answer(q), ocr: () => prompts.ocr() };
+
+async function run(task, text, maxNewTokens) {
+  // The worker takes the bytes it is given (transferred): it gets a copy, the page keeps its own.
+  const image = bytes.slice(0);
+  const t0 = performance.now();
+  if (task in PROMPTS) {
+    let first;
+    for await (const piece of pg.stream(image, PROMPTS[task](text), { maxNewTokens })) {
+      first ??= performance.now() - t0;
+      $("output").textContent += piece;
     }
-    const first = data.timings.firstMs === undefined ? "" : `first text after ${ms(data.timings.firstMs)}, `;
-    $("timings").textContent = `${data.task} on ${device}: ${first}done in ${ms(data.timings.totalMs)} (model load ${ms(loadMs)})`;
-    setState("done", `model loaded on ${device}`);
-  } else if (data.type === "error") {
-    $("error").textContent = data.code ? `${data.code}: ${data.message}` : data.message;
-    setState("error", "failed");
+    return `first text after ${ms(first ?? 0)}, done in ${ms(performance.now() - t0)}`;
   }
-};
+  const labels = text.split(";").map((l) => l.trim()).filter(Boolean);
+  if (labels.length === 0) throw new Error(`${task} needs what to look for, e.g. "star ; cross"`);
+  const found = task === "detect" ? await pg.detect(image, labels, { maxNewTokens }) : await pg.segment(image, labels, { maxNewTokens });
+  drawFound(found);
+  $("output").textContent = found.length ? "" : "nothing found";
+  return `done in ${ms(performance.now() - t0)}`;
+}
 
-$("run").onclick = () => {
+$("run").onclick = async () => {
   const task = $("task").value;
   $("output").textContent = "";
   $("error").textContent = "";
@@ -114,8 +115,15 @@ $("run").onclick = () => {
   $("results").replaceChildren();
   if (bitmap) ctx.drawImage(bitmap, 0, 0);
   setState("running");
-  const maxNewTokens = Number($("max-tokens").value) || 64;
-  worker.postMessage({ type: "run", task, image: bytes.slice(0), text: $("text").value, maxNewTokens });
+  try {
+    const took = await run(task, $("text").value, Number($("max-tokens").value) || 64);
+    $("timings").textContent = `${task} on ${pg.device}: ${took} (model load ${ms(loadMs)})`;
+    setState("done");
+  } catch (e) {
+    // A failed run (a bad label, an aborted call) leaves the model loaded and usable.
+    showError(e);
+    setState("error");
+  }
 };
 
 $("file").onchange = () => $("file").files[0] && useImage($("file").files[0]);
@@ -141,5 +149,25 @@ if (MODEL.endsWith("/models/demo-shapes/")) {
     'or answer "how many stars?". For real use open this page with ?model=<URL of a PaliGemma checkpoint folder> ' +
     "or ?model=google/paligemma-3b-mix-224 (a gated repository: the hub must let this page download it).";
 }
-worker.postMessage({ type: "load", model: MODEL, device: DEVICE });
-useImage(await (await fetch(new URL("../assets/shapes.png", import.meta.url))).blob());
+async function load() {
+  const t0 = performance.now();
+  try {
+    pg = await PaliGemma.load(MODEL, {
+      worker: true,
+      device: DEVICE,
+      onProgress: ({ stage, file, loaded, total }) => {
+        $("progress").value = total ? loaded / total : 0;
+        $("status").textContent = `${stage} ${file}…`;
+      },
+    });
+  } catch (e) {
+    showError(e);
+    setState("failed", "the model did not load");
+    return;
+  }
+  loadMs = performance.now() - t0;
+  $("progress").value = 1;
+  setState(bytes ? "ready" : "loaded", `model loaded on ${pg.device} in ${ms(loadMs)}`);
+}
+
+await Promise.all([load(), fetch(new URL("../assets/shapes.png", import.meta.url)).then(async (r) => useImage(await r.blob()))]);

@@ -34,7 +34,7 @@ options:
                      or a folder with config.json, model.safetensors and tokenizer.json
                      (default: the bundled demo model, models/demo-shapes, which knows
                      only synthetic scenes of coloured shapes)
-  --device D         auto (default: WebGPU when an adapter exists, else WASM), webgpu or wasm
+  --device D         auto (default: WebGPU on a hardware adapter, else WASM), webgpu or wasm
   --lang CODE        answer language for caption/answer (default en)
   --long             caption: a long description
   --max-tokens N     most new tokens (default 64)

@@ -15,6 +15,7 @@
 // - Integer side inputs (ids, positions, row indices) live in "i32" buffers that
 //   the graph fills with `write` before the ops that read them.
 
+import { WeightsError } from "../errors.js";
 import type { QuantizedMatrix } from "../weights/quantize.js";
 
 export type BufKind = "f32" | "i32";
@@ -47,6 +48,11 @@ export interface AttentionOptions {
   scale: number;
   /** If > 0: s = cap * tanh(s / cap) after scaling (Gemma 2). */
   softcap?: number;
+  /**
+   * If > 0, a sliding window: key j is visible only if also j > slot - window (a lower
+   * bound per query; the prefix's forward keys stay visible), as transformers' Gemma 2.
+   */
+  window?: number;
 }
 
 export interface SampleOptions {
@@ -83,6 +89,34 @@ export function weightLength(label: string, data: ArrayLike<number>, shape: read
   const n = shape.reduce((a, b) => a * b, 1);
   if (data.length !== n) throw new Error(`${label}: ${data.length} values for shape [${shape}]`);
   return n;
+}
+
+/**
+ * The first element a weight stored in `precision` cannot hold, or -1: inf or NaN, and for
+ * f16 from f32 data a magnitude that rounds past 65504. Every backend refuses such a weight
+ * at upload: a model holding one answers <pad><pad>... rather than fail.
+ */
+export function firstNonFinite(data: Uint16Array | Float32Array, precision: WeightPrecision): number {
+  if (data instanceof Uint16Array) {
+    for (let i = 0; i < data.length; i++) if ((data[i] & 0x7c00) === 0x7c00) return i;
+    return -1;
+  }
+  const limit = precision === "f16" ? F16_ROUNDS_TO_INF : Number.POSITIVE_INFINITY;
+  for (let i = 0; i < data.length; i++) if (!(Math.abs(data[i]) < limit)) return i;
+  return -1;
+}
+
+/** f32 magnitudes from here on round to an f16 inf: 65504 plus half an f16 step there. */
+const F16_ROUNDS_TO_INF = 65520;
+
+export function nonFiniteWeightError(label: string, index: number, data: Uint16Array | Float32Array, precision: WeightPrecision): WeightsError {
+  const value = data instanceof Float32Array ? String(data[index]) : `f16 bits 0x${data[index].toString(16)}`;
+  const why =
+    precision === "f16" && !(data instanceof Float32Array && Number.isNaN(data[index]))
+      ? "which is not a finite f16; weights are stored as f16 (largest magnitude 65504), " +
+        "so this checkpoint holds values it cannot represent, or is corrupt"
+      : "which is not finite; this checkpoint is corrupt";
+  return new WeightsError(`${label}: element ${index} is ${value}, ${why}`);
 }
 
 export interface Backend {
@@ -159,7 +193,8 @@ export interface Backend {
    * out[t, h, :] = softmax over visible keys j of (scale · q[t,h]·k[base+j, h/g]) · v[base+j, h/g],
    * with g = heads/kvHeads. q and out [rows, heads*headDim]; k, v [*, kvHeads*headDim].
    * meta i32 [rows, 3] per query: (base, slot, prefix). Key j (0 <= j) is visible to
-   * the query iff j <= slot || j < prefix: full attention over a prefix, causal after.
+   * the query iff j <= slot || j < prefix: full attention over a prefix, causal after;
+   * with opts.window > 0, also only if j > slot - window.
    * Must stream over keys (online softmax), never holding a rows x keys matrix.
    * headDim: a multiple of 4, at most 256 (every PaliGemma has 72 (SigLIP), 128 or 256).
    */

@@ -10,12 +10,13 @@ import decodeJpegWasm, { init as initJpeg } from "@jsquash/jpeg/decode.js";
 import { decode as decodePngWasm, init as initPng } from "@jsquash/png/decode.js";
 import decodeWebpWasm, { init as initWebp } from "@jsquash/webp/decode.js";
 import { ImageError, UnsupportedImageFormatError } from "../errors.js";
+import type { WasmModuleLike } from "../web-types.js";
 import type { RawImage } from "./raw-image.js";
 
 export type ImageFormat = "jpeg" | "png" | "webp";
 
-/** Where the codecs' .wasm come from; return a compiled module where compiling bytes is forbidden. */
-export type CodecWasmSource = (format: ImageFormat) => Promise<WebAssembly.Module | BufferSource>;
+/** Where the codecs' .wasm come from: the bytes, or a compiled WebAssembly.Module where compiling bytes is forbidden. */
+export type CodecWasmSource = (format: ImageFormat) => Promise<WasmModuleLike | ArrayBuffer | ArrayBufferView>;
 
 let codecWasm: CodecWasmSource | undefined;
 const ready = new Map<ImageFormat, Promise<void>>();
@@ -32,7 +33,7 @@ const emscriptenOptions = { print: () => {}, printErr: (line: string) => jpegMes
 type EmscriptenInit = (module: WebAssembly.Module | undefined, options: object) => Promise<void>;
 
 async function load(format: ImageFormat): Promise<void> {
-  const source = codecWasm && (await codecWasm(format));
+  const source = (codecWasm && (await codecWasm(format))) as WebAssembly.Module | BufferSource | undefined;
   const module =
     source === undefined || source instanceof WebAssembly.Module ? source : await WebAssembly.compile(source);
   if (format === "png") {

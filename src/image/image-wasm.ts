@@ -2,6 +2,7 @@
 // in its memory that grow and are reused, and resample plans cached per
 // (input size, output size) so their coefficients are computed once.
 import { instantiateWasm } from "../wasm/load.js";
+import type { PixelNormalization } from "./preprocessor-config.js";
 import type { RawImage } from "./raw-image.js";
 
 interface ImageExports {
@@ -20,7 +21,10 @@ interface ImageExports {
     dst: number,
   ): void;
   rgbaToRgb(src: number, pixels: number, dst: number): void;
-  normalize(src: number, pixels: number, dst: number): void;
+  normalize(
+    src: number, pixels: number, dst: number, rescale: number,
+    mean0: number, mean1: number, mean2: number, std0: number, std1: number, std2: number,
+  ): void;
 }
 
 // Segmentation resizes masks to arbitrary box sizes; keep the most recent plans only.
@@ -46,9 +50,9 @@ export class ImageKernels {
 
   /**
    * RGB or RGBA pixels -> the model's input: resized to size x size, normalised
-   * to [-1, 1], channels-first, written into `out` [3, size, size].
+   * (PaliGemma's: to [-1, 1]), channels-first, written into `out` [3, size, size].
    */
-  pixelValues(image: RawImage, size: number, out: Float32Array): void {
+  pixelValues(image: RawImage, size: number, out: Float32Array, norm: PixelNormalization): void {
     const { width, height, channels } = image;
     if (channels !== 3 && channels !== 4) throw new Error(`pixelValues needs RGB or RGBA, got ${channels} channels`);
     const src = this.load(image.data);
@@ -56,7 +60,7 @@ export class ImageKernels {
     const rgb = this.scratch("dst", size * size * 3);
     this.resizeIn(src, width, height, 3, size, size, rgb);
     const floats = this.scratch("out", size * size * 3 * 4);
-    this.wasm.normalize(rgb, size * size, floats);
+    this.wasm.normalize(rgb, size * size, floats, norm.rescale, ...norm.mean, ...norm.std);
     out.set(new Float32Array(this.wasm.memory.buffer, floats, size * size * 3));
   }
 

@@ -4,8 +4,8 @@
 // with RMSNorm's (1 + w), rotary positions (rotate-half), grouped-query attention
 // through the KV cache under the prefix-LM mask, and a GeGLU MLP. Gemma 2 adds
 // softcaps on attention scores and final logits and scales queries by
-// query_pre_attn_scalar^-0.5. No sliding window: big_vision trained PaliGemma 2
-// without one.
+// query_pre_attn_scalar^-0.5. The sliding window is the caller's choice per layer
+// (`windows`): big_vision trained PaliGemma 2 without one, transformers applies it.
 import type { Backend, Buf, Weight } from "../backends/backend.js";
 import type { TextConfig } from "../config.js";
 import { GEMMA2_ONLY_NORM, LM_HEAD, TEXT } from "../weights/names.js";
@@ -81,6 +81,8 @@ export function gemmaLayers(
   T: number,
   at: TokenPlacement,
   cache: KVCache,
+  /** Per layer: the sliding window, 0 for none. */
+  windows: readonly number[],
 ): void {
   const D = c.hiddenSize;
   const qWidth = c.numHeads * c.headDim;
@@ -102,6 +104,7 @@ export function gemmaLayers(
     scale: c.queryPreAttnScalar ** -0.5,
     softcap: c.attnLogitSoftcap,
   };
+  const windowed = windows.map((window) => (window > 0 ? { ...attention, window } : attention));
 
   w.layers.forEach((l, i) => {
     b.rmsNorm(x, h, l.inputNorm, T, eps);
@@ -112,7 +115,7 @@ export function gemmaLayers(
     b.rope(k, at.positions, T, c.numKvHeads, c.headDim, c.ropeTheta);
     b.scatterRows(cache.keys[i], at.cacheRows, k, T, kvWidth);
     b.scatterRows(cache.values[i], at.cacheRows, v, T, kvWidth);
-    b.attention(attn, q, cache.keys[i], cache.values[i], at.meta, T, attention);
+    b.attention(attn, q, cache.keys[i], cache.values[i], at.meta, T, windowed[i]);
     if (sub) {
       b.linear(sub, attn, l.o, null, T);
       b.rmsNorm(h, sub, l.postAttentionNorm, T, eps, { accumulate: true }); // h += rms(attn(rms(h)))

@@ -11,6 +11,7 @@ import { createBackend, type DeviceOption } from "../backends/select.js";
 import { DisposedError, InputError, WeightsError } from "../errors.js";
 import { resizeImage } from "../image/resize.js";
 import { readNpz } from "../weights/npz.js";
+import type { GPUSource } from "../web-types.js";
 
 const CODEBOOK = "_vq_vae._embedding";
 
@@ -78,7 +79,7 @@ export interface MaskDecoderOptions {
   backend?: Backend;
   /** Otherwise a backend of its own: "auto" (default) is WebGPU when an adapter exists, else WASM. */
   device?: DeviceOption;
-  gpu?: GPU | GPUAdapter | GPUDevice;
+  gpu?: GPUSource;
 }
 
 /** Reads vae-oid.npz, checks every decoder tensor's name and shape, and uploads them to the backend. */

@@ -8,21 +8,37 @@
 //                   1/√D before the decoder multiplies everything by √D: they cancel)
 //   logits          = lmHead(rms(gemma(e)))
 import type { Backend, Buf, SampleOptions, Weight } from "../backends/backend.js";
-import { createBackend, type DeviceOption } from "../backends/select.js";
+import { type BackendInfo, type DeviceOption, selectBackend } from "../backends/select.js";
 import type { PaliGemmaConfig } from "../config.js";
 import { DisposedError, InputError } from "../errors.js";
-import { type Checkpoint, loadCheckpoint } from "../weights/checkpoint.js";
+import { type Checkpoint, type CheckpointOptions, loadCheckpoint } from "../weights/checkpoint.js";
 import { type FetchOptions, type ModelSource, resolveSource } from "../weights/files.js";
 import { PROJECTOR } from "../weights/names.js";
+import type { GPUSource } from "../web-types.js";
 import { gemmaLayers, gemmaLogits, type GemmaWeights, gemmaWeights } from "./gemma.js";
 import { KVCache } from "./kv-cache.js";
+import type { MemoryReport } from "./memory-plan.js";
 import { siglipForward, type SiglipWeights, siglipWeights } from "./siglip.js";
 import { Workspace } from "./workspace.js";
 
-export interface LoadOptions extends FetchOptions {
+/**
+ * How the decoder attends. `slidingWindow`: "none" (the default: big_vision, which
+ * trained PaliGemma 2, has no sliding window) or "config": Gemma 2's `sliding_window`
+ * on the layers config.json names, as transformers and Keras run PaliGemma 2. They
+ * differ only once a row holds more tokens than the window (PaliGemma 2 at 896).
+ */
+export interface AttentionChoice {
+  slidingWindow?: "none" | "config";
+}
+
+export interface ModelOptions {
+  attention?: AttentionChoice;
+}
+
+export interface LoadOptions extends FetchOptions, CheckpointOptions, ModelOptions {
   device?: DeviceOption;
   /** A GPU, adapter or device to run on instead of navigator.gpu / the `webgpu` package. */
-  gpu?: GPU | GPUAdapter | GPUDevice;
+  gpu?: GPUSource;
   /** A backend built by the caller (tests, advanced use); overrides device/gpu. */
   backend?: Backend;
   /** Threads for the WASM backend: 1 (default), up to 8, or "auto" (the machine's cores, at most 8). */
@@ -32,11 +48,18 @@ export interface LoadOptions extends FetchOptions {
 export interface ForwardInputs {
   /** [batch, length] token ids, rows right-padded. */
   inputIds: Int32Array;
-  /** [batch, 3, S, S], normalised; only with the prefix (the first call on a cache). */
+  /**
+   * [batch, 3, S, S], normalised. Encoded with the prefix (the first call on a cache);
+   * later calls may pass them again, as the reference's loop does: they are not re-encoded.
+   */
   pixelValues?: Float32Array;
-  /** [batch, length]: 1 for real tokens, then 0 for padding. Default: all 1. */
+  /**
+   * 1 for real tokens, then 0 for padding; [batch, length] over the new tokens, or
+   * [batch, past + length] over everything fed so far (the reference's
+   * `cat([attention_mask, ones])`). Default: all 1.
+   */
   attentionMask?: Int32Array;
-  /** Continue from this cache; without one a cache sized for this call is created. */
+  /** Continue from this cache; without one a growing cache is created (returned as kvCache). */
   kvCache?: KVCache;
   batch?: number;
   /** "all": logits at every position (as the reference); "last": only at each row's last real token. */
@@ -55,13 +78,23 @@ export class PaliGemmaForConditionalGeneration {
   private readonly text: GemmaWeights;
   private readonly visionWs: Workspace;
   private readonly textWs: Workspace;
+  /** Per decoder layer: its sliding window, 0 for none. */
+  private readonly windows: number[];
+  /** Which backend runs the model and why (device: "auto" says what it skipped). */
+  readonly backendInfo: BackendInfo;
+  /** The dtype the weights were loaded as and why; absent for a model built from weights uploaded by hand. */
+  readonly memory?: MemoryReport;
   private disposed = false;
 
   constructor(
     readonly config: PaliGemmaConfig,
     readonly backend: Backend,
     tensors: Map<string, Weight>,
+    options: ModelOptions & { backendInfo?: BackendInfo; memory?: MemoryReport } = {},
   ) {
+    this.windows = layerWindows(config, options.attention);
+    this.backendInfo = options.backendInfo ?? { name: backend.name, reason: "the caller passed this backend" };
+    this.memory = options.memory;
     const get = (name: string) => {
       const w = tensors.get(name);
       if (!w) throw new Error(`weight ${name} was not loaded`);
@@ -77,20 +110,31 @@ export class PaliGemmaForConditionalGeneration {
   /** Loads config.json + safetensors from a folder URL, a local path or a map of files. */
   static async load(source: ModelSource, opts: LoadOptions = {}): Promise<PaliGemmaForConditionalGeneration> {
     const files = resolveSource(source, opts);
-    const backend = opts.backend ?? (await createBackend(opts.device ?? "auto", opts.gpu, { threads: opts.threads }));
+    layerWindows(undefined, opts.attention); // a bad option fails before anything loads
+    const { backend, info } = opts.backend
+      ? { backend: opts.backend, info: undefined }
+      : await selectBackend(opts.device ?? "auto", opts.gpu, { threads: opts.threads });
     let ckpt: Checkpoint;
     try {
-      ckpt = await loadCheckpoint(files, backend, opts.onProgress);
+      ckpt = await loadCheckpoint(files, backend, opts.onProgress, { dtype: opts.dtype, maxMemoryBytes: opts.maxMemoryBytes });
     } catch (e) {
       if (!opts.backend) backend.dispose();
       throw e;
     }
-    return new PaliGemmaForConditionalGeneration(ckpt.config, backend, ckpt.tensors);
+    return new PaliGemmaForConditionalGeneration(ckpt.config, backend, ckpt.tensors, {
+      attention: opts.attention,
+      backendInfo: info,
+      memory: ckpt.memory,
+    });
   }
 
-  createKVCache({ batch = 1, maxLength }: { batch?: number; maxLength: number }): KVCache {
+  /**
+   * A KV cache for `batch` rows: preallocated for `maxLength` tokens per row, or without
+   * maxLength one that grows on demand (doubling), as the reference's empty KVCache().
+   */
+  createKVCache({ batch = 1, maxLength }: { batch?: number; maxLength?: number } = {}): KVCache {
     this.assertUsable();
-    if (!(Number.isInteger(batch) && batch > 0 && Number.isInteger(maxLength) && maxLength > 0)) {
+    if (!(Number.isInteger(batch) && batch > 0 && (maxLength === undefined || (Number.isInteger(maxLength) && maxLength > 0)))) {
       throw new InputError(`createKVCache needs positive integers, got batch ${batch}, maxLength ${maxLength}`);
     }
     return new KVCache(this.backend, this.config.text, batch, maxLength);
@@ -174,29 +218,15 @@ export class PaliGemmaForConditionalGeneration {
     for (const id of inputIds) {
       if (!(id >= 0 && id < c.text.vocabSize)) throw new InputError(`token id ${id} is outside the vocabulary [0, ${c.text.vocabSize})`);
     }
-    const mask = inputs.attentionMask ?? new Int32Array(B * L).fill(1);
-    if (mask.length !== B * L) throw new InputError(`attentionMask has ${mask.length} values; expected ${B * L}`);
-    const lengths = new Int32Array(B);
-    for (let b = 0; b < B; b++) {
-      const row = mask.subarray(b * L, (b + 1) * L);
-      lengths[b] = row.indexOf(0) === -1 ? L : row.indexOf(0);
-      if (row.subarray(lengths[b]).some((m) => m !== 0)) {
-        throw new InputError(`attentionMask row ${b} has a 1 after a 0: rows must be right-padded`);
-      }
-    }
-
-    const cache = inputs.kvCache ?? this.createKVCache({ batch: B, maxLength: L });
+    const cache = inputs.kvCache ?? this.createKVCache({ batch: B });
     cache.assertUsable();
     if (cache.batch !== B) throw new InputError(`the KV cache holds ${cache.batch} rows but inputs have ${B}`);
-    for (let b = 0; b < B; b++) {
-      if (cache.lengths[b] + L > cache.maxLength) {
-        throw new InputError(
-          `row ${b} would need ${cache.lengths[b] + L} positions but the KV cache holds ${cache.maxLength}: the prompt is longer than the context; create a larger cache with createKVCache({ batch, maxLength })`,
-        );
-      }
-    }
+    const lengths = newTokenLengths(inputs.attentionMask, cache, B, L);
+    cache.reserve(Math.max(...Array.from(cache.lengths, (n) => n + L)));
     const prefill = cache.isEmpty;
-    if (inputs.pixelValues && !prefill) throw new InputError("pixelValues go with the prefix only (the first call on a KV cache)");
+    // The reference's loop passes pixel_values on every step, where they merge into no
+    // <image> token; so do they here: only the prefix encodes the image.
+    const pixelValues = prefill ? inputs.pixelValues : undefined;
 
     // Token placement: 1-indexed positions, cache rows, and the prefix-LM mask per query.
     const T = B * L;
@@ -209,8 +239,8 @@ export class PaliGemmaForConditionalGeneration {
         const t = b * L + i;
         const slot = cache.lengths[b] + i;
         positions[t] = slot + 1;
-        cacheRows[t] = b * cache.maxLength + slot;
-        meta.set([b * cache.maxLength, slot, prefix], t * 3);
+        cacheRows[t] = b * cache.capacity + slot;
+        meta.set([b * cache.capacity, slot, prefix], t * 3);
       }
     }
 
@@ -228,13 +258,14 @@ export class PaliGemmaForConditionalGeneration {
           count++;
         }
       }
-      if (inputs.pixelValues && count !== c.vision.numPatches) {
+      if (pixelValues && count !== c.vision.numPatches) {
         throw new InputError(`row ${b} has ${count} <image> tokens; the model expects ${c.vision.numPatches} per image`);
       }
-      if (!inputs.pixelValues && count > 0) throw new InputError(`row ${b} has <image> tokens but no pixelValues were given`);
+      if (!prefill && count > 0) throw new InputError(`row ${b} has <image> tokens after the prefix: the image goes in the first call on a KV cache`);
+      if (!pixelValues && count > 0) throw new InputError(`row ${b} has <image> tokens but no pixelValues were given`);
     }
-    if (inputs.pixelValues) {
-      const projected = this.recordImages(inputs.pixelValues, B);
+    if (pixelValues) {
+      const projected = this.recordImages(pixelValues, B);
       this.backend.scatterRows(h, ws.ints("imageRows", Int32Array.from(imageRows)), projected, imageRows.length, D);
     }
 
@@ -242,7 +273,7 @@ export class PaliGemmaForConditionalGeneration {
       positions: ws.ints("positions", positions),
       cacheRows: ws.ints("cacheRows", cacheRows),
       meta: ws.ints("meta", meta),
-    }, cache);
+    }, cache, this.windows);
 
     const last = inputs.logits === "last";
     const R = last ? B : T;
@@ -256,6 +287,48 @@ export class PaliGemmaForConditionalGeneration {
       if (prefill) cache.prefix[b] = lengths[b];
       cache.lengths[b] += lengths[b];
     }
+    cache.columns += L;
     return { logits, rows: R, kvCache: cache };
   }
+}
+
+/** The sliding window of each decoder layer (0: none) for this attention choice. */
+function layerWindows(config: PaliGemmaConfig | undefined, choice: AttentionChoice = {}): number[] {
+  const mode = choice.slidingWindow ?? "none";
+  if (mode !== "none" && mode !== "config") {
+    throw new InputError(`attention.slidingWindow must be "none" or "config", got ${JSON.stringify(mode)}`);
+  }
+  if (!config) return [];
+  const t = config.text;
+  return t.slidingLayers.map((sliding) => (mode === "config" && sliding ? t.slidingWindow : 0));
+}
+
+/**
+ * Each row's count of real (unpadded) new tokens, from an attention mask over the new
+ * tokens [B, L] or, as the reference's decode loop passes it, over past + new
+ * [B, columns + L]; then the past part must be the cache's: as many 1s per row as
+ * the row has stored tokens.
+ */
+function newTokenLengths(attentionMask: Int32Array | undefined, cache: KVCache, B: number, L: number): Int32Array {
+  const lengths = new Int32Array(B);
+  if (!attentionMask) return lengths.fill(L);
+  const width = attentionMask.length / B;
+  const past = cache.columns;
+  if (attentionMask.length !== B * L && attentionMask.length !== B * (past + L)) {
+    throw new InputError(
+      `attentionMask has ${attentionMask.length} values; expected [${B}, ${L}] (the new tokens) or [${B}, ${past + L}] (past + new, as the reference passes it)`,
+    );
+  }
+  for (let b = 0; b < B; b++) {
+    const row = attentionMask.subarray(b * width, (b + 1) * width);
+    const ones = row.subarray(0, width - L).reduce((n, m) => n + (m !== 0 ? 1 : 0), 0);
+    if (width > L && ones !== cache.lengths[b]) {
+      throw new InputError(`attentionMask row ${b} marks ${ones} past tokens but the KV cache holds ${cache.lengths[b]} for that row`);
+    }
+    const fresh = row.subarray(width - L);
+    const n = fresh.indexOf(0) === -1 ? L : fresh.indexOf(0);
+    if (fresh.subarray(n).some((m) => m !== 0)) throw new InputError(`attentionMask row ${b} has a 1 after a 0 among the new tokens: rows must be right-padded`);
+    lengths[b] = n;
+  }
+  return lengths;
 }

@@ -1,21 +1,24 @@
 // Node entry: the portable core plus what Node does differently.
 // - .wasm files (ours and the image codecs') are read from disk (Node's fetch has no file: URLs).
-// - A model source that is a folder path is read with node:fs, streamed.
+// - A model source that is a folder path is read with node:fs, streamed (fs-folder.ts).
 // - WebGPU comes from the optional `webgpu` package (Dawn); without it "auto" runs on WASM.
 // - Hub downloads are cached in a folder; HF_TOKEN comes from the environment.
 // - The WASM backend's threads are worker_threads.
 import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import "../image/node-codecs.js";
 import { setGPUProvider } from "../backends/webgpu/device.js";
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
-import { setWorkerSpawner } from "../backends/wasm/threads.js";
+import { setThreadSpawner } from "../backends/wasm/threads.js";
 import { setWasmFetcher, wasmUrl } from "../wasm/load.js";
 import { setPathOpener } from "../weights/files.js";
 import { setHubRuntime } from "../weights/hub.js";
-import { folderCache, localFile } from "./fs-cache.js";
+import { setLocalImageReader } from "../image/input.js";
+import { setWorkerSpawner, type WorkerLike } from "../worker/engine.js";
+import { folderCache } from "./fs-cache.js";
+import { folderFiles } from "./fs-folder.js";
 
 setWasmFetcher(async (name) => {
   const bytes = await readFile(wasmUrl(name));
@@ -23,7 +26,7 @@ setWasmFetcher(async (name) => {
 });
 
 // The WASM backend's threads: worker_threads, unref'd once started so an idle pool never keeps the process alive.
-setWorkerSpawner((body) => {
+setThreadSpawner((body) => {
   const w = new Worker(
     // import(), not require: eval code is a module when the parent runs with --input-type=module.
     `import("node:worker_threads").then(({ parentPort }) => {
@@ -45,26 +48,35 @@ setWorkerSpawner((body) => {
 }, availableParallelism);
 
 setPathOpener(
-  (folder) => ({ where: folder, open: (name) => localFile(join(folder, name)) }),
+  (folder) => folderFiles(typeof folder === "string" ? folder : fileURLToPath(folder)),
   (path) => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false,
 );
+
+setLocalImageReader(async (path) => new Uint8Array(await readFile(path)));
+
+// Worker engines run in a worker thread, which keeps the process alive only while a call is pending.
+setWorkerSpawner(() => {
+  // Node's flags, less the one meant for `node -e` code, which a worker's script file refuses.
+  const execArgv = process.execArgv.filter((a) => !a.startsWith("--input-type"));
+  const worker = new Worker(new URL("./node-worker.js", import.meta.url), { execArgv });
+  return { worker: worker as unknown as WorkerLike, hold: (pending) => (pending ? worker.ref() : worker.unref()) };
+});
 
 setHubRuntime({ folderCache, env: (name) => process.env[name] });
 
 // Kept referenced for the life of the process: Dawn aborts the process when the GPU
-// object is garbage-collected while devices made from it are still in use.
-let gpu: GPU | undefined;
-setGPUProvider(async () => {
-  if (!gpu) {
-    try {
-      const { create, globals } = await import("webgpu");
+// object is garbage-collected while devices made from it are still in use. One promise,
+// so concurrent first loads share one GPU: two Dawn instances at once abort the process.
+let gpu: Promise<GPU | undefined> | undefined;
+setGPUProvider(() => {
+  gpu ??= import("webgpu")
+    .then(({ create, globals }) => {
       Object.assign(globalThis, globals);
-      gpu = create([]);
-    } catch {
-      return undefined; // the optional package is not installed
-    }
-  }
+      return create([]);
+    })
+    .catch(() => undefined); // the optional package is not installed
   return gpu;
 });
 
 export * from "../index.js";
+export { quantize, type QuantizeOptions, type QuantizeResult } from "./quantize.js";

@@ -1,7 +1,7 @@
 // The generation loop over token ids: prefill the prompt (image + text), then one
 // decoder step per new token. The next token is picked on the device (argmax, or
 // sampling from one seeded uniform per row), so each step reads back one id per row.
-import { InputError, PaliGemmaError } from "../errors.js";
+import { AbortedError, InputError } from "../errors.js";
 import type { PaliGemmaForConditionalGeneration } from "../model/paligemma.js";
 import { rng } from "./rng.js";
 
@@ -29,12 +29,6 @@ export interface PromptInputs {
   batch: number;
 }
 
-export class AbortedError extends PaliGemmaError {
-  constructor() {
-    super("ABORTED", "generation was aborted by its AbortSignal");
-  }
-}
-
 interface Checked {
   maxNewTokens: number;
   temperature: number;
@@ -44,23 +38,48 @@ interface Checked {
   stop: Set<number>;
 }
 
-function check(o: GenerationOptions, eos: number[]): Checked {
+/** A value as the caller passed it, with its type: `"5" (a string)`. */
+function received(v: unknown): string {
+  const type = v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "object" ? "an object" : `a ${typeof v}`;
+  let shown: string;
+  try {
+    shown = JSON.stringify(v) ?? String(v);
+  } catch {
+    shown = String(v);
+  }
+  return `${shown.length > 60 ? `${shown.slice(0, 60)}...` : shown} (${type})`;
+}
+
+/** The ids that end a row: `stopTokens` when given (integers of the vocabulary), else the model's eos ids. */
+export function stopTokenSet(o: GenerationOptions, eos: number[], vocabSize: number): Set<number> {
+  if (o.stopTokens === undefined) return new Set(eos);
+  const ids: unknown = o.stopTokens;
+  if (!Array.isArray(ids) || !ids.every((id) => Number.isInteger(id) && id >= 0 && id < vocabSize)) {
+    throw new InputError(`stopTokens must be an array of token ids (integers 0 to ${vocabSize - 1}), got ${received(ids)}`);
+  }
+  return new Set(ids as number[]);
+}
+
+function check(o: GenerationOptions, eos: number[], vocabSize: number): Checked {
   const maxNewTokens = o.maxNewTokens ?? 64;
   const temperature = o.temperature ?? 0;
   const topK = o.topK ?? 0;
   const topP = o.topP ?? 1;
-  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new InputError(`maxNewTokens must be a positive integer, got ${o.maxNewTokens}`);
-  if (!(temperature >= 0 && Number.isFinite(temperature))) throw new InputError(`temperature must be >= 0, got ${o.temperature}`);
-  if (!Number.isInteger(topK) || topK < 0) throw new InputError(`topK must be a non-negative integer, got ${o.topK}`);
-  if (!(topP > 0 && topP <= 1)) throw new InputError(`topP must be in (0, 1], got ${o.topP}`);
-  if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new InputError(`seed must be an integer, got ${o.seed}`);
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new InputError(`maxNewTokens must be a positive integer, got ${received(o.maxNewTokens)}`);
+  if (!(typeof temperature === "number" && temperature >= 0 && Number.isFinite(temperature))) {
+    throw new InputError(`temperature must be a number >= 0, got ${received(o.temperature)}`);
+  }
+  if (!Number.isInteger(topK) || topK < 0) throw new InputError(`topK must be a non-negative integer, got ${received(o.topK)}`);
+  if (!(typeof topP === "number" && topP > 0 && topP <= 1)) throw new InputError(`topP must be a number in (0, 1], got ${received(o.topP)}`);
+  if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new InputError(`seed must be an integer, got ${received(o.seed)}`);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new InputError(`signal must be an AbortSignal, got ${received(o.signal)}`);
   return {
     maxNewTokens,
     temperature,
     topK,
     topP,
     seed: o.seed ?? Math.floor(Math.random() * 2 ** 32),
-    stop: new Set(o.stopTokens ?? eos),
+    stop: stopTokenSet(o, eos, vocabSize),
   };
 }
 
@@ -73,7 +92,7 @@ export async function* generateTokens(
   prompt: PromptInputs,
   options: GenerationOptions = {},
 ): AsyncGenerator<Int32Array> {
-  const o = check(options, model.config.eosTokenIds);
+  const o = check(options, model.config.eosTokenIds, model.config.text.vocabSize);
   const B = prompt.batch;
   const L = prompt.inputIds.length / B;
   const context = model.config.text.maxPositions;

@@ -76,7 +76,9 @@ export async function loadTokenizer(source: TokenizerSource): Promise<Tokenizer>
     const merges = model.get("merges");
     if (!vocab) throw new TokenizerError("model has no vocab");
     if (!merges) throw new TokenizerError("model has no merges");
-    wasm.loadVocab(vocab);
+    if (wasm.loadVocab(vocab) === 0) {
+      throw new TokenizerError("model.vocab is empty: a BPE tokenizer needs its vocabulary (Gemma's has 256000 tokens)");
+    }
     wasm.loadMerges(merges);
 
     // Added tokens come after the vocabulary, in their order (Hugging Face's).
@@ -104,6 +106,11 @@ export async function loadTokenizer(source: TokenizerSource): Promise<Tokenizer>
       if (i < LOC_TOKENS && id(locToken(i)) !== locBase + i) throw new TokenizerError(`${locToken(i)} is not at ${locBase} + ${i}`);
       if (i < SEG_TOKENS && id(segToken(i)) !== segBase + i) throw new TokenizerError(`${segToken(i)} is not at ${segBase} + ${i}`);
     }
+    // Hugging Face's PaliGemmaProcessor registers <image>, <locNNNN> and <segNNN> as added
+    // tokens on whatever tokenizer it loads, so prompt text naming them encodes to their
+    // ids even where a tokenizer.json has them only in its vocabulary: do the same.
+    const registered = new Set(added.map((t) => t.content));
+    added.push(...paliGemmaTokens(0).filter((t) => !registered.has(t.content)).map((t) => ({ ...t, id: id(t.content) })));
 
     const unk = section("unk_token", model);
     if (unk !== null && typeof unk !== "string") throw new TokenizerError(`model.unk_token must be a string, got ${JSON.stringify(unk)}`);

@@ -4,10 +4,11 @@
 // - a map of file name -> Blob | File | ArrayBuffer | Uint8Array | URL string,
 // - a local folder path, through the opener a runtime adapter registers (Node, Deno),
 // - a Hugging Face hub repository, "owner/name" or "hf://owner/name" (hub.ts).
-import { LoadError } from "../errors.js";
+import { LoadError, PaliGemmaError } from "../errors.js";
 import type { ModelCache } from "./cache.js";
 import type { LoadProgress } from "./checkpoint.js";
 import { hubFiles } from "./hub.js";
+import { abortableBody, checkAborted, patience, patientBody, patientFetch } from "./stalls.js";
 
 export interface ModelFile {
   /** Bytes, when known up front (Content-Length, Blob.size). */
@@ -25,7 +26,8 @@ export interface ModelFiles {
 export type FileContent = Blob | ArrayBuffer | Uint8Array | string | URL;
 export type ModelSource = string | URL | Record<string, FileContent> | ModelFiles;
 
-export type PathOpener = (folder: string) => ModelFiles;
+/** Opens a local folder, named by path or by file: URL. */
+export type PathOpener = (folder: string | URL) => ModelFiles;
 let pathOpener: PathOpener | undefined;
 let isFolder: ((path: string) => boolean) | undefined;
 
@@ -57,18 +59,78 @@ export interface FetchOptions {
   cache?: string | ModelCache | false;
   /** Download progress of hub files, including the offset a resumed download starts at. */
   onProgress?: (p: LoadProgress) => void;
+  /** Aborting stops the load: its next read fails with an AbortedError (code ABORTED). */
+  signal?: AbortSignal;
+  /**
+   * URL and hub files: a request that gets no response, or a body that sends no bytes, for
+   * this long fails with a LoadError naming the file and the byte it stalled at (a hub
+   * download into a cache resumes from there on the next load). Default 30000; Infinity waits.
+   */
+  idleTimeoutMs?: number;
+}
+
+/**
+ * Names come from files too (an index's weight_map), so each is checked to be a relative
+ * path of plain names before anything is opened: nothing outside the model folder, URL
+ * prefix or cache entry can be reached. Returns the name.
+ */
+export function checkFileName(name: unknown, where: string): string {
+  const plain = (part: string) => part !== "" && part !== "." && part !== ".." && !/[\\:\x00-\x1f]/.test(part);
+  if (typeof name !== "string" || !name.split("/").every(plain)) {
+    throw new LoadError(
+      `${JSON.stringify(name)} (a file of ${where}) is not a file name inside the model: expected a relative path of plain names, ` +
+        'without empty, "." or ".." parts, "\\" or ":"',
+    );
+  }
+  return name;
+}
+
+/** Every open() of `files` checks its name first, and every read the caller's signal. */
+function guarded(files: ModelFiles, signal: AbortSignal | undefined): ModelFiles {
+  return {
+    where: files.where,
+    async open(name) {
+      checkAborted(signal);
+      const file = await files.open(checkFileName(name, files.where));
+      return file && signal ? { size: file.size, stream: () => abortableBody(file.stream(), signal) } : file;
+    },
+  };
 }
 
 /** "owner/name" is a hub repository, unless it names a local folder. */
 const HUB_REPO_ID = /^[\w-][\w.-]*\/[\w.-]+$/;
 
-function urlFile(url: string, opts: FetchOptions): () => Promise<ModelFile | undefined> {
+/**
+ * Names a server answered with an HTML page, per source. A dev server's SPA fallback (vite's)
+ * answers every unknown path with index.html and status 200: for an optional file that is
+ * "absent", for a required one a message that says so.
+ */
+const htmlAnswers = new WeakMap<ModelFiles, Set<string>>();
+
+/** The error for a file the model cannot do without. */
+export function missingFile(files: ModelFiles, name: string): LoadError {
+  const html = htmlAnswers.get(files)?.has(name);
+  const what = name.endsWith(".json") ? "JSON" : "the file";
+  return new LoadError(
+    html
+      ? `${name} in ${files.where} got an HTML page, not ${what}: is the URL right? (a dev server answers unknown paths with its index.html)`
+      : `${name} not found in ${files.where}`,
+  );
+}
+
+const isHtml = (res: Response, url: string) =>
+  /^text\/html\b/i.test(res.headers.get("content-type") ?? "") && !/\.html?$/i.test(new URL(url, "http://x").pathname);
+
+function urlFile(url: string, opts: FetchOptions, onHtml?: () => void): () => Promise<ModelFile | undefined> {
   return async () => {
     const doFetch = opts.fetch ?? fetch;
+    const p = patience(opts);
+    const headers = opts.token ? { Authorization: `Bearer ${opts.token}` } : undefined;
     let res: Response;
     try {
-      res = await doFetch(url, opts.token ? { headers: { Authorization: `Bearer ${opts.token}` } } : undefined);
+      res = await patientFetch(p, url, (signal) => doFetch(url, { headers, signal }));
     } catch (e) {
+      if (e instanceof PaliGemmaError) throw e;
       throw new LoadError(`could not fetch ${url}: ${(e as Error).message}`);
     }
     if (res.status === 404) return undefined;
@@ -78,14 +140,32 @@ function urlFile(url: string, opts: FetchOptions): () => Promise<ModelFile | und
       );
     }
     if (!res.ok || !res.body) throw new LoadError(`could not fetch ${url}: HTTP ${res.status}`);
+    if (isHtml(res, url)) {
+      await res.body.cancel();
+      onHtml?.();
+      return undefined;
+    }
     const len = Number(res.headers.get("content-length"));
-    const body = res.body;
-    return { size: Number.isFinite(len) && len > 0 ? len : undefined, stream: () => body };
+    const size = Number.isFinite(len) && len > 0 ? len : undefined;
+    const body = patientBody(res.body, p, (at, why) => new LoadError(`the download of ${url} broke off at byte ${at}${size === undefined ? "" : ` of ${size}`} (${why})`));
+    return { size, stream: () => body };
   };
 }
 
-function contentFile(name: string, content: FileContent, opts: FetchOptions): () => Promise<ModelFile | undefined> {
-  if (typeof content === "string" || content instanceof URL) return urlFile(String(content), opts);
+/** A file: URL, read from disk where the runtime has a file system (Node's fetch has no file: URLs). */
+function localUrlFile(url: URL): (() => Promise<ModelFile | undefined>) | undefined {
+  if (url.protocol !== "file:" || !pathOpener) return undefined;
+  const name = decodeURIComponent(url.pathname.slice(url.pathname.lastIndexOf("/") + 1));
+  const folder = pathOpener(new URL(".", url));
+  return () => folder.open(name);
+}
+
+function contentFile(name: string, content: FileContent, opts: FetchOptions, onHtml: () => void): () => Promise<ModelFile | undefined> {
+  if (content instanceof URL || (typeof content === "string" && content.startsWith("file:"))) {
+    const url = new URL(content);
+    return localUrlFile(url) ?? urlFile(url.href, opts, onHtml);
+  }
+  if (typeof content === "string") return urlFile(content, opts, onHtml);
   if (content instanceof Blob) return async () => ({ size: content.size, stream: () => content.stream() });
   if (content instanceof ArrayBuffer || content instanceof Uint8Array) {
     const bytes = content instanceof Uint8Array ? content : new Uint8Array(content);
@@ -95,12 +175,26 @@ function contentFile(name: string, content: FileContent, opts: FetchOptions): ()
 }
 
 export function resolveSource(source: ModelSource, opts: FetchOptions = {}): ModelFiles {
+  return guarded(sourceFiles(source, opts), patience(opts).signal);
+}
+
+function sourceFiles(source: ModelSource, opts: FetchOptions): ModelFiles {
   if (typeof source === "object" && source !== null && "open" in source && typeof source.open === "function") {
     return source as ModelFiles;
   }
+  if ((source instanceof URL ? source.protocol === "file:" : typeof source === "string" && source.startsWith("file:")) && pathOpener) {
+    return pathOpener(new URL(source as string | URL));
+  }
   if (source instanceof URL || (typeof source === "string" && /^https?:\/\//.test(source))) {
     const base = String(source).replace(/\/?$/, "/");
-    return { where: base, open: (name) => urlFile(base + name, opts)() };
+    const html = new Set<string>();
+    // Each part encoded: "?", "#" or "%2e%2e" in a name cannot change which URL is fetched.
+    const files: ModelFiles = {
+      where: base,
+      open: (name) => urlFile(base + name.split("/").map(encodeURIComponent).join("/"), opts, () => html.add(name))(),
+    };
+    htmlAnswers.set(files, html);
+    return files;
   }
   if (typeof source === "string" && source.startsWith("hf://")) return hubFiles(source.slice("hf://".length), opts);
   if (typeof source === "string" && HUB_REPO_ID.test(source) && !isFolder?.(source)) return hubFiles(source, opts);
@@ -113,11 +207,14 @@ export function resolveSource(source: ModelSource, opts: FetchOptions = {}): Mod
     return pathOpener(source);
   }
   if (typeof source === "object" && source !== null) {
-    const files = source as Record<string, FileContent>;
-    return {
-      where: `the given files (${Object.keys(files).join(", ")})`,
-      open: async (name) => (name in files ? contentFile(name, files[name], opts)() : undefined),
+    const given = source as Record<string, FileContent>;
+    const html = new Set<string>();
+    const files: ModelFiles = {
+      where: `the given files (${Object.keys(given).join(", ")})`,
+      open: async (name) => (name in given ? contentFile(name, given[name], opts, () => html.add(name))() : undefined),
     };
+    htmlAnswers.set(files, html);
+    return files;
   }
   throw new LoadError(
     `unsupported model source ${String(source)}: expected a URL, a folder path, a hub repository id or a map of files`,
@@ -135,6 +232,8 @@ export async function readJson(files: ModelFiles, name: string): Promise<Record<
   try {
     return JSON.parse(text) as Record<string, unknown>;
   } catch (e) {
+    // A server that sent a page without saying so in its content type.
+    if (/^\s*</.test(text)) throw new LoadError(`${name} in ${files.where} got an HTML page, not JSON: is the URL right?`);
     throw new LoadError(`${name} in ${files.where} is not valid JSON: ${(e as Error).message}`);
   }
 }

@@ -16,11 +16,12 @@
 //   Keys are `<repo>/<revision>/<file>` whatever the endpoint: a mirror serves the same files.
 // Without a cache (workerd, or `cache: false`) bodies stream straight through, checked
 // as they pass.
-import { AuthError, LoadError } from "../errors.js";
+import { AuthError, LoadError, PaliGemmaError } from "../errors.js";
 import { opfsCache } from "./browser-cache.js";
 import type { CacheMeta, ModelCache } from "./cache.js";
-import type { FetchOptions, ModelFile, ModelFiles } from "./files.js";
+import { checkFileName, type FetchOptions, type ModelFile, type ModelFiles } from "./files.js";
 import { Sha256 } from "./sha256.js";
+import { patience, patientBody, patientFetch } from "./stalls.js";
 
 const HUB_ENDPOINT = "https://huggingface.co";
 
@@ -41,7 +42,28 @@ export function setHubRuntime(r: HubRuntime): void {
 /** Downloads under way in this process, by cache and key. */
 const inFlight = new Map<string, Promise<boolean>>();
 
-const REPO_ID = /^(?:[\w.-]+\/)?[\w.-]+$/;
+/** The hub's rule for repository ids (huggingface_hub's validate_repo_id). */
+const REPO_ID = /^(?:\w(?:[\w.-]*\w)?\/)?\w(?:[\w.-]*\w)?$/;
+
+function checkRepoId(repoId: string): void {
+  if (typeof repoId !== "string" || !REPO_ID.test(repoId) || /--|\.\./.test(repoId) || repoId.length > 96) {
+    throw new LoadError(
+      `${JSON.stringify(repoId)} is not a Hugging Face repository id: expected "owner/name" of letters, digits, "-", "_" and ".", ` +
+        'not starting or ending with "-" or ".", without "--" or "..", at most 96 characters',
+    );
+  }
+}
+
+/** A branch or tag name by git's rules (git check-ref-format), which commit ids meet too. */
+function checkRevision(revision: string): void {
+  const bad = /[\x00-\x20\x7f~^:?*[\\]|\.\.|@\{|\/\/|^\/|\/$|\.$|\.lock(?:\/|$)|(?:^|\/)\./;
+  if (typeof revision !== "string" || revision === "" || revision === "@" || bad.test(revision)) {
+    throw new LoadError(
+      `revision ${JSON.stringify(revision)} is not a branch, tag or commit name: expected a git ref name ` +
+        '(no "..", spaces, control characters, "~^:?*[\\", no part starting with "." or ending with ".lock")',
+    );
+  }
+}
 
 /** What a response says about the whole file. */
 interface Announced {
@@ -124,14 +146,14 @@ function pickCache(option: FetchOptions["cache"]): ModelCache | undefined {
  * `opts.token`, else HF_TOKEN where the runtime has an environment.
  */
 export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
-  if (!REPO_ID.test(repoId) || repoId.split("/").some((p) => p === "." || p === "..")) {
-    throw new LoadError(`"${repoId}" is not a Hugging Face repository id: expected "owner/name"`);
-  }
+  checkRepoId(repoId);
   const endpoint = (opts.endpoint ?? HUB_ENDPOINT).replace(/\/+$/, "");
   const revision = opts.revision ?? "main";
+  checkRevision(revision);
   const token = opts.token || runtime?.env("HF_TOKEN") || undefined;
   const cache = pickCache(opts.cache);
   const doFetch = opts.fetch ?? fetch;
+  const p = patience(opts);
   const where = `${endpoint}/${repoId} (revision ${revision})`;
 
   /**
@@ -143,9 +165,12 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
     let at = new URL(url);
     let linked: Headers | undefined;
     for (let hop = 0; hop < 10; hop++) {
-      const res = await doFetch(at, { headers, redirect: "manual" });
+      const here = at;
+      const res = await patientFetch(p, String(here), (signal) => doFetch(here, { headers, redirect: "manual", signal }));
       // A browser hides redirects: follow blind (it drops the token on a cross-origin hop itself).
-      if (res.type === "opaqueredirect") return { res: await doFetch(at, { headers }), linked, direct: false };
+      if (res.type === "opaqueredirect") {
+        return { res: await patientFetch(p, String(here), (signal) => doFetch(here, { headers, signal })), linked, direct: false };
+      }
       const location = res.headers.get("location");
       if (res.status < 300 || res.status >= 400 || !location) return { res, linked, direct: hop === 0 };
       await res.body?.cancel();
@@ -174,7 +199,7 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
     try {
       fetched = await fetchFile(url, headers);
     } catch (e) {
-      if (e instanceof LoadError) throw e;
+      if (e instanceof PaliGemmaError) throw e;
       throw new LoadError(`could not fetch ${url}: ${(e as Error).message}`);
     }
     const { res } = fetched;
@@ -239,7 +264,8 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
       let loaded = offset;
       progress(name, loaded, info.size);
       try {
-        await drain(res.body!, async (chunk) => {
+        // A stall or a break becomes the message below, which says where the next load resumes.
+        await drain(patientBody(res.body!, p, (_at, why) => new Error(why)), async (chunk) => {
           hash?.update(chunk);
           await writer.write(chunk).catch((e: Error) => {
             throw new LoadError(`could not write ${name} to ${cache.where}: ${e.message} (a full disk or storage quota?)`);
@@ -249,7 +275,7 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
         });
       } catch (e) {
         await writer.close().catch(() => {});
-        if (e instanceof LoadError) throw e;
+        if (e instanceof PaliGemmaError) throw e;
         throw new LoadError(
           `the download of ${name} from ${url} broke off at byte ${loaded}${info.size === undefined ? "" : ` of ${info.size}`} ` +
             `(${(e as Error).message}); loading again resumes from there`,
@@ -297,16 +323,19 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
         if (!checked) verify();
       },
     });
-    return { size: info.size, stream: () => res.body!.pipeThrough(check) };
+    const body = patientBody(
+      res.body!,
+      p,
+      (at, why) =>
+        new LoadError(`the download of ${name} from ${url} broke off at byte ${at}${info.size === undefined ? "" : ` of ${info.size}`} (${why})`),
+    );
+    return { size: info.size, stream: () => body.pipeThrough(check) };
   }
 
   return {
     where,
     async open(name) {
-      // Names come from files too (an index's weight_map): none may climb out of the cache.
-      if (name.includes("\\") || name.split("/").some((p) => p === "" || p === "." || p === "..")) {
-        throw new LoadError(`"${name}" is not a file name inside a repository (in ${where})`);
-      }
+      checkFileName(name, where);
       const url = `${endpoint}/${repoId}/resolve/${encodeURIComponent(revision)}/${name.split("/").map(encodeURIComponent).join("/")}`;
       if (!cache) return stream(name, url);
       const key = `${repoId}/${encodeURIComponent(revision)}/${name}`;

@@ -32,6 +32,42 @@ export const LM_HEAD = "language_model.lm_head.weight";
 /** Gemma 2 layers have these; Gemma layers don't. */
 export const GEMMA2_ONLY_NORM = "pre_feedforward_layernorm";
 
+/**
+ * The matrices kept quantized under dtype q8/q4 (src/weights/quantize.ts): every nn.Linear
+ * weight of SigLIP (q/k/v/out proj, fc1, fc2), the projector, every Gemma / Gemma 2
+ * linear (q/k/v/o, gate/up/down), the token embedding (also the tied LM head) and
+ * lm_head when present. Norms, biases, the patch-embedding conv and the position
+ * embedding stay f16 (the mask decoder is not in the checkpoint).
+ */
+const QUANTIZED_WEIGHTS = [
+  /^vision_tower\.vision_model\.encoder\.layers\.\d+\.(self_attn\.(q|k|v|out)_proj|mlp\.fc[12])\.weight$/,
+  /^multi_modal_projector\.linear\.weight$/,
+  /^language_model\.model\.layers\.\d+\.(self_attn\.[qkvo]_proj|mlp\.(gate|up|down)_proj)\.weight$/,
+  /^language_model\.model\.embed_tokens\.weight$/,
+  /^language_model\.lm_head\.weight$/,
+];
+
+/** Whether a canonical tensor name is one of the matrices quantized under q8/q4. */
+export const isQuantizedWeight = (name: string) => QUANTIZED_WEIGHTS.some((r) => r.test(name));
+
+/** A quantized matrix's two tensors on disk: `<name>.qweight` and `<name>.scales`, `<name>` without `.weight`. */
+export type QuantizedPart = "qweight" | "scales";
+
+/** `<name>.qweight` / `<name>.scales` -> the matrix's `<name>.weight` and which part; undefined for other names. */
+export function quantizedPart(name: string): { weight: string; part: QuantizedPart } | undefined {
+  const m = /^(.*)\.(qweight|scales)$/.exec(name);
+  return m ? { weight: `${m[1]}.weight`, part: m[2] as QuantizedPart } : undefined;
+}
+
+/** The file name of a quantized matrix's part: `x.weight` -> `x.qweight` / `x.scales`. */
+export const quantizedPartName = (weight: string, part: QuantizedPart) => `${weight.replace(/\.weight$/, "")}.${part}`;
+
+/** The tower and layer a canonical name belongs to, undefined outside the layer stacks. */
+export function layerOf(name: string): { tower: "vision" | "text"; layer: number } | undefined {
+  const m = /^(?:vision_tower\.vision_model\.encoder|language_model\.model)\.layers\.(\d+)\./.exec(name);
+  return m ? { tower: name.startsWith(VISION) ? "vision" : "text", layer: Number(m[1]) } : undefined;
+}
+
 /** Every tensor the model needs, with its shape. lm_head is optional (tied to the embeddings). */
 export function expectedTensors(c: PaliGemmaConfig): Map<string, number[]> {
   const v = c.vision;

@@ -5,7 +5,7 @@
 // out-of-range offsets, sizes that don't match shape × dtype, a truncated file) is an
 // error naming the tensor.
 import { WeightsError } from "../errors.js";
-import { bf16ToF32, f32ToF16 } from "./f16.js";
+import { bf16ToF32, f16ArrayToF32, f32ToF16 } from "./f16.js";
 
 export type DType = "F32" | "F16" | "BF16" | "I32" | "I64" | "U8" | "I8" | "F64" | "BOOL" | "I16" | "U16" | "U32" | "U64";
 
@@ -182,4 +182,47 @@ export function toF16Bits(dtype: DType, bytes: Uint8Array, name: string): Uint16
     default:
       throw new WeightsError(`tensor ${name} has dtype ${dtype}; weights must be F32, F16 or BF16`);
   }
+}
+
+/** Elements [start, start + count) of a floating-point tensor's bytes as f32, exactly. */
+export function toF32(dtype: DType, bytes: Uint8Array, start: number, count: number, name: string): Float32Array {
+  const width = dtype === "F32" ? 4 : 2;
+  const begin = bytes.byteOffset + start * width;
+  if ((start + count) * width > bytes.byteLength) throw new Error(`toF32: ${name} has no elements [${start}, ${start + count})`);
+  // Typed views need aligned offsets; a tensor at an odd offset is copied first.
+  const buffer = begin % width === 0 ? bytes.buffer : bytes.slice(start * width, (start + count) * width).buffer;
+  const at = begin % width === 0 ? begin : 0;
+  switch (dtype) {
+    case "F32":
+      return new Float32Array(buffer, at, count);
+    case "F16":
+      return f16ArrayToF32(new Uint16Array(buffer, at, count));
+    case "BF16": {
+      const h = new Uint16Array(buffer, at, count);
+      const u = new Uint32Array(count);
+      for (let i = 0; i < count; i++) u[i] = h[i] << 16; // bf16 is the top half of an f32
+      return new Float32Array(u.buffer);
+    }
+    default:
+      throw new WeightsError(`tensor ${name} has dtype ${dtype}; weights must be F32, F16 or BF16`);
+  }
+}
+
+/**
+ * The start of a safetensors file holding `tensors` in this order, back to back: the
+ * header length, then the JSON header padded with spaces to a multiple of 8 bytes.
+ */
+export function encodeHeader(tensors: { name: string; dtype: DType; shape: number[]; bytes: number }[]): Uint8Array {
+  const header: Record<string, unknown> = { __metadata__: { format: "pt" } };
+  let at = 0;
+  for (const t of tensors) {
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [at, at + t.bytes] };
+    at += t.bytes;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const length = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + length).fill(0x20, 8); // spaces: the padding the format allows
+  new DataView(out.buffer).setBigUint64(0, BigInt(length), true);
+  out.set(json, 8);
+  return out;
 }

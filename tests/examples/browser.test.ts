@@ -37,7 +37,7 @@ async function open(query: string): Promise<Page> {
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(String(e)));
   await page.goto(`${origin}/examples/browser/${query}`);
-  await page.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.state!), { timeout: 60_000 });
+  await page.waitForFunction(() => ["ready", "error", "failed"].includes(document.body.dataset.state!), { timeout: 60_000 });
   expect(await text(page, "error")).toBe("");
   expect(errors).toEqual([]);
   return page;
@@ -89,10 +89,10 @@ describe("examples/browser in Chromium", () => {
     await page.screenshot({ path: "tests/out/browser-example-wasm.png" });
   });
 
-  it("picks WebGPU by itself, answers with Node's tokens, and the page keeps drawing meanwhile", async () => {
+  it("runs on WebGPU when asked (auto would skip SwiftShader), answers with Node's tokens, and the page keeps drawing meanwhile", async () => {
     // Two tokens: the prefill and one cached decode step; SwiftShader takes seconds per step.
     const reference = nodeWasmReference("answer en how many stars?", 2);
-    const page = await open(""); // device auto
+    const page = await open("?device=webgpu");
     expect(await text(page, "status")).toMatch(/^model loaded on webgpu in \d+ ms$/);
     await page.select("#task", "answer");
     await page.$eval("#text", (e) => ((e as HTMLInputElement).value = "how many stars?"));
@@ -113,5 +113,25 @@ describe("examples/browser in Chromium", () => {
     await page.screenshot({ path: "tests/out/browser-example-webgpu.png" });
     // The screenshot is a real PNG of the page.
     expect(readFileSync("tests/out/browser-example-webgpu.png").subarray(1, 4).toString()).toBe("PNG");
+  });
+
+  it("a model that does not load disables Run; a bad label is an error that leaves the model usable", async () => {
+    const broken = await browser.newPage();
+    await broken.goto(`${origin}/examples/browser/?model=/no/such/model/&device=wasm`);
+    await broken.waitForFunction(() => document.body.dataset.state === "failed", { timeout: 60_000 });
+    expect(await text(broken, "status")).toBe("the model did not load");
+    expect(await text(broken, "error")).toMatch(/^LOAD_FAILED: tokenizer\.json not found in http:/);
+    expect(await broken.$eval("#run", (b) => (b as HTMLButtonElement).disabled)).toBe(true);
+
+    const page = await open("?device=wasm");
+    await page.select("#task", "detect");
+    await page.$eval("#text", (e) => ((e as HTMLInputElement).value = " ; "));
+    await page.click("#run");
+    await page.waitForFunction(() => document.body.dataset.state === "error");
+    expect(await text(page, "error")).toBe('detect needs what to look for, e.g. "star ; cross"');
+    expect(await text(page, "status")).toMatch(/^model loaded on wasm/);
+    expect(await page.$eval("#run", (b) => (b as HTMLButtonElement).disabled)).toBe(false);
+    await run(page, "caption", "", 4);
+    expect((await text(page, "output")).length).toBeGreaterThan(0);
   });
 });

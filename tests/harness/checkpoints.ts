@@ -14,14 +14,22 @@ export interface NamedTensor {
   values: Float32Array;
 }
 
-function encode(t: NamedTensor): Uint8Array {
+/** A tensor given as its stored bytes (a quantized matrix's U32 words or F16 scales). */
+export interface RawTensor {
+  dtype: "U32" | "F16";
+  shape: number[];
+  bytes: Uint8Array;
+}
+
+function encode(t: NamedTensor | RawTensor): Uint8Array {
+  if ("bytes" in t) return t.bytes;
   if (t.dtype === "F32") return new Uint8Array(t.values.buffer.slice(0));
   if (t.dtype === "F16") return new Uint8Array(f32ArrayToF16(t.values).buffer);
   const u = new Uint32Array(t.values.buffer.slice(0));
   return new Uint8Array(Uint16Array.from(u, (x) => x >>> 16).buffer); // truncation: the values are bf16 already
 }
 
-export function writeSafetensors(tensors: Map<string, NamedTensor>): Uint8Array {
+export function writeSafetensors(tensors: Map<string, NamedTensor | RawTensor>): Uint8Array {
   const header: Record<string, unknown> = {};
   const parts: Uint8Array[] = [];
   let at = 0;

@@ -1,7 +1,8 @@
 // What only the WebGPU backend has to get right, beyond the shared op tests
-// (tests/kernels/ops.test.ts): weights split over several bindings, f16 pairs with odd
-// row lengths, no GPU objects created by a repeated decode step, attention streamed over
-// 4100 keys, queue writes ordered with recorded ops, and errors that say what happened.
+// (tests/kernels/ops.test.ts): weights split over several bindings (f16 and quantized),
+// f16 pairs with odd row lengths, quantized kernels with and without subgroups, no GPU
+// objects created by a repeated decode step, attention streamed over 4100 keys, queue
+// writes ordered with recorded ops, and errors that say what happened.
 //
 // The device comes from the production path (requestWebGPUDevice and the Node entry's
 // provider, loaded by tests/setup.ts), on SwiftShader when no Vulkan driver is configured.
@@ -12,8 +13,11 @@ import { createWebGPUBackend, type WebGPUBackend } from "../../src/backends/webg
 import { requestWebGPUDevice } from "../../src/backends/webgpu/device.js";
 import { DeviceLostError, GPUOutOfMemoryError } from "../../src/backends/webgpu/errors.js";
 import type { GPUWeight } from "../../src/backends/webgpu/weights.js";
+import { WeightsError } from "../../src/errors.js";
 import { f32ArrayToF16 } from "../../src/weights/f16.js";
+import { type QuantBits, quantizeMatrix } from "../../src/weights/quantize.js";
 import { expectClose } from "../harness/compare.js";
+import { countingDevice } from "../harness/counting-device.js";
 import { randomArray, rng } from "../harness/random.js";
 import { ReferenceBackend } from "../reference/backend.js";
 
@@ -124,6 +128,65 @@ describe("weights larger than one binding", () => {
   });
 });
 
+describe("quantized weights over row chunks, with and without subgroups", () => {
+  // 600 bytes per binding: q4 K=75 (3 groups, 48 bytes a row) is 12 rows a chunk, q8 6 rows.
+  const SMALL = 600;
+  const variants = [
+    { maxBindingBytes: SMALL, subgroups: true },
+    { subgroups: false },
+    { maxBindingBytes: SMALL, subgroups: false },
+  ];
+  const run = async (b: Backend, bits: QuantBits, rows: number, K: number, N: number, seed: number) => {
+    const rand = rng(seed);
+    const w = b.uploadQuantized("w", quantizeMatrix(randomArray(rand, N * K, 0.3), N, K, bits), [N, K]);
+    const bias = b.uploadWeight("b", randomArray(rand, N), [N]);
+    const x = b.alloc("x", rows * K);
+    const y = b.alloc("y", rows * N);
+    b.write(x, randomArray(rand, rows * K));
+    b.write(y, randomArray(rand, rows * N));
+    b.linear(y, x, w, bias, rows, { accumulate: true, gelu: true });
+    const table = b.uploadQuantized("table", quantizeMatrix(randomArray(rand, N * K), N, K, bits), [N, K]);
+    const ids = b.alloc("ids", 4, "i32");
+    b.write(ids, Int32Array.of(0, N - 1, 7, N >> 1));
+    const e = b.alloc("e", 4 * K);
+    b.embed(e, ids, table, 4, { scale: 2 });
+    return { y: await b.read(y), e: await b.read(e), w };
+  };
+
+  for (const options of variants) {
+    for (const bits of [4, 8] as const) {
+      test.each([
+        [1, 75, 61],
+        [5, 75, 61],
+        [70, 75, 61],
+        [2, 64, 130],
+      ])(`q${bits} ${JSON.stringify(options)}: linear rows=%i K=%i N=%i and embed equal the reference`, async (rows, K, N) => {
+        const gpu = createWebGPUBackend(device, options);
+        const got = await run(gpu, bits, rows, K, N, rows * K + N + bits);
+        const want = await run(new ReferenceBackend(), bits, rows, K, N, rows * K + N + bits);
+        const chunks = (got.w as GPUWeight).chunks;
+        if (options.maxBindingBytes) {
+          expect(chunks.length).toBeGreaterThan(1);
+          expect(chunks.every((c) => (c.row0 * Math.ceil(K / 32)) % 2 === 0)).toBe(true); // scales start on a whole u32
+        }
+        expectClose(got.y, want.y, { atol: 3e-5, rtol: 2e-4 }, `q${bits} linear`);
+        expectClose(got.e, want.e, { atol: 1e-6, rtol: 1e-6 }, `q${bits} embed`);
+        gpu.dispose();
+      });
+    }
+  }
+
+  test("a non-finite scale is refused at upload, naming the tensor", () => {
+    const gpu = createWebGPUBackend(device);
+    const m = quantizeMatrix(new Float32Array(3 * 40).fill(0.25), 3, 40, 4);
+    m.scales[3] = 0x7c00; // +inf: row 1, group 1
+    expect(() => gpu.uploadQuantized("layers.0.mlp.up_proj", m, [3, 40])).toThrow(WeightsError);
+    expect(() => gpu.uploadQuantized("layers.0.mlp.up_proj", m, [3, 40])).toThrow(/layers\.0\.mlp\.up_proj: the scale of row 1, group 1 is not finite/);
+    expect(() => gpu.uploadQuantized("short", { ...m, scales: m.scales.subarray(1) }, [3, 40])).toThrow(/needs 24 qweight words and 6 scales/);
+    gpu.dispose();
+  });
+});
+
 describe("f16 pairs", () => {
   test.each([
     [1, 37, 9, true],
@@ -175,25 +238,10 @@ describe("transposed convolutions by output phase", () => {
   });
 });
 
-/** The device, with calls to its object-creating methods counted. */
-function countingDevice(d: GPUDevice, counts: Map<string, number>): GPUDevice {
-  const counted = new Set(["createBuffer", "createBindGroup", "createComputePipeline", "createShaderModule", "createBindGroupLayout"]);
-  return new Proxy(d, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target);
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        if (counted.has(String(prop))) counts.set(String(prop), (counts.get(String(prop)) ?? 0) + 1);
-        return value.apply(target, args);
-      };
-    },
-  });
-}
-
 describe("a repeated decode step", () => {
   test("creates no GPU objects after the first step, and computes the same as the reference", async () => {
-    const counts = new Map<string, number>();
-    const gpu = createWebGPUBackend(countingDevice(device, counts));
+    const { device: counted, counts } = countingDevice(device);
+    const gpu = createWebGPUBackend(counted);
     const ref = new ReferenceBackend();
     const rand = rng(41);
     const [D, H, KV, hd, V, I, L] = [24, 4, 2, 8, 97, 40, 16];
@@ -257,11 +305,12 @@ describe("a repeated decode step", () => {
     let token = 2;
     const created: number[] = [];
     for (let s = 0; s < 5; s++) {
-      const before = [...counts.values()].reduce((a, c) => a + c, 0);
+      const creations = () => [...counts].reduce((a, [name, n]) => a + (name.startsWith("create") ? n : 0), 0);
+      const before = creations();
       const got = await step(gpu, g, token, s);
       const want = await step(ref, r, token, s);
       expectClose(got.logits, want.logits, { atol: 1e-4, rtol: 1e-4 }, `logits at step ${s}`);
-      created.push([...counts.values()].reduce((a, c) => a + c, 0) - before);
+      created.push(creations() - before);
       token = want.next;
     }
     expect(counts.get("createBindGroup")).toBeGreaterThan(10);

@@ -48,3 +48,53 @@ describe("real PaliGemma configs", () => {
     expect(() => parseConfig({ vision_config: { num_image_tokens: 100 } })).toThrow(/num_image_tokens 100/);
   });
 });
+
+// Each default below is transformers' for the class that reads the key (SiglipVisionConfig,
+// GemmaConfig, Gemma2Config, PaliGemmaConfig); the README's table lists them.
+describe("keys config.json omits take transformers' defaults", () => {
+  const PG = { model_type: "paligemma" }; // every other key omitted
+  const gemma2 = { model_type: "gemma2", hidden_size: 2304, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 256 };
+
+  test("PaliGemma 2 text without softcaps: Gemma2Config's 50 and 30; null means none", () => {
+    expect(parseConfig({ text_config: gemma2 }).text).toMatchObject({ attnLogitSoftcap: 50, finalLogitSoftcap: 30 });
+    const none = parseConfig({ text_config: { ...gemma2, attn_logit_softcapping: null, final_logit_softcapping: null } });
+    expect(none.text).toMatchObject({ attnLogitSoftcap: 0, finalLogitSoftcap: 0 });
+  });
+
+  test("SigLIP without patch_size: SiglipVisionConfig's 16; without vision_config at all, PaliGemma's own (So400m/14)", () => {
+    const c = parseConfig({ vision_config: { hidden_size: 1152, num_attention_heads: 16 } });
+    expect(c.vision).toMatchObject({ patchSize: 16, imageSize: 224, numPatches: 196, intermediateSize: 3072, numLayers: 12 });
+    expect(parseConfig(PG).vision).toMatchObject({ patchSize: 14, numPatches: 256, hiddenSize: 1152, intermediateSize: 4096, numLayers: 27, numHeads: 16 });
+  });
+
+  test("Gemma without num_attention_heads: GemmaConfig's 16 (and its other defaults); without text_config, PaliGemma's Gemma-2B", () => {
+    const c = parseConfig({ text_config: { model_type: "gemma", hidden_size: 2048, num_key_value_heads: 1 } });
+    expect(c.text).toMatchObject({ numHeads: 16, numKvHeads: 1, numLayers: 28, intermediateSize: 24576, headDim: 256 });
+    expect(parseConfig(PG).text).toMatchObject({ numHeads: 8, numKvHeads: 1, numLayers: 18, intermediateSize: 16384, hiddenSize: 2048 });
+    expect(parseConfig({ text_config: gemma2 }).text).toMatchObject({ numLayers: 26, intermediateSize: 9216, queryPreAttnScalar: 256 });
+  });
+
+  test("image_token_id is an alias of image_token_index", () => {
+    expect(parseConfig({ ...PG, image_token_id: 1000 }).imageTokenId).toBe(1000);
+    expect(parseConfig({ ...PG, image_token_index: 1000, image_token_id: 1000 }).imageTokenId).toBe(1000);
+    expect(() => parseConfig({ ...PG, image_token_index: 1000, image_token_id: 999 })).toThrow(ConfigError);
+    expect(parseConfig(PG).imageTokenId).toBe(257152);
+  });
+
+  test("dtype beside the older torch_dtype", () => {
+    expect(parseConfig({ ...PG, dtype: "float32" }).dtype).toBe("float32");
+    expect(parseConfig({ ...PG, torch_dtype: "bfloat16" }).dtype).toBe("bfloat16");
+    expect(parseConfig(PG).dtype).toBeUndefined();
+  });
+
+  test("Gemma 2's sliding window: 4096 on the even layers unless sliding_window / layer_types say otherwise", () => {
+    const c = parseConfig({ text_config: { ...gemma2, num_hidden_layers: 4 } });
+    expect(c.text).toMatchObject({ slidingWindow: 4096, slidingLayers: [true, false, true, false] });
+    const typed = parseConfig({
+      text_config: { ...gemma2, num_hidden_layers: 3, sliding_window: 16, layer_types: ["full_attention", "sliding_attention", "full_attention"] },
+    });
+    expect(typed.text).toMatchObject({ slidingWindow: 16, slidingLayers: [false, true, false] });
+    expect(() => parseConfig({ text_config: { ...gemma2, num_hidden_layers: 2, layer_types: ["sliding_attention"] } })).toThrow(/layer_types/);
+    expect(parseConfig({ text_config: { model_type: "gemma" } }).text.slidingWindow).toBe(0);
+  });
+});

@@ -1,8 +1,10 @@
 // The model against the reference PyTorch implementation's goldens (tests/fixtures/
 // tiny-pg1: PaliGemma, tiny-pg2: PaliGemma 2), on the plain-TS reference backend and
 // on every real backend: SigLIP and projector outputs, logits at every prefix
-// position, greedy tokens with the KV cache, and teacher-forced step logits.
+// position, greedy tokens with the KV cache, and teacher-forced step logits, with a
+// preallocated KV cache and with one that grows.
 import { describe, expect, test } from "vitest";
+import type { KVCache } from "../../src/model/kv-cache.js";
 import { PaliGemmaForConditionalGeneration } from "../../src/model/paligemma.js";
 import { backends } from "../harness/backends.js";
 import { expectClose } from "../harness/compare.js";
@@ -43,10 +45,9 @@ describe.each(["tiny-pg1", "tiny-pg2"])("%s goldens", (fixture) => {
         const pixels = g("pixel_values").data as Float32Array;
         const ids = g("input_ids").data as Int32Array;
         const want = g("generated_ids").data as Int32Array;
-        const stepLogits = g("step_logits").data as Float32Array;
 
         // Greedy on the device: argmax after each row's last token, fed back one at a time.
-        let cache = model.createKVCache({ batch: B, maxLength: L + steps });
+        const cache = model.createKVCache({ batch: B, maxLength: L + steps });
         let next = await model.nextTokens({ inputIds: ids, pixelValues: pixels, batch: B, kvCache: cache });
         const got: number[][] = Array.from({ length: B }, () => []);
         for (let s = 0; s < steps; s++) {
@@ -56,20 +57,43 @@ describe.each(["tiny-pg1", "tiny-pg2"])("%s goldens", (fixture) => {
         for (let b = 0; b < B; b++) expect(got[b], `row ${b}`).toEqual(Array.from(want.subarray(b * steps, (b + 1) * steps)));
 
         // Teacher forcing: the golden tokens fed back give the golden step logits.
-        cache = model.createKVCache({ batch: B, maxLength: L + steps });
-        let out = await model.forward({ inputIds: ids, pixelValues: pixels, batch: B, kvCache: cache, logits: "last" });
-        for (let s = 0; s < steps; s++) {
-          const wantStep = new Float32Array(B * V);
-          for (let b = 0; b < B; b++) wantStep.set(stepLogits.subarray((b * steps + s) * V, (b * steps + s + 1) * V), b * V);
-          expectClose(out.logits, wantStep, TOL, `step ${s} logits`);
-          if (s + 1 < steps) {
-            const fed = Int32Array.from({ length: B }, (_, b) => want[b * steps + s]);
-            out = await model.forward({ inputIds: fed, batch: B, kvCache: cache });
-          }
-        }
+        expect(await teacherForced(model, model.createKVCache({ batch: B, maxLength: L + steps }))).toEqual([L + steps]);
+      } finally {
+        model.dispose();
+      }
+    });
+
+    test("teacher-forced step logits with a cache that grows (createKVCache() without maxLength)", async () => {
+      const model = await PaliGemmaForConditionalGeneration.load(files, { backend: await create() });
+      try {
+        const cache = model.createKVCache({ batch: B });
+        const capacities = await teacherForced(model, cache);
+        // L, then 2L once the prefix + one token no longer fits: grown once for the steps, not per token.
+        expect(capacities).toEqual([L, 2 * L]);
       } finally {
         model.dispose();
       }
     });
   });
+
+  /** Feeds the golden tokens back, checking each step's logits; returns the cache's capacities as it went. */
+  async function teacherForced(model: PaliGemmaForConditionalGeneration, cache: KVCache): Promise<number[]> {
+    const want = g("generated_ids").data as Int32Array;
+    const stepLogits = g("step_logits").data as Float32Array;
+    const inputIds = g("input_ids").data as Int32Array;
+    let out = await model.forward({ inputIds, pixelValues: g("pixel_values").data as Float32Array, batch: B, kvCache: cache, logits: "last" });
+    const capacities = [cache.capacity];
+    for (let s = 0; s < steps; s++) {
+      const wantStep = new Float32Array(B * V);
+      for (let b = 0; b < B; b++) wantStep.set(stepLogits.subarray((b * steps + s) * V, (b * steps + s + 1) * V), b * V);
+      expectClose(out.logits, wantStep, TOL, `step ${s} logits`);
+      if (s + 1 < steps) {
+        const fed = Int32Array.from({ length: B }, (_, b) => want[b * steps + s]);
+        out = await model.forward({ inputIds: fed, batch: B, kvCache: cache });
+        if (cache.capacity !== capacities.at(-1)) capacities.push(cache.capacity);
+      }
+    }
+    cache.dispose();
+    return capacities;
+  }
 });

@@ -205,12 +205,13 @@ export class ReferenceBackend implements Backend {
     for (let t = 0; t < rows; t++) {
       const [base, slot, prefix] = i32(meta).subarray(t * 3, t * 3 + 3);
       const n = Math.max(slot + 1, prefix);
+      const window = o.window ?? 0;
       for (let h = 0; h < heads; h++) {
         const kh = Math.floor(h / group);
         const qo = (t * heads + h) * hd;
         const scores: number[] = [];
         for (let j = 0; j < n; j++) {
-          if (!(j <= slot || j < prefix)) {
+          if (!(j <= slot || j < prefix) || (window > 0 && j <= slot - window)) {
             scores.push(-Infinity);
             continue;
           }

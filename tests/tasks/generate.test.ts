@@ -2,9 +2,9 @@
 // sampling is reproducible from a seed, stop tokens end a row, an AbortSignal stops
 // it before the next step, and bad options are typed errors.
 import { describe, expect, test } from "vitest";
-import { InputError } from "../../src/errors.js";
+import { AbortedError, InputError } from "../../src/errors.js";
 import { PaliGemmaForConditionalGeneration } from "../../src/model/paligemma.js";
-import { AbortedError, generateTokens, type GenerationOptions } from "../../src/tasks/generate.js";
+import { generateTokens, type GenerationOptions } from "../../src/tasks/generate.js";
 import { backends } from "../harness/backends.js";
 import { FIXTURES, folderFiles, readTensors } from "../harness/fixtures.js";
 import { ReferenceBackend } from "../reference/backend.js";
@@ -62,8 +62,8 @@ test("bad options and a prompt longer than the context are typed errors", async 
   const model = await PaliGemmaForConditionalGeneration.load(folderFiles(`${FIXTURES}tiny-pg1`), { backend: new ReferenceBackend() });
   const first = (opts: GenerationOptions) => generateTokens(model, prompt, opts).next();
   await expect(first({ maxNewTokens: 0 })).rejects.toThrow(InputError);
-  await expect(first({ temperature: -1 })).rejects.toThrow(/temperature must be >= 0/);
-  await expect(first({ topP: 0 })).rejects.toThrow(/topP must be in \(0, 1\]/);
+  await expect(first({ temperature: -1 })).rejects.toThrow(/temperature must be a number >= 0/);
+  await expect(first({ topP: 0 })).rejects.toThrow(/topP must be a number in \(0, 1\]/);
   await expect(first({ topK: 1.5 })).rejects.toThrow(/topK/);
   await expect(first({ maxNewTokens: 9000 })).rejects.toThrow(/exceeds the model's context of 8192 tokens/);
   model.dispose();

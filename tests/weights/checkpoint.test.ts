@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { createWasmBackend } from "../../src/backends/wasm/backend.js";
 import { LoadError, OutOfMemoryError, WeightsError } from "../../src/errors.js";
+import { parseConfig } from "../../src/config.js";
+import { memoryPlan } from "../../src/model/memory-plan.js";
 import { PaliGemmaForConditionalGeneration } from "../../src/model/paligemma.js";
 import type { LoadProgress } from "../../src/weights/checkpoint.js";
 import { newerLayoutName } from "../../src/weights/names.js";
@@ -156,8 +158,8 @@ describe("broken checkpoints are clear errors", () => {
     const backend = await createWasmBackend({ maxMemoryBytes: 1024 });
     const error = await PaliGemmaForConditionalGeneration.load({ "config.json": configBytes, "model.safetensors": good }, { backend }).catch((e) => e);
     expect(error).toBeInstanceOf(OutOfMemoryError);
-    expect(error.message).toMatch(/as f16, more than the wasm backend's limit of 0\.00 GiB/);
-    expect(error.neededBytes).toBe([...tensors.values()].reduce((n, t) => n + 2 * t.values.length, 0));
+    expect(error.message).toMatch(/does not fit the wasm backend's limit of 0\.00 GiB in no dtype it can be loaded as: f16 /);
+    expect(error.neededBytes).toBe(memoryPlan(parseConfig(config), "q4", { backend: "wasm" }).totalBytes);
     backend.dispose();
   });
 

@@ -275,7 +275,7 @@ describe("sources: a repository id is the hub unless such a folder exists", () =
     expect(() => hubFiles("test/..", { cache: cacheDir })).toThrow(LoadError);
     const repo = hubFiles("test/tiny", { endpoint: "http://127.0.0.1:9", cache: cacheDir });
     for (const name of ["../x", "a/../../x", "/etc/passwd", "a\\..\\x", "a//b"]) {
-      await expect(repo.open(name), name).rejects.toThrow(/is not a file name inside a repository/);
+      await expect(repo.open(name), name).rejects.toThrow(/is not a file name inside the model/);
     }
     expect(readdirSync(cacheDir)).toEqual([]);
   });

@@ -25,6 +25,8 @@ import {
   type SampleOptions,
   type UploadOptions,
   type Weight,
+  firstNonFinite,
+  nonFiniteWeightError,
   weightLength,
 } from "../backend.js";
 import { DisposedError, InputError, WeightsError } from "../../errors.js";
@@ -119,25 +121,6 @@ class WasmWeight implements Weight {
   }
 }
 
-/**
- * Weights that the stored precision cannot hold: inf or NaN, or for f16 a
- * magnitude over 65504.
- */
-function nonFiniteError(label: string, index: number, data: Uint16Array | Float32Array, precision: "f16" | "f32"): WeightsError {
-  const value = data instanceof Float32Array ? String(data[index]) : `f16 bits 0x${data[index].toString(16)}`;
-  const why =
-    precision === "f16"
-      ? "which is not a finite f16; the WASM backend stores weights as f16 (largest magnitude 65504), " +
-        "so this checkpoint holds values it cannot represent, or is corrupt"
-      : "which is not finite; this checkpoint is corrupt";
-  return new WeightsError(`${label}: element ${index} is ${value}, ${why}`);
-}
-
-function firstNonFinite(values: Float32Array): number {
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
-  return -1;
-}
-
 class WasmBackend implements Backend {
   readonly name = "wasm";
   /** null after dispose(). */
@@ -204,6 +187,11 @@ class WasmBackend implements Backend {
     return this.live.heap;
   }
 
+  /** Bytes of WebAssembly memory the module holds now (it grows, never shrinks): what the memory plan must bound. */
+  get memoryBytes(): number {
+    return this.k.memory.buffer.byteLength;
+  }
+
   private get buffer(): ArrayBuffer {
     // Re-read on every use: growing the memory replaces its ArrayBuffer.
     return this.k.memory.buffer;
@@ -232,8 +220,8 @@ class WasmBackend implements Backend {
     const n = weightLength(label, data, shape);
     if (precision === "f32") {
       const values = data instanceof Uint16Array ? f16ArrayToF32(data) : data;
-      const bad = firstNonFinite(values);
-      if (bad >= 0) throw nonFiniteError(label, bad, data, precision);
+      const bad = firstNonFinite(values, precision);
+      if (bad >= 0) throw nonFiniteWeightError(label, bad, data, precision);
       const ptr = this.heap.alloc(n * 4, label);
       new Float32Array(this.buffer, ptr, n).set(values);
       return new WasmWeight(label, [...shape], precision, ptr);
@@ -247,10 +235,11 @@ class WasmBackend implements Backend {
       const chunk = 1 << 20;
       for (let i = 0; i < n; i += chunk) view().set(f32ArrayToF16(data.subarray(i, i + chunk)), i);
     }
+    // The same test as firstNonFinite, in SIMD over the copy in WASM memory.
     const bad = this.k.f16FirstNonFinite(ptr, n);
     if (bad >= 0) {
       this.heap.release(ptr);
-      throw nonFiniteError(label, bad, data, precision);
+      throw nonFiniteWeightError(label, bad, data, precision);
     }
     return new WasmWeight(label, [...shape], precision, ptr);
   }
@@ -448,7 +437,7 @@ class WasmBackend implements Backend {
       this.ptr(meta, rows * 3, "i32"),
     ];
     this.parallel("attention", 2 * keys * heads * headDim, rows, 1, this.k.attentionScratchBytes(heads, headDim), (t0, t1, scratch) => [
-      op, qp, kp, vp, mp, t0, t1, heads, kvHeads, headDim, o.scale, o.softcap ?? 0, scratch,
+      op, qp, kp, vp, mp, t0, t1, heads, kvHeads, headDim, o.scale, o.softcap ?? 0, o.window ?? 0, scratch,
     ]);
   }
 

@@ -51,7 +51,7 @@ export interface CpuKernels extends AsRuntime {
   /** Queries [t0, t1) only. */
   attention(
     out: number, q: number, k: number, v: number, meta: number, t0: number, t1: number,
-    heads: number, kvHeads: number, headDim: number, scale: number, softcap: number, scratch: number,
+    heads: number, kvHeads: number, headDim: number, scale: number, softcap: number, window: number, scratch: number,
   ): void;
   attentionScratchBytes(heads: number, headDim: number): number;
 

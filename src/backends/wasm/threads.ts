@@ -36,13 +36,13 @@ export interface ThreadHost {
  * `{ on(f), post(m), close() }`. Runtimes replace the default (Web Workers from a
  * blob URL: browsers, Deno); Node's entry installs worker_threads.
  */
-export type WorkerSpawner = (body: string) => ThreadHost;
+export type ThreadSpawner = (body: string) => ThreadHost;
 
-let spawner: WorkerSpawner | undefined = webWorkerSpawner();
+let spawner: ThreadSpawner | undefined = webThreadSpawner();
 let parallelism = () => (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
 
 /** Replaces how workers are made, and how many cores there are (threads: "auto"). */
-export function setWorkerSpawner(s: WorkerSpawner | undefined, cores?: () => number): void {
+export function setThreadSpawner(s: ThreadSpawner | undefined, cores?: () => number): void {
   spawner = s;
   if (cores) parallelism = cores;
 }
@@ -52,7 +52,7 @@ export function workerParallelism(): number {
   return parallelism();
 }
 
-function webWorkerSpawner(): WorkerSpawner | undefined {
+function webThreadSpawner(): ThreadSpawner | undefined {
   if (typeof Worker === "undefined" || typeof Blob === "undefined" || typeof URL.createObjectURL !== "function") return undefined;
   return (body) => {
     const source = `const port = { on: (f) => { self.onmessage = (e) => f(e.data); }, post: (m) => self.postMessage(m), close: () => self.close() };

@@ -1,13 +1,16 @@
 // The WebGPU backend: every op of src/backends/backend.ts as a WGSL kernel (shaders/),
 // recorded into one command encoder until submit() or a read. Weights are f16 packed
-// in u32 words, split into row chunks when larger than one binding; activations are f32.
+// in u32 words, or q8/q4 words and f16 scales as uploaded (src/weights/quantize.ts),
+// split into row chunks when larger than one binding; activations are f32.
 //
 // The design in a few lines (see each shader's header for its kernel):
 // - linear: a GEMV kernel for up to 8 rows (decode: the weight is read once, coalesced;
 //   partial sums added with subgroupAdd where the device has subgroups, in shared memory
 //   elsewhere) and a 64×64-tiled matmul for more (prefill, SigLIP); conv2d and
 //   convTranspose2d run through the same matmul as implicit GEMMs. Both read f16 weights
-//   natively where the device has shader-f16, else unpack them from u32 words.
+//   natively where the device has shader-f16, else unpack them from u32 words. Quantized
+//   weights go through gemv-q (16-byte loads, a scale per group) and the same matmul,
+//   dequantized in registers.
 // - attention streams over key tiles with an online softmax; argmax and sampling run on
 //   the GPU so that only token ids come back.
 // - One pipeline cache, one buffer pool, one uniform arena; bind groups cached by
@@ -24,11 +27,12 @@ import type {
   UploadOptions,
   Weight,
 } from "../backend.js";
+import { groupsPerRow, type QuantizedMatrix } from "../../weights/quantize.js";
 import { BufferPool, MAP_READ, STAGING_PIECE_BYTES, USAGE } from "./buffers.js";
 import { DeviceLostError, GPUOutOfMemoryError } from "./errors.js";
 import { type Kernel, PipelineCache } from "./pipelines.js";
 import { Recorder } from "./recorder.js";
-import { GPUWeight, uploadWeight } from "./weights.js";
+import { GPUWeight, uploadQuantized, uploadWeight } from "./weights.js";
 
 export interface WebGPUBackendOptions {
   /**
@@ -88,12 +92,19 @@ const weight = (w: Weight) => w as GPUWeight;
 /** 1 for an f32 weight: the kernels' override constants that read words as f32 (bitcast). */
 const isF32 = (w: Weight) => (weight(w).precision === "f32" ? 1 : 0);
 
-/** The contract lets only embed and the convs take f32 weights; the other kernels read f16 pairs. */
-function f16Only(op: string, ...weights: (Weight | null)[]): void {
+/**
+ * The contract lets only embed and the convs take f32 weights, and only linear and embed
+ * quantized ones; `allowed` are the precisions this use of the weights takes besides f16.
+ */
+function only(op: string, allowed: readonly string[], ...weights: (Weight | null)[]): void {
   for (const w of weights) {
-    if (w && weight(w).precision !== "f16") throw new Error(`${op}: ${w.label} is an f32 weight; ${op} takes f16 weights`);
+    const p = w && weight(w).precision;
+    if (w && p !== "f16" && !allowed.includes(p!)) {
+      throw new Error(`${op}: ${w.label} is a ${p} weight; ${op} takes ${["f16", ...allowed].join(" or ")} weights here`);
+    }
   }
 }
+const f16Only = (op: string, ...weights: (Weight | null)[]) => only(op, [], ...weights);
 
 export class WebGPUBackend implements Backend {
   readonly name = "webgpu";
@@ -133,8 +144,10 @@ export class WebGPUBackend implements Backend {
         this.pendingErrors.push(scope.then((e) => e && new GPUOutOfMemoryError(what, bytes, e.message))),
       () => this.recorder.forgetBindGroups(),
     );
-    this.pipelines = new PipelineCache(device, (scope, what) =>
-      this.pendingErrors.push(scope.then((e) => e && new Error(`${what}: ${e.message}`))),
+    this.pipelines = new PipelineCache(
+      device,
+      (scope, what) => this.pendingErrors.push(scope.then((e) => e && new Error(`${what}: ${e.message}`))),
+      this.subgroups,
     );
     this.f16 = this.pipelines.f16;
     this.recorder = new Recorder(device, this.pool, (scope) =>
@@ -154,6 +167,10 @@ export class WebGPUBackend implements Backend {
     return uploadWeight(this.device, this.pool, label, data, shape, this.maxBindingBytes, precision);
   }
 
+  uploadQuantized(label: string, data: QuantizedMatrix, shape: readonly [number, number]): Weight {
+    return uploadQuantized(this.device, this.pool, label, data, shape, this.maxBindingBytes);
+  }
+
   alloc(label: string, length: number, kind: BufKind = "f32"): Buf {
     const bytes = Math.max(16, Math.ceil((length * 4) / 16) * 16);
     return new GPUBuf(label, kind, length, this.pool.storage(label, bytes));
@@ -167,8 +184,10 @@ export class WebGPUBackend implements Backend {
     if (offset + data.length > buf.length) {
       throw new Error(`write of ${data.length} values at ${offset} overflows ${buf.label} [${buf.length}]`);
     }
-    // A queue write lands before everything not yet submitted: recorded ops that use
-    // this buffer must go first.
+    // Small writes are copied in the encoder, in order with the recorded ops. A queue
+    // write lands before everything not yet submitted: recorded ops that use this buffer
+    // must go first.
+    if (this.recorder.upload(gpu(buf), offset * 4, data)) return;
     if (this.recorder.touches(gpu(buf))) this.submit();
     this.device.queue.writeBuffer(gpu(buf), offset * 4, data as Float32Array<ArrayBuffer>);
   }
@@ -200,7 +219,8 @@ export class WebGPUBackend implements Backend {
     const t = weight(table);
     for (const c of t.chunks) {
       const params = [rows, t.rowLength, c.row0, c.rows, opts.scale ?? 1, opts.accumulate ? 1 : 0];
-      this.run("embed", [gpu(y), gpu(ids), c.buffer], "uuuufu", params, Math.ceil((rows * t.rowLength) / WG), { F32: isF32(t) });
+      const buffers = [gpu(y), gpu(ids), c.buffer, c.scales ?? this.placeholder];
+      this.run("embed", buffers, "uuuufu", params, Math.ceil((rows * t.rowLength) / WG), { F32: isF32(t), BITS: t.bits });
     }
   }
 
@@ -210,13 +230,22 @@ export class WebGPUBackend implements Backend {
   }
 
   linear(y: Buf, x: Buf, w: Weight, bias: Weight | null, rows: number, opts: LinearOptions = {}): void {
-    f16Only("linear", w, bias);
+    only("linear", ["q8", "q4"], w);
+    f16Only("linear", bias);
     if (rows === 0) return; // gemv.wgsl has no 0-row variant
     const W = weight(w);
     const K = W.rowLength;
     const N = W.rows;
     const flags = (bias ? BIAS : 0) | (opts.gelu ? GELU : 0) | (opts.accumulate ? ACCUMULATE : 0);
     const b = bias ? weight(bias).whole : this.placeholder;
+    if (W.bits && rows <= GEMV_MAX_ROWS) {
+      const constants = { ROWS: rows, BITS: W.bits };
+      for (const c of W.chunks) {
+        const params = [c.rows, K, N, c.row0, flags, groupsPerRow(K)];
+        this.run("gemv-q", [gpu(y), gpu(x), c.buffer, c.scales!, b], "uuuuuu", params, Math.ceil(c.rows / GEMV_OUTS), constants);
+      }
+      return;
+    }
     if (rows <= GEMV_MAX_ROWS) {
       const kernel = this.subgroups ? "gemv-subgroups" : "gemv";
       const constants = { ROWS: rows, K_EVEN: K % 2 === 0 ? 1 : 0 };
@@ -227,11 +256,11 @@ export class WebGPUBackend implements Backend {
       return;
     }
     const TN = matmulColumns(N);
-    const pipeline = this.pipelines.get("matmul", { MODE: LINEAR, K_EVEN: K % 2 === 0 ? 1 : 0, TN });
+    const pipeline = this.pipelines.get("matmul", { MODE: LINEAR, K_EVEN: K % 2 === 0 ? 1 : 0, TN, BITS: W.bits });
     for (const c of W.chunks) {
       this.recorder.dispatch(
         pipeline,
-        [gpu(y), gpu(x), c.buffer, b],
+        [gpu(y), gpu(x), c.buffer, b, c.scales ?? this.placeholder],
         "uuuuuu",
         [rows, c.rows, K, N, c.row0, flags],
         [Math.ceil(c.rows / (16 * TN)), Math.ceil(rows / MATMUL_TILE)],
@@ -270,8 +299,8 @@ export class WebGPUBackend implements Backend {
     this.recorder.dispatch(
       this.pipelines.get("attention", { HD: headDim }),
       [gpu(out), gpu(q), gpu(k), gpu(v), gpu(meta)],
-      "uuuuff",
-      [rows, heads, kvHeads, group, o.scale, o.softcap ?? 0],
+      "uuuuffu",
+      [rows, heads, kvHeads, group, o.scale, o.softcap ?? 0, o.window ?? 0],
       [Math.ceil((rows * group) / ATTENTION_SLOTS), kvHeads],
     );
   }
@@ -343,13 +372,14 @@ export class WebGPUBackend implements Backend {
    * `grid` = [gridH, gridW, phaseY, phaseX, tapY, tapX, tapsY, tapsX] (see its Params).
    */
   private conv(mode: number, y: Buf, x: Buf, w: Weight, bias: Weight, o: ConvOptions, [Cout, Cin, Ho, Wo]: number[], grid: number[]): void {
+    only(mode === CONV ? "conv2d" : "convTranspose2d", ["f32"], w, bias);
     const [gridH, gridW, phaseY, phaseX, tapY, tapX, tapsY, tapsX] = grid;
     const M = o.batch * gridH * gridW;
     const flags = BIAS | (o.relu ? RELU : 0) | (o.accumulate ? ACCUMULATE : 0);
     const TN = matmulColumns(Cout);
     this.recorder.dispatch(
       this.pipelines.get("matmul", { MODE: mode, K_EVEN: 0, TN, W_F32: isF32(w), BIAS_F32: isF32(bias) }),
-      [gpu(y), gpu(x), weight(w).whole, weight(bias).whole],
+      [gpu(y), gpu(x), weight(w).whole, weight(bias).whole, this.placeholder],
       "uuuuuuuuuuuuuuuuuuuuu",
       [M, Cout, Cin * tapsY * tapsX, Cout, 0, flags, o.height, o.width, Cin, o.kernel, o.stride, o.padding, Ho, Wo, gridH, gridW, phaseY, phaseX, tapY, tapX, tapsX],
       [Math.ceil(Cout / (16 * TN)), Math.ceil(M / MATMUL_TILE)],
@@ -374,12 +404,13 @@ export class WebGPUBackend implements Backend {
     if (this.lost) throw this.lost;
     const bytes = 4 * Math.max(0, Math.min(length ?? buf.length, buf.length - offset));
     const out = new Uint8Array(bytes);
-    this.submit();
+    if (bytes === 0) this.submit();
+    // The first piece's copy goes with the recorded ops: a decode step is one submit.
     for (let done = 0; done < bytes; done += STAGING_PIECE_BYTES) {
       const size = Math.min(STAGING_PIECE_BYTES, bytes - done);
       const staging = this.pool.stagingBuffer(size);
       this.recorder.copy(gpu(buf), offset * 4 + done, staging, 0, size);
-      this.recorder.submit();
+      this.submit();
       try {
         await Promise.race([staging.mapAsync(MAP_READ, 0, size), this.lostPromise]);
       } catch (e) {

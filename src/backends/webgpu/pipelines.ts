@@ -6,13 +6,19 @@
 // through `f16_pair`, defined here per device: without shader-f16 a pair is a u32 word
 // unpacked with unpack2x16float; with it, the same word read as a native vec2<f16> (same
 // memory layout, no re-upload), in modules and pipelines named `<kernel>.f16`. Sums stay
-// f32 either way.
+// f32 either way. Kernels over quantized weights (override BITS = 4 or 8) read the words
+// as they are, so they take the u32 module.
+//
+// The team kernels (TEAM_KERNELS) add a team of lanes' partial sums with `team_sum`,
+// also defined here: one subgroup with subgroupAdd where the backend uses subgroups
+// (modules named `<kernel>.subgroups`), else 32 lanes through shared memory.
 import argmax from "../../../shaders/argmax.wgsl?raw";
 import attention from "../../../shaders/attention.wgsl?raw";
 import embed from "../../../shaders/embed.wgsl?raw";
 import gatherRows from "../../../shaders/gather-rows.wgsl?raw";
 import geluMul from "../../../shaders/gelu-mul.wgsl?raw";
 import gemv from "../../../shaders/gemv.wgsl?raw";
+import gemvQ from "../../../shaders/gemv-q.wgsl?raw";
 import gemvSubgroups from "../../../shaders/gemv-subgroups.wgsl?raw";
 import layerNorm from "../../../shaders/layer-norm.wgsl?raw";
 import matmul from "../../../shaders/matmul.wgsl?raw";
@@ -30,6 +36,7 @@ const SOURCES = {
   "gather-rows": gatherRows,
   "gelu-mul": geluMul,
   gemv,
+  "gemv-q": gemvQ,
   "gemv-subgroups": gemvSubgroups,
   "layer-norm": layerNorm,
   matmul,
@@ -44,6 +51,7 @@ const SOURCES = {
 export type Kernel = keyof typeof SOURCES;
 
 const F16_PAIR_KERNELS: readonly Kernel[] = ["gemv", "gemv-subgroups", "matmul"];
+const TEAM_KERNELS: readonly Kernel[] = ["gemv-q"];
 
 /**
  * The declarations appended to those kernels: how a weight word is read, without and with
@@ -54,11 +62,74 @@ const WORDS = {
   u32: `alias F16Pair = u32;
 fn f16_pair(v: F16Pair) -> vec2<f32> { return unpack2x16float(v); }
 fn f32_word(v: F16Pair) -> f32 { return bitcast<f32>(v); }
+fn u32_word(v: F16Pair) -> u32 { return v; }
 `,
   f16: `alias F16Pair = vec2<f16>;
 fn f16_pair(v: F16Pair) -> vec2<f32> { return vec2<f32>(v); }
 fn f32_word(v: F16Pair) -> f32 { return 0.0; } // unused: W_F32 pipelines take the u32 module
+fn u32_word(v: F16Pair) -> u32 { return 0u; } // unused: BITS pipelines take the u32 module
 `,
+};
+
+/**
+ * The entry point's builtins (`Invocation`), a team's width and its sum, appended to the
+ * team kernels (which define WG, ROWS and MAX_ROWS). A team's lanes are consecutive
+ * local_invocation_index values; a subgroup is assumed to be such a run, as it is on
+ * every implementation (WGSL leaves it unspecified), hence the uniformity diagnostic off.
+ */
+const TEAMS = {
+  subgroups: {
+    directives: "enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n",
+    code: `struct Invocation {
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+  @builtin(subgroup_size) subgroup_size: u32,
+}
+fn team_lanes(i: Invocation) -> u32 { return min(i.subgroup_size, WG); }
+fn team_sum(acc: array<f32, MAX_ROWS>, lid: u32, lanes: u32) -> array<f32, MAX_ROWS> {
+  var sums: array<f32, MAX_ROWS>;
+  for (var r = 0u; r < ROWS; r++) {
+    sums[r] = subgroupAdd(acc[r]);
+  }
+  return sums;
+}
+`,
+  },
+  shared: {
+    directives: "",
+    code: `struct Invocation {
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+}
+const TEAM = 32u;
+var<workgroup> partial: array<f32, MAX_ROWS * WG>;
+fn team_lanes(i: Invocation) -> u32 { return TEAM; }
+// Called in uniform control flow: it holds barriers. The sums are valid on a team's lane 0.
+fn team_sum(acc: array<f32, MAX_ROWS>, lid: u32, lanes: u32) -> array<f32, MAX_ROWS> {
+  for (var r = 0u; r < ROWS; r++) {
+    partial[r * WG + lid] = acc[r];
+  }
+  workgroupBarrier();
+  let lane = lid % TEAM;
+  for (var stride = TEAM / 2u; stride > 0u; stride /= 2u) {
+    if (lane < stride) {
+      for (var r = 0u; r < ROWS; r++) {
+        partial[r * WG + lid] += partial[r * WG + lid + stride];
+      }
+    }
+    workgroupBarrier();
+  }
+  var sums: array<f32, MAX_ROWS>;
+  for (var r = 0u; r < ROWS; r++) {
+    sums[r] = partial[r * WG + lid];
+  }
+  workgroupBarrier(); // the next turn writes partial again
+  return sums;
+}
+`,
+  },
 };
 
 export class PipelineCache {
@@ -67,18 +138,23 @@ export class PipelineCache {
   /** Whether the linear kernels read weights as native f16 (the device has shader-f16). */
   readonly f16: boolean;
 
-  /** `onError` receives the compile or validation error of a pipeline, which WebGPU reports asynchronously. */
+  /**
+   * `onError` receives the compile or validation error of a pipeline, which WebGPU reports
+   * asynchronously; `subgroups`: the team kernels add with subgroupAdd.
+   */
   constructor(
     private readonly device: GPUDevice,
     private readonly onError: (e: Promise<GPUError | null>, what: string) => void,
+    private readonly subgroups: boolean,
   ) {
     this.f16 = device.features.has("shader-f16");
   }
 
   get(kernel: Kernel, constants: Record<string, number> = {}): GPUComputePipeline {
     const pairs = F16_PAIR_KERNELS.includes(kernel);
-    const f16 = pairs && this.f16 && !constants.W_F32;
-    const name = f16 ? `${kernel}.f16` : kernel;
+    const f16 = pairs && this.f16 && !constants.W_F32 && !constants.BITS;
+    const team = TEAM_KERNELS.includes(kernel) ? TEAMS[this.subgroups ? "subgroups" : "shared"] : null;
+    const name = f16 ? `${kernel}.f16` : team && this.subgroups ? `${kernel}.subgroups` : kernel;
     const key = `${name}${Object.keys(constants).length ? JSON.stringify(constants) : ""}`;
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
@@ -88,6 +164,7 @@ export class PipelineCache {
         // Declarations may follow their use in WGSL; directives (enable) must come first.
         let code: string = SOURCES[kernel];
         if (pairs) code = f16 ? `enable f16;\n${code}\n${WORDS.f16}` : `${code}\n${WORDS.u32}`;
+        if (team) code = `${team.directives}${code}\n${team.code}`;
         module = this.device.createShaderModule({ label: name, code });
         this.modules.set(name, module);
       }

@@ -1,0 +1,146 @@
+// gemv-q: y[r, n0 + n] = epilogue(Σ_k x[r, k] · q[n, k] · scale[n, k / 32] + bias[n0 + n])
+// for a few rows (ROWS <= 8: decode) over a quantized weight (src/weights/quantize.ts):
+// the same op as gemv.wgsl, reading BITS = 4 or 8 bits per weight instead of 16, and
+// dequantizing in registers. Memory bandwidth is the whole cost, so the weight is read
+// once, 16 bytes per thread per load, and never widened in memory.
+//
+// Bindings: 0 params (uniform), 1 y f32 [ROWS, ldy] read_write, 2 x f32 [ROWS, K],
+// 3 w: this chunk's qweight rows as vec4<u32>: a row is Kp / 32 groups of BITS / 4 vec4s
+// (q4: one vec4 = 32 nibbles, element k is nibble k % 8 of word k / 8, low first, holding
+// q + 8; q8: two vec4s = 32 bytes, little-endian, two's complement); rows are whole
+// vec4s, so every load is aligned. 4 scales: f16 [rows, Kp / 32] packed two per u32
+// (chunks start on even scales). 5 bias f16 [ldy] packed (read only when flags has BIAS).
+//
+// Workgroup: 128 threads in teams, one output feature per team per turn (OUTS = 4 per
+// workgroup). A team's lanes take whole groups in turn (consecutive lanes, consecutive
+// 16-byte loads: coalesced), read the group's scale once, and keep ROWS f32 sums; the
+// team's sums are then added by team_sum. The pipeline cache (pipelines.ts) appends the
+// team: a subgroup, added with subgroupAdd, where the device has subgroups; else 32
+// lanes, added by a tree in shared memory. Elements past K (the padded last group) are
+// multiplied by x = 0, whatever the padding holds.
+
+override ROWS: u32 = 1u;
+override BITS: u32 = 4u;
+
+const WG = 128u;
+const OUTS = 4u;
+const MAX_ROWS = 8u;
+const GROUP = 32u;
+
+const BIAS = 1u;
+const GELU = 2u;
+const ACCUMULATE = 4u;
+
+struct Params {
+  n: u32,       // output features in this weight chunk
+  k: u32,
+  ldy: u32,     // row stride of y
+  n0: u32,      // first feature of this chunk
+  flags: u32,
+  groups: u32,  // groups (scales) per row: Kp / 32
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read> w: array<vec4<u32>>;
+@group(0) @binding(4) var<storage, read> scales: array<u32>;
+@group(0) @binding(5) var<storage, read> bias: array<u32>;
+
+fn gelu_tanh(v: f32) -> f32 {
+  // tanh's argument is clamped: |u| > 10 is ±1 in f32, and some tanh overflow beyond.
+  let u = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -10.0, 10.0);
+  return 0.5 * v * (1.0 + tanh(u));
+}
+
+/** x[r, k .. k + 4), zero past K. */
+fn x4(r: u32, k: u32) -> vec4<f32> {
+  let at = r * p.k + k;
+  if (k + 4u <= p.k) {
+    return vec4<f32>(x[at], x[at + 1u], x[at + 2u], x[at + 3u]);
+  }
+  var v = vec4<f32>(0.0);
+  for (var i = 0u; i < 4u; i++) {
+    if (k + i < p.k) {
+      v[i] = x[at + i];
+    }
+  }
+  return v;
+}
+
+/** Four q4 values of a word from nibble `first` on. */
+fn q4(word: u32, first: u32) -> vec4<f32> {
+  let shifts = vec4<u32>(0u, 4u, 8u, 12u) + 4u * first;
+  return vec4<f32>((vec4<u32>(word) >> shifts) & vec4<u32>(15u)) - 8.0;
+}
+
+/** The four q8 values of a word. */
+fn q8(word: u32) -> vec4<f32> {
+  let bytes = bitcast<vec4<i32>>(vec4<u32>(word) << vec4<u32>(24u, 16u, 8u, 0u));
+  return vec4<f32>(bytes >> vec4<u32>(24u));
+}
+
+@compute @workgroup_size(WG)
+fn main(i: Invocation) {
+  let lanes = team_lanes(i);
+  let lane = i.lid % lanes;
+  let teams = WG / lanes;
+  let first = (i.wid.y * i.groups.x + i.wid.x) * OUTS;
+  // A uniform loop (lanes is), so team_sum may hold a barrier.
+  for (var turn = 0u; turn * teams < OUTS; turn++) {
+    let f = turn * teams + i.lid / lanes;
+    let n = first + f;
+    var acc: array<f32, MAX_ROWS>;
+    for (var r = 0u; r < ROWS; r++) {
+      acc[r] = 0.0; // zeroed explicitly: a loop-body var may keep its last value on some compilers
+    }
+    if (f < OUTS && n < p.n) {
+      for (var g = lane; g < p.groups; g += lanes) {
+        let s = unpack2x16float(scales[(n * p.groups + g) >> 1u])[(n * p.groups + g) & 1u];
+        var part: array<f32, MAX_ROWS>;
+        for (var r = 0u; r < ROWS; r++) {
+          part[r] = 0.0;
+        }
+        for (var v = 0u; v < BITS / 4u; v++) {
+          let words = w[(n * p.groups + g) * (BITS / 4u) + v];
+          for (var j = 0u; j < 4u; j++) {
+            let k = g * GROUP + (4u * v + j) * (32u / BITS);
+            if (BITS == 4u) {
+              let lo = q4(words[j], 0u);
+              let hi = q4(words[j], 4u);
+              for (var r = 0u; r < ROWS; r++) {
+                part[r] += dot(lo, x4(r, k)) + dot(hi, x4(r, k + 4u));
+              }
+            } else {
+              let q = q8(words[j]);
+              for (var r = 0u; r < ROWS; r++) {
+                part[r] += dot(q, x4(r, k));
+              }
+            }
+          }
+        }
+        for (var r = 0u; r < ROWS; r++) {
+          acc[r] = fma(s, part[r], acc[r]);
+        }
+      }
+    }
+    let sums = team_sum(acc, i.lid, lanes);
+    if (lane == 0u && f < OUTS && n < p.n) {
+      let col = p.n0 + n;
+      for (var r = 0u; r < ROWS; r++) {
+        var v = sums[r];
+        if ((p.flags & BIAS) != 0u) {
+          v += unpack2x16float(bias[col >> 1u])[col & 1u];
+        }
+        if ((p.flags & GELU) != 0u) {
+          v = gelu_tanh(v);
+        }
+        let at = r * p.ldy + col;
+        if ((p.flags & ACCUMULATE) != 0u) {
+          v += y[at];
+        }
+        y[at] = v;
+      }
+    }
+  }
+}

@@ -1,0 +1,31 @@
+// A model folder on disk as ModelFiles (Node; Deno through its node: modules). Nothing
+// outside the folder is read: a symlink whose target leaves it is refused, except where
+// the folder is a snapshot in Hugging Face's own cache (`models--owner--name/snapshots/<rev>`),
+// whose files are links into that repository's `blobs/`.
+import { realpath } from "node:fs/promises";
+import { join, sep } from "node:path";
+import { LoadError } from "../errors.js";
+import type { ModelFiles } from "../weights/files.js";
+import { localFile } from "./fs-cache.js";
+
+const HF_SNAPSHOT = /^(.*[\\/]models--[^\\/]+)[\\/]snapshots[\\/][^\\/]+$/;
+
+const inside = (path: string, folder: string) => path.startsWith(folder.endsWith(sep) ? folder : folder + sep);
+
+export function folderFiles(folder: string): ModelFiles {
+  let real: Promise<string> | undefined;
+  return {
+    where: folder,
+    async open(name) {
+      real ??= realpath(folder).catch(() => folder);
+      const root = await real;
+      const target = await realpath(join(folder, name)).catch(() => undefined);
+      if (target === undefined) return undefined;
+      const snapshot = HF_SNAPSHOT.exec(root);
+      if (!inside(target, root) && !(snapshot && inside(target, join(snapshot[1], "blobs")))) {
+        throw new LoadError(`${name} in ${folder} is a link to ${target}, outside the model folder: refused`);
+      }
+      return localFile(target);
+    },
+  };
+}
