@@ -2,7 +2,7 @@
 // pointers into this module's memory and sizes, and allocates nothing: the JS
 // side (src/backends/wasm/) owns the memory and passes scratch where a kernel
 // needs it. See src/backends/backend.ts for each op's contract.
-export { heapBase } from "./cpu/memory";
+export { heapBase, setThread, MAX_THREADS } from "./cpu/memory";
 export { f16FirstNonFinite } from "./cpu/f16";
 export { embed } from "./cpu/embed";
 export { patchify } from "./cpu/patchify";

@@ -1,13 +1,21 @@
 // Compiles each AssemblyScript entry (assembly/<name>.ts) to src/wasm/<name>.wasm,
 // where src/wasm/load.ts finds it next to itself (rollup copies it into dist/).
+// "cpu" is built twice: cpu.wasm with its own memory, and cpu-mt.wasm, the same
+// kernels on an imported shared memory for the WASM backend's thread pool.
 import { execFileSync } from "node:child_process";
 
 const modules = process.argv.slice(2).length ? process.argv.slice(2) : [];
 const target = process.env.ASC_TARGET ?? "release";
+const variants = {
+  cpu: { "cpu-mt": ["--importMemory", "--sharedMemory", "--maximumMemory", "65536", "--enable", "threads"] },
+};
 for (const name of modules) {
-  execFileSync(
-    "npx",
-    ["asc", `assembly/${name}.ts`, "--config", "asconfig.json", "--target", target, "-o", `src/wasm/${name}.wasm`],
-    { stdio: "inherit" },
-  );
+  const builds = { [name]: [], ...variants[name] };
+  for (const [out, flags] of Object.entries(builds)) {
+    execFileSync(
+      "npx",
+      ["asc", `assembly/${name}.ts`, "--config", "asconfig.json", "--target", target, ...flags, "-o", `src/wasm/${out}.wasm`],
+      { stdio: "inherit" },
+    );
+  }
 }

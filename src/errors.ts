@@ -83,6 +83,13 @@ export class TokenizerError extends PaliGemmaError {
   }
 }
 
+/** A WASM backend worker thread failed (its kernel trapped) or stopped answering; the backend cannot be used further. */
+export class ThreadError extends PaliGemmaError {
+  constructor(message: string) {
+    super("THREAD_FAILED", message);
+  }
+}
+
 /**
  * Memory could not grow to hold a weight or buffer. `neededBytes` is the total
  * the allocation required; `limitBytes` the most that could be had.

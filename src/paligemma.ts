@@ -28,6 +28,8 @@ export interface PaliGemmaLoadOptions extends FetchOptions, CheckpointOptions, M
    */
   device?: DeviceOption;
   gpu?: GPUSource;
+  /** Threads for the WASM backend: 1 (default), up to 8, or "auto" (the machine's cores, at most 8). */
+  threads?: number | "auto";
   /** The segmentation mask decoder (big_vision's vae-oid.npz); default: vae-oid.npz in the model folder. */
   maskDecoder?: FileContent;
   /**

@@ -18,7 +18,9 @@
 //   4. acc += Σ_j p_j v_j with acc held in registers 8 floats at a time across
 //      the whole block, instead of a load and store of acc per key.
 // `scratch` holds, per head of the group, hd accumulators, BLOCK scores, and the
-// running max and sum: attentionScratchBytes(heads, hd).
+// running max and sum: attentionScratchBytes(heads, hd). Only queries [t0, t1) are
+// computed, so threads may split the rows (each with its own scratch): by queries,
+// not heads, because Gemma-2B has a single kv head.
 import { exp4, expf, tanh4 } from "./math";
 import { hsum4, sumLanes } from "./simd";
 
@@ -98,7 +100,7 @@ function accumulateBlock(acc: usize, p: usize, v0: usize, stride: usize, nb: i32
 }
 
 export function attention(
-  out: usize, q: usize, k: usize, v: usize, meta: usize, rows: i32,
+  out: usize, q: usize, k: usize, v: usize, meta: usize, t0: i32, t1: i32,
   heads: i32, kvHeads: i32, hd: i32, scale: f32, softcap: f32, window: i32, scratch: usize,
 ): void {
   const g = heads / kvHeads;
@@ -109,7 +111,7 @@ export function attention(
   const scores = accs + <usize>g * hdBytes; // [g][BLOCK]
   const maxes = scores + ((<usize>g * BLOCK) << 2); // [g]
   const sums = maxes + (<usize>g << 2); // [g]
-  for (let t = 0; t < rows; t++) {
+  for (let t = t0; t < t1; t++) {
     const base = load<i32>(meta + (<usize>t * 12));
     const slot = load<i32>(meta + (<usize>t * 12), 4);
     const prefix = load<i32>(meta + (<usize>t * 12), 8);

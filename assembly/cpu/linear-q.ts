@@ -36,6 +36,7 @@
 // two's complement, which shl-then-arithmetic-shr sign-extends. (Starting each sum
 // at -8 Σx instead, loaded from the record, cost a third of the GEMV's speed.)
 import { f16 } from "./f16";
+import { MAX_THREADS, perThread } from "./memory";
 import { geluf } from "./math";
 import { sumLanes } from "./simd";
 import { LINEAR_ACCUMULATE, LINEAR_GELU, gemm4x8, storeTransposed } from "./linear";
@@ -198,8 +199,8 @@ function dequant(w: usize, scales: usize, n: i32, k: i32, groups: i32, bits: i32
   return <f32>q * s;
 }
 
-/** Four rows' q4 groups, expanded to i8 in k order for packPanelQ. */
-const Q4ROWS = memory.data(4 * GROUP, 16);
+/** Per thread, four rows' q4 groups expanded to i8 in k order for packPanelQ. */
+const Q4ROWS = memory.data(4 * GROUP * MAX_THREADS, 16);
 
 /** The 32 q of a q4 group (16 bytes at p) as i8 in k order at dst. */
 @inline
@@ -243,14 +244,15 @@ function packPanelQ(panel: usize, w: usize, scales: usize, bias: usize, n0: i32,
       let s2 = w + <usize>n_2 * rowBytes + <usize>g * gb;
       let s3 = w + <usize>n_3 * rowBytes + <usize>g * gb;
       if (bits == 4) {
-        expandQ4(Q4ROWS, s0);
-        expandQ4(Q4ROWS + GROUP, s1);
-        expandQ4(Q4ROWS + 2 * GROUP, s2);
-        expandQ4(Q4ROWS + 3 * GROUP, s3);
-        s0 = Q4ROWS;
-        s1 = Q4ROWS + GROUP;
-        s2 = Q4ROWS + 2 * GROUP;
-        s3 = Q4ROWS + 3 * GROUP;
+        const q = perThread(Q4ROWS, 4 * GROUP);
+        expandQ4(q, s0);
+        expandQ4(q + GROUP, s1);
+        expandQ4(q + 2 * GROUP, s2);
+        expandQ4(q + 3 * GROUP, s3);
+        s0 = q;
+        s1 = q + GROUP;
+        s2 = q + 2 * GROUP;
+        s3 = q + 3 * GROUP;
       }
       const f0 = f16(scales + ((<usize>n_0 * groups + g) << 1));
       const f1 = f16(scales + ((<usize>n_1 * groups + g) << 1));

@@ -2,8 +2,9 @@
 //
 // Layouts: x, y f32 row-major; W f16 bits row-major [N, K] (PyTorch nn.Linear);
 // bias f16 [N] or 0 for none. `panel` is caller-owned scratch of
-// linearPanelBytes(K) bytes. Reads may run up to 32 bytes past the end of x, y,
-// W and bias (the allocator leaves slack); writes never leave y.
+// linearPanelBytes(K) bytes (one per thread). Only output columns [n0, n1) are
+// computed, so threads may split N. Reads may run up to 32 bytes past the end of
+// x, y, W and bias (the allocator leaves slack); writes never leave y.
 //
 // Two paths:
 // - rows < 4 (decode, batched decode): one GEMV per row straight over the f16 rows
@@ -21,6 +22,7 @@
 // ran ~1.5x slower than this 4x8.
 import { f16, f16x4, tinyF16, tinyF16x4 } from "./f16";
 import { gelu4, geluf } from "./math";
+import { MAX_THREADS, perThread } from "./memory";
 import { hsum4, sumLanes } from "./simd";
 
 /** flags bit: apply GELU (tanh) to the result. */
@@ -28,7 +30,8 @@ export const LINEAR_GELU = 1;
 /** flags bit: y += result instead of y = result. */
 export const LINEAR_ACCUMULATE = 2;
 
-const TILE = memory.data(32, 16);
+/** 32 bytes per thread: a partial tile's staging before its in-bounds lanes are copied out. */
+const TILES = memory.data(32 * MAX_THREADS, 16);
 /** Fewest rows that take the panel path. */
 const GEMM_MIN_ROWS = 4;
 /** K above which the GEMV reads four rows of W at once (see gemv4). */
@@ -40,21 +43,24 @@ export function linearPanelBytes(K: i32): usize {
   return (8 + 8 * <usize>K) << 2;
 }
 
-export function linear(y: usize, x: usize, w: usize, bias: usize, rows: i32, K: i32, N: i32, flags: i32, panel: usize): void {
+/** Output columns [n0, n1) of y (a thread's share; 0, N for all). */
+export function linear(
+  y: usize, x: usize, w: usize, bias: usize, rows: i32, K: i32, N: i32, n0: i32, n1: i32, flags: i32, panel: usize,
+): void {
   if (rows < GEMM_MIN_ROWS) {
     for (let r = 0; r < rows; r++) {
       const xr = x + ((<usize>r * K) << 2);
       for (let k = 0; k < K; k++) store<f32>(panel + (<usize>k << 2), load<f32>(xr + (<usize>k << 2)) * X_SCALE);
-      if (K > GEMV_LONG_ROWS) gemv4(y + ((<usize>r * N) << 2), panel, w, bias, K, N, flags);
-      else gemv(y + ((<usize>r * N) << 2), panel, w, bias, K, N, flags);
+      if (K > GEMV_LONG_ROWS) gemv4(y + ((<usize>r * N) << 2), panel, w, bias, K, n0, n1, flags);
+      else gemv(y + ((<usize>r * N) << 2), panel, w, bias, K, n0, n1, flags);
     }
     return;
   }
-  for (let n0 = 0; n0 < N; n0 += 8) {
-    const nc = min(8, N - n0);
-    packPanel(panel, w, bias, n0, nc, K);
+  for (let c = n0; c < n1; c += 8) {
+    const nc = min(8, n1 - c);
+    packPanel(panel, w, bias, c, nc, K);
     for (let r0 = 0; r0 < rows; r0 += 4) {
-      gemm4x8(y + ((<usize>r0 * N + n0) << 2), x + ((<usize>r0 * K) << 2), panel, min(4, rows - r0), K, N, nc, flags);
+      gemm4x8(y + ((<usize>r0 * N + c) << 2), x + ((<usize>r0 * K) << 2), panel, min(4, rows - r0), K, N, nc, flags);
     }
   }
 }
@@ -73,9 +79,10 @@ function store8(yp: usize, v0: v128, v1: v128, nc: i32): void {
     v128.store(yp, v0);
     v128.store(yp, v1, 16);
   } else {
-    v128.store(TILE, v0);
-    v128.store(TILE, v1, 16);
-    memory.copy(yp, TILE, <usize>nc << 2);
+    const tile = perThread(TILES, 32);
+    v128.store(tile, v0);
+    v128.store(tile, v1, 16);
+    memory.copy(yp, tile, <usize>nc << 2);
   }
 }
 
@@ -188,11 +195,11 @@ export function gemm4x8(y: usize, x: usize, panel: usize, mr: i32, K: i32, N: i3
  * shift and an and; the sum is scaled back by 2^56. Products only leave the
  * normal f32 range below 2^-70, far under f32 resolution of anything summed.
  */
-function gemv(y: usize, xScaled: usize, w: usize, bias: usize, K: i32, N: i32, flags: i32): void {
+function gemv(y: usize, xScaled: usize, w: usize, bias: usize, K: i32, n0: i32, n1: i32, flags: i32): void {
   const k16 = <usize>(K & ~15) << 1;
   const k4 = <usize>(K & ~3) << 1;
   const rowBytes = <usize>K << 1;
-  for (let n = 0; n < N; n++) {
+  for (let n = n0; n < n1; n++) {
     const row = w + <usize>n * rowBytes;
     let p = row;
     let xp = xScaled;
@@ -223,13 +230,13 @@ function gemv(y: usize, xScaled: usize, w: usize, bias: usize, K: i32, N: i32, f
  * x serves four rows of W. Past ~16 KB, x no longer stays in L1 while W streams
  * through it, and reloading x from L2 for every row costs more than the extra
  * streams do (measured 1.5x faster at K = 9216 and 16384, 1.5x slower at 2048).
- * Same scaling as gemv. Columns past N repeat the last row of W and are not stored.
+ * Same scaling as gemv. Columns past n1 repeat the last row of W and are not stored.
  */
-function gemv4(y: usize, xScaled: usize, w: usize, bias: usize, K: i32, N: i32, flags: i32): void {
+function gemv4(y: usize, xScaled: usize, w: usize, bias: usize, K: i32, n0: i32, n1: i32, flags: i32): void {
   const k8 = <usize>(K & ~7) << 1;
   const rowBytes = <usize>K << 1;
-  for (let n0 = 0; n0 < N; n0 += 4) {
-    const nc = min(4, N - n0);
+  for (; n0 < n1; n0 += 4) {
+    const nc = min(4, n1 - n0);
     const r0 = w + <usize>n0 * rowBytes;
     const r1 = nc > 1 ? r0 + rowBytes : r0;
     const r2 = nc > 2 ? r1 + rowBytes : r1;
@@ -260,8 +267,9 @@ function gemv4(y: usize, xScaled: usize, w: usize, bias: usize, K: i32, N: i32, 
     if (nc == 4) {
       v128.store(yp, s);
     } else {
-      v128.store(TILE, s);
-      memory.copy(yp, TILE, <usize>nc << 2);
+      const tile = perThread(TILES, 32);
+      v128.store(tile, s);
+      memory.copy(yp, tile, <usize>nc << 2);
     }
   }
 }

@@ -124,6 +124,8 @@ export interface Backend {
   readonly name: string;
   /** Bytes of memory this backend can never exceed, where it has such a cap (wasm32: 4 GiB). */
   readonly memoryLimit?: number;
+  /** Threads the ops run on, where the backend chooses (WASM; 1 = the calling thread only). */
+  readonly threads?: number;
 
   // ---- memory ----
   /**

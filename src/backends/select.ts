@@ -26,8 +26,14 @@ export interface BackendInfo {
   reason: string;
 }
 
-export async function createBackend(device: DeviceOption, gpu?: GPUSource): Promise<Backend> {
-  return (await selectBackend(device, gpu)).backend;
+/** Options of the WASM backend that selection passes on. */
+export interface WasmSelectOptions {
+  /** Threads for the WASM backend: 1 (default), up to 8, or "auto" (the machine's cores, at most 8). */
+  threads?: number | "auto";
+}
+
+export async function createBackend(device: DeviceOption, gpu?: GPUSource, wasm: WasmSelectOptions = {}): Promise<Backend> {
+  return (await selectBackend(device, gpu, wasm)).backend;
 }
 
 /**
@@ -35,7 +41,9 @@ export async function createBackend(device: DeviceOption, gpu?: GPUSource): Prom
  * (SwiftShader, llvmpipe: WebGPU on the CPU is far slower than WASM); "webgpu" takes
  * whatever adapter there is.
  */
-export async function selectBackend(device: DeviceOption, gpu?: GPUSource): Promise<{ backend: Backend; info: BackendInfo }> {
+export async function selectBackend(
+  device: DeviceOption, gpu?: GPUSource, wasm: WasmSelectOptions = {},
+): Promise<{ backend: Backend; info: BackendInfo }> {
   if (device !== "webgpu" && device !== "wasm" && device !== "auto") {
     throw new PaliGemmaError("INVALID_INPUT", `device must be "webgpu", "wasm" or "auto", got ${JSON.stringify(device)}`);
   }
@@ -58,5 +66,5 @@ export async function selectBackend(device: DeviceOption, gpu?: GPUSource): Prom
       : 'device: "auto" found no WebGPU adapter';
   }
   const { createWasmBackend } = await import("./wasm/backend.js");
-  return { backend: await createWasmBackend(), info: { name: "wasm", reason } };
+  return { backend: await createWasmBackend({ threads: wasm.threads }), info: { name: "wasm", reason } };
 }

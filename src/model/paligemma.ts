@@ -41,6 +41,8 @@ export interface LoadOptions extends FetchOptions, CheckpointOptions, ModelOptio
   gpu?: GPUSource;
   /** A backend built by the caller (tests, advanced use); overrides device/gpu. */
   backend?: Backend;
+  /** Threads for the WASM backend: 1 (default), up to 8, or "auto" (the machine's cores, at most 8). */
+  threads?: number | "auto";
 }
 
 export interface ForwardInputs {
@@ -111,7 +113,7 @@ export class PaliGemmaForConditionalGeneration {
     layerWindows(undefined, opts.attention); // a bad option fails before anything loads
     const { backend, info } = opts.backend
       ? { backend: opts.backend, info: undefined }
-      : await selectBackend(opts.device ?? "auto", opts.gpu);
+      : await selectBackend(opts.device ?? "auto", opts.gpu, { threads: opts.threads });
     let ckpt: Checkpoint;
     try {
       ckpt = await loadCheckpoint(files, backend, opts.onProgress, { dtype: opts.dtype, maxMemoryBytes: opts.maxMemoryBytes });

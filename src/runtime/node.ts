@@ -3,12 +3,15 @@
 // - A model source that is a folder path is read with node:fs, streamed (fs-folder.ts).
 // - WebGPU comes from the optional `webgpu` package (Dawn); without it "auto" runs on WASM.
 // - Hub downloads are cached in a folder; HF_TOKEN comes from the environment.
+// - The WASM backend's threads are worker_threads.
 import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import "../image/node-codecs.js";
 import { setGPUProvider } from "../backends/webgpu/device.js";
+import { availableParallelism } from "node:os";
+import { setThreadSpawner } from "../backends/wasm/threads.js";
 import { setWasmFetcher, wasmUrl } from "../wasm/load.js";
 import { setPathOpener } from "../weights/files.js";
 import { setHubRuntime } from "../weights/hub.js";
@@ -21,6 +24,28 @@ setWasmFetcher(async (name) => {
   const bytes = await readFile(wasmUrl(name));
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 });
+
+// The WASM backend's threads: worker_threads, unref'd once started so an idle pool never keeps the process alive.
+setThreadSpawner((body) => {
+  const w = new Worker(
+    // import(), not require: eval code is a module when the parent runs with --input-type=module.
+    `import("node:worker_threads").then(({ parentPort }) => {
+  const port = { on: (f) => parentPort.on("message", f), post: (m) => parentPort.postMessage(m), close: () => parentPort.close() };
+  (${body})(port);
+});`,
+    { eval: true },
+  );
+  return {
+    post: (m) => w.postMessage(m),
+    onMessage: (f) => w.on("message", f),
+    onExit: (f) => {
+      w.on("error", (e) => f(String(e)));
+      w.on("exit", (code) => f(`exit code ${code}`));
+    },
+    unref: () => w.unref(),
+    terminate: () => void w.terminate(),
+  };
+}, availableParallelism);
 
 setPathOpener(
   (folder) => folderFiles(typeof folder === "string" ? folder : fileURLToPath(folder)),

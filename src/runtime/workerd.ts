@@ -14,10 +14,15 @@ import imageWasm from "../wasm/image.wasm";
 import tokenizerWasm from "../wasm/tokenizer.wasm";
 import { setWasmFetcher, type WasmName } from "../wasm/load.js";
 
-const ours: Record<WasmName, WebAssembly.Module> = { image: imageWasm, tokenizer: tokenizerWasm, cpu: cpuWasm };
+// No cpu-mt: workerd has no workers, so the WASM backend runs on one thread there.
+const ours: Partial<Record<WasmName, WebAssembly.Module>> = { image: imageWasm, tokenizer: tokenizerWasm, cpu: cpuWasm };
 const codecs: Record<ImageFormat, WebAssembly.Module> = { jpeg: jpegWasm, png: pngWasm, webp: webpWasm };
 
-setWasmFetcher(async (name) => ours[name]);
+setWasmFetcher(async (name) => {
+  const m = ours[name];
+  if (!m) throw new Error(`${name}.wasm is not bundled for workerd`);
+  return m;
+});
 setImageCodecWasm(async (format) => codecs[format]);
 
 export * from "../index.js";

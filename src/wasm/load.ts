@@ -5,7 +5,8 @@
 // runtime adapter may replace the fetcher: Node reads files, workerd (which forbids
 // compiling WebAssembly from bytes) hands over modules imported at bundle time.
 
-export type WasmName = "image" | "tokenizer" | "cpu";
+/** cpu-mt: the cpu kernels on an imported shared memory (the WASM backend's threads). */
+export type WasmName = "image" | "tokenizer" | "cpu" | "cpu-mt";
 
 export type WasmFetcher = (name: WasmName) => Promise<BufferSource | WebAssembly.Module>;
 
@@ -15,6 +16,7 @@ const urls: Record<WasmName, () => URL> = {
   image: () => new URL("./image.wasm", import.meta.url),
   tokenizer: () => new URL("./tokenizer.wasm", import.meta.url),
   cpu: () => new URL("./cpu.wasm", import.meta.url),
+  "cpu-mt": () => new URL("./cpu-mt.wasm", import.meta.url),
 };
 
 /** Where `name`.wasm sits: beside this module (in dist/, beside the bundle). */
@@ -56,8 +58,11 @@ export interface AsRuntime {
   __collect(): void;
 }
 
-/** A fresh instance with its own memory; AssemblyScript's `abort` becomes a JS Error. */
-export async function instantiateWasm<T extends object>(name: WasmName): Promise<T & AsRuntime> {
+/**
+ * A fresh instance with its own memory, or on `imported` (a module built with
+ * --importMemory); AssemblyScript's `abort` becomes a JS Error.
+ */
+export async function instantiateWasm<T extends object>(name: WasmName, imported?: WebAssembly.Memory): Promise<T & AsRuntime> {
   const module = await compileWasm(name);
   let memory: WebAssembly.Memory | undefined;
   const readString = (ptr: number): string => {
@@ -67,6 +72,7 @@ export async function instantiateWasm<T extends object>(name: WasmName): Promise
   };
   const instance = await WebAssembly.instantiate(module, {
     env: {
+      ...(imported && { memory: imported }),
       abort(msg: number, file: number, line: number, col: number) {
         throw new Error(`${name}.wasm: ${readString(msg)} (${readString(file)}:${line}:${col})`);
       },

@@ -9,6 +9,12 @@
 // Each op checks that its buffers hold what it will touch, and that indices read
 // from i32 buffers stay in range, before calling the kernel: a kernel writing out
 // of bounds would silently corrupt a neighbouring buffer, not trap.
+//
+// With `threads` > 1 the kernels are cpu-mt.wasm on a shared memory and linear and
+// attention are split across a thread pool (threads.ts): by output features and by
+// query rows, so every output is computed by one thread with the same code as on one
+// thread, and results do not depend on the thread count. Other ops are light
+// (norms, rope, embed: one row's worth of work per token) and stay on the caller.
 import {
   type AttentionOptions,
   type Backend,
@@ -23,21 +29,69 @@ import {
   nonFiniteWeightError,
   weightLength,
 } from "../backend.js";
-import { DisposedError, WeightsError } from "../../errors.js";
+import { DisposedError, InputError, WeightsError } from "../../errors.js";
 import { f16ArrayToF32, f32ArrayToF16 } from "../../weights/f16.js";
 import { groupsPerRow, type QuantizedMatrix, wordsPerRow } from "../../weights/quantize.js";
-import { instantiateWasm } from "../../wasm/load.js";
+import { compileWasm, instantiateWasm } from "../../wasm/load.js";
 import { WASM32_LIMIT, WasmHeap } from "./heap.js";
 import type { CpuKernels } from "./kernels.js";
+import { controlBlockBytes, share, ThreadPool, threadsUnavailable, workerParallelism } from "./threads.js";
 
 export interface WasmBackendOptions {
   /** Most bytes of WebAssembly memory to use (default and maximum: 4 GiB, the wasm32 limit). */
   maxMemoryBytes?: number;
+  /**
+   * Threads to compute on: 1 (the default) runs every op on the calling thread, no
+   * workers; a number up to 8; or "auto": the machine's cores, at most 8. Where
+   * threads cannot run (no SharedArrayBuffer: a browser page that is not
+   * crossOriginIsolated; workerd) the backend runs on 1 and says why once.
+   */
+  threads?: number | "auto";
+  /** Ops with fewer multiply-adds than this run on the calling thread alone (default 2^20: below it the barrier costs more than it saves). */
+  minParallelWork?: number;
+  /** How long a worker may take past the caller's own share before the pool is declared broken (default 60 s). */
+  threadTimeoutMs?: number;
+}
+
+const MAX_THREADS = 8;
+/** The kernels the thread pool runs, by index. */
+const POOLED = ["linear", "quantGemv", "quantGemm", "attention"] as const;
+type Pooled = (typeof POOLED)[number];
+
+let noted = false;
+function noteOnce(message: string): void {
+  if (noted) return;
+  noted = true;
+  console.warn(`paligemma-edge: ${message}`);
+}
+
+function threadCount(threads: number | "auto" | undefined): number {
+  if (threads === undefined) return 1;
+  if (threads === "auto") return Math.max(1, Math.min(MAX_THREADS, workerParallelism()));
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new InputError(`threads must be "auto" or an integer from 1 to ${MAX_THREADS}, got ${JSON.stringify(threads)}`);
+  }
+  return threads;
 }
 
 export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<Backend> {
-  const kernels = await instantiateWasm<CpuKernels>("cpu");
-  return new WasmBackend(kernels, Math.min(options.maxMemoryBytes ?? WASM32_LIMIT, WASM32_LIMIT));
+  const limit = Math.min(options.maxMemoryBytes ?? WASM32_LIMIT, WASM32_LIMIT);
+  let threads = threadCount(options.threads);
+  const why = threads > 1 ? threadsUnavailable() : null;
+  if (why) {
+    noteOnce(`the WASM backend runs on 1 thread: ${why}`);
+    threads = 1;
+  }
+  if (threads === 1) return new WasmBackend(await instantiateWasm<CpuKernels>("cpu"), limit, null, options);
+  const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
+  const kernels = await instantiateWasm<CpuKernels>("cpu-mt", memory);
+  const backend = new WasmBackend(kernels, limit, null, options);
+  const control = backend.reserve(controlBlockBytes(threads));
+  const pool = await ThreadPool.start(await compileWasm("cpu-mt"), memory, control, threads, POOLED, {
+    timeoutMs: options.threadTimeoutMs,
+  });
+  backend.attach(pool);
+  return backend;
 }
 
 class WasmBuf implements Buf {
@@ -73,12 +127,54 @@ class WasmBackend implements Backend {
   private live: { kernels: CpuKernels; heap: WasmHeap } | null;
   private scratchPtr = 0;
   private scratchBytes = 0;
+  private readonly minParallelWork: number;
 
   constructor(
     kernels: CpuKernels,
     readonly memoryLimit: number,
+    private pool: ThreadPool | null,
+    options: WasmBackendOptions,
   ) {
     this.live = { kernels, heap: new WasmHeap(kernels.memory, kernels.heapBase(), memoryLimit) };
+    this.minParallelWork = options.minParallelWork ?? 2 ** 20;
+  }
+
+  get threads(): number {
+    return this.pool?.size ?? 1;
+  }
+
+  /** Heap bytes that stay allocated for the backend's life (the pool's control block). */
+  reserve(bytes: number): number {
+    return this.heap.alloc(bytes, "thread control block");
+  }
+
+  attach(pool: ThreadPool): void {
+    this.pool = pool;
+  }
+
+  /**
+   * Runs kernel `op` over [0, total): on the caller alone when there is no pool or
+   * `work` (multiply-adds) is small, else one share per thread in multiples of
+   * `align`. `args(lo, hi, scratch)` gives a share's arguments; each thread gets
+   * its own `scratchBytes` of scratch.
+   */
+  private parallel(
+    op: Pooled, work: number, total: number, align: number, scratchBytes: number,
+    args: (lo: number, hi: number, scratch: number) => number[],
+  ): void {
+    const run = this.k[op] as (...a: number[]) => void;
+    const pool = this.pool;
+    if (!pool || work < this.minParallelWork || total <= align) {
+      run(...args(0, total, this.scratch(scratchBytes)));
+      return;
+    }
+    const stride = Math.ceil(scratchBytes / 64) * 64;
+    const base = this.scratch(stride * pool.size);
+    pool.run(
+      POOLED.indexOf(op),
+      (t) => args(...share(total, pool.size, align, t), base + t * stride),
+      (a) => run(...a),
+    );
   }
 
   private get k(): CpuKernels {
@@ -215,7 +311,9 @@ class WasmBackend implements Backend {
   submit(): void {}
 
   dispose(): void {
-    // Dropping the instance drops its memory, weights and all.
+    // Dropping the instances drops their memory, weights and all.
+    this.pool?.dispose();
+    this.pool = null;
     this.live = null;
   }
 
@@ -285,14 +383,19 @@ class WasmBackend implements Backend {
     const flags = (opts.gelu ? k.LINEAR_GELU.value : 0) | (opts.accumulate ? k.LINEAR_ACCUMULATE.value : 0);
     const [yp, xp, bp] = [this.ptr(y, rows * N), this.ptr(x, rows * K), bias ? this.f16(bias, "linear") : 0];
     const q = w as WasmWeight;
+    const work = rows * K * N;
     if (!q.bits) {
-      k.linear(yp, xp, this.f16(w, "linear"), bp, rows, K, N, flags, this.scratch(k.linearPanelBytes(K)));
+      const wp = this.f16(w, "linear");
+      this.parallel("linear", work, N, 8, k.linearPanelBytes(K), (n0, n1, panel) => [yp, xp, wp, bp, rows, K, N, n0, n1, flags, panel]);
     } else if (rows < k.QUANT_GEMM_MIN_ROWS.value) {
+      // x is prepared once, into the shared scratch; the GEMV shares need no scratch of their own.
       const xq = this.scratch(k.quantGemvScratchBytes(rows, K));
       k.quantGemvPrepare(xq, xp, rows, K, q.bits);
-      k.quantGemv(yp, xq, q.ptr, q.scales, bp, rows, K, N, 0, N, q.bits, flags);
+      this.parallel("quantGemv", work, N, 8, 0, (n0, n1) => [yp, xq, q.ptr, q.scales, bp, rows, K, N, n0, n1, q.bits, flags]);
     } else {
-      k.quantGemm(yp, xp, q.ptr, q.scales, bp, rows, K, N, 0, N, q.bits, flags, this.scratch(k.linearPanelBytes(K)));
+      this.parallel("quantGemm", work, N, 8, k.linearPanelBytes(K), (n0, n1, panel) => [
+        yp, xp, q.ptr, q.scales, bp, rows, K, N, n0, n1, q.bits, flags, panel,
+      ]);
     }
   }
 
@@ -320,19 +423,22 @@ class WasmBackend implements Backend {
     const width = kvHeads * headDim;
     const cacheRows = Math.min(k.length, v.length) / width;
     const m = new Int32Array(this.buffer, this.ptr(meta, rows * 3, "i32"), rows * 3);
+    let keys = 0;
     for (let t = 0; t < rows; t++) {
       const [base, slot, prefix] = m.subarray(t * 3, t * 3 + 3);
       const end = base + Math.max(slot + 1, prefix);
       if (base < 0 || slot < 0 || end > cacheRows) {
         throw new Error(`attention: query ${t} (base ${base}, slot ${slot}, prefix ${prefix}) reads keys past ${cacheRows} cache rows`);
       }
+      keys += Math.max(slot + 1, prefix);
     }
-    const kernels = this.k;
-    const scratch = this.scratch(kernels.attentionScratchBytes(heads, headDim));
-    kernels.attention(
+    const [op, qp, kp, vp, mp] = [
       this.ptr(out, rows * heads * headDim), this.ptr(q, rows * heads * headDim), this.ptr(k, 0), this.ptr(v, 0),
-      this.ptr(meta, rows * 3, "i32"), rows, heads, kvHeads, headDim, o.scale, o.softcap ?? 0, o.window ?? 0, scratch,
-    );
+      this.ptr(meta, rows * 3, "i32"),
+    ];
+    this.parallel("attention", 2 * keys * heads * headDim, rows, 1, this.k.attentionScratchBytes(heads, headDim), (t0, t1, scratch) => [
+      op, qp, kp, vp, mp, t0, t1, heads, kvHeads, headDim, o.scale, o.softcap ?? 0, o.window ?? 0, scratch,
+    ]);
   }
 
   scatterRows(dst: Buf, idx: Buf, src: Buf, rows: number, width: number, scale = 1): void {

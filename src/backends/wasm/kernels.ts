@@ -4,6 +4,8 @@ import type { AsRuntime } from "../../wasm/load.js";
 
 export interface CpuKernels extends AsRuntime {
   heapBase(): number;
+  /** Thread pool: makes this instance thread i (its share of static scratch). */
+  setThread(i: number): void;
   f16FirstNonFinite(src: number, n: number): number;
 
   /** Returns -1, or the first row whose id is outside [0, V). f32Table: the table is f32, not f16. */
@@ -13,7 +15,11 @@ export interface CpuKernels extends AsRuntime {
   ): number;
   patchify(y: number, pixels: number, batch: number, channels: number, imageSize: number, patchSize: number): void;
 
-  linear(y: number, x: number, w: number, bias: number, rows: number, K: number, N: number, flags: number, panel: number): void;
+  /** Output columns [n0, n1) only. */
+  linear(
+    y: number, x: number, w: number, bias: number, rows: number, K: number, N: number, n0: number, n1: number,
+    flags: number, panel: number,
+  ): void;
   linearPanelBytes(K: number): number;
   readonly LINEAR_GELU: WebAssembly.Global;
   readonly LINEAR_ACCUMULATE: WebAssembly.Global;
@@ -42,8 +48,9 @@ export interface CpuKernels extends AsRuntime {
   softcap(x: number, n: number, cap: number): void;
   rope(x: number, positions: number, rows: number, heads: number, headDim: number, theta: number): void;
 
+  /** Queries [t0, t1) only. */
   attention(
-    out: number, q: number, k: number, v: number, meta: number, rows: number,
+    out: number, q: number, k: number, v: number, meta: number, t0: number, t1: number,
     heads: number, kvHeads: number, headDim: number, scale: number, softcap: number, window: number, scratch: number,
   ): void;
   attentionScratchBytes(heads: number, headDim: number): number;
