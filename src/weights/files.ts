@@ -87,7 +87,7 @@ export function checkFileName(name: unknown, where: string): string {
 
 /** Every open() of `files` checks its name first, and every read the caller's signal. */
 function guarded(files: ModelFiles, signal: AbortSignal | undefined): ModelFiles {
-  return {
+  const wrapped: ModelFiles = {
     where: files.where,
     async open(name) {
       checkAborted(signal);
@@ -95,6 +95,10 @@ function guarded(files: ModelFiles, signal: AbortSignal | undefined): ModelFiles
       return file && signal ? { size: file.size, stream: () => abortableBody(file.stream(), signal) } : file;
     },
   };
+  // The wrapper answers for the same files: what their server said (HTML pages) carries over.
+  const html = htmlAnswers.get(files);
+  if (html) htmlAnswers.set(wrapped, html);
+  return wrapped;
 }
 
 /** "owner/name" is a hub repository, unless it names a local folder. */
