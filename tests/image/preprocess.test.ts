@@ -105,7 +105,7 @@ describe("every input kind", () => {
 
   const bad: [string, unknown, string][] = [
     ["null", null, "INVALID_INPUT"],
-    ["a string", "cat.png", "INVALID_INPUT"],
+    ["a path that does not exist (strings are paths or URLs)", "no-such-dir/cat.png", "INVALID_IMAGE"],
     ["a number array", [1, 2, 3], "INVALID_INPUT"],
     ["empty pixels", { width: 0, height: 5, channels: 3, data: new Uint8Array(0) }, "INVALID_IMAGE"],
     ["ImageData with RGB-sized data", { width: 2, height: 2, data: new Uint8Array(12) }, "INVALID_IMAGE"],
