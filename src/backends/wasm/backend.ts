@@ -31,7 +31,7 @@ import {
 } from "../backend.js";
 import { DisposedError, InputError, WeightsError } from "../../errors.js";
 import { f16ArrayToF32, f32ArrayToF16 } from "../../weights/f16.js";
-import { groupsPerRow, type QuantizedMatrix, wordsPerRow } from "../../weights/quantize.js";
+import { checkQuantized, type QuantizedMatrix } from "../../weights/quantize.js";
 import { compileWasm, instantiateWasm } from "../../wasm/load.js";
 import { WASM32_LIMIT, WasmHeap } from "./heap.js";
 import type { CpuKernels } from "./kernels.js";
@@ -250,25 +250,10 @@ class WasmBackend implements Backend {
     if (shape.length !== 2 || !(Number.isInteger(N) && N > 0 && Number.isInteger(K) && K > 0)) {
       throw new WeightsError(`${label}: quantized shape [${shape}] is not [N, K] of positive integers`);
     }
-    if (bits !== 4 && bits !== 8) throw new WeightsError(`${label}: ${bits}-bit weights; the WASM backend takes q4 and q8`);
-    const perRow = groupsPerRow(K);
-    const words = N * wordsPerRow(K, bits);
-    if (qweight.length !== words || scales.length !== N * perRow) {
-      throw new WeightsError(
-        `${label}: ${qweight.length} words and ${scales.length} scales for q${bits} [${N}, ${K}]; ` +
-          `expected ${words} ([${N}, ${wordsPerRow(K, bits)}]) and ${N * perRow} ([${N}, ${perRow}])`,
-      );
-    }
+    checkQuantized(label, data, N, K); // bits, lengths and finite scales, as every backend checks them
+    const words = qweight.length;
     const sp = this.heap.alloc(scales.length * 2, `${label} scales`);
     new Uint16Array(this.buffer, sp, scales.length).set(scales);
-    const bad = this.k.f16FirstNonFinite(sp, scales.length);
-    if (bad >= 0) {
-      this.heap.release(sp);
-      throw new WeightsError(
-        `${label}: the scale of row ${Math.floor(bad / perRow)}, group ${bad % perRow} is f16 bits ` +
-          `0x${scales[bad].toString(16)}, which is not finite; this checkpoint is corrupt`,
-      );
-    }
     const ptr = this.heap.alloc(words * 4, label);
     new Uint32Array(this.buffer, ptr, words).set(qweight);
     return new WasmWeight(label, [N, K], `q${bits}`, ptr, sp);
