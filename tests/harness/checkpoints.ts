@@ -83,3 +83,18 @@ export function randomCheckpoint(config: Record<string, unknown>, seed = 1, dtyp
   }
   return out;
 }
+
+/**
+ * The odd-size config quantized weights are tested on: no matrix width a multiple of 32
+ * (K = 40, 50, 48, 70, so every row ends in a zero-padded group), two vision and two text
+ * layers, 4 image tokens (token 99), vocab 100.
+ */
+export const ODD_QUANT_CONFIG = {
+  model_type: "paligemma",
+  image_token_index: 99,
+  vision_config: { hidden_size: 40, intermediate_size: 50, num_hidden_layers: 2, num_attention_heads: 2, image_size: 8, patch_size: 4 },
+  text_config: {
+    model_type: "gemma", hidden_size: 48, intermediate_size: 70, num_hidden_layers: 2,
+    num_attention_heads: 2, num_key_value_heads: 1, head_dim: 24, vocab_size: 100,
+  },
+};

@@ -15,18 +15,10 @@ import type { ModelFiles } from "../../src/weights/files.js";
 import { type OutputFolder, quantizeCheckpoint } from "../../src/weights/quantize-checkpoint.js";
 import { quantizationConfig, type QuantBits } from "../../src/weights/quantize.js";
 import { parseHeader } from "../../src/weights/safetensors.js";
-import { randomCheckpoint, writeSafetensors } from "../harness/checkpoints.js";
+import { ODD_QUANT_CONFIG, randomCheckpoint, writeSafetensors } from "../harness/checkpoints.js";
 import { RecordingBackend } from "../harness/recording-backend.js";
 
-const config = {
-  model_type: "paligemma",
-  image_token_index: 99,
-  vision_config: { hidden_size: 40, intermediate_size: 50, num_hidden_layers: 2, num_attention_heads: 2, image_size: 8, patch_size: 4 },
-  text_config: {
-    model_type: "gemma", hidden_size: 48, intermediate_size: 70, num_hidden_layers: 2,
-    num_attention_heads: 2, num_key_value_heads: 1, head_dim: 24, vocab_size: 100,
-  },
-};
+const config = ODD_QUANT_CONFIG;
 const tensors = randomCheckpoint(config, 9);
 const side = {
   "tokenizer.json": '{"model": "not read here"}',

@@ -11,19 +11,10 @@ import { generateTokens } from "../../src/tasks/generate.js";
 import { LM_HEAD, newerLayoutName } from "../../src/weights/names.js";
 import { quantizationConfig, quantizeMatrix, type QuantBits, type WeightDtype } from "../../src/weights/quantize.js";
 import { parseConfig } from "../../src/config.js";
-import { randomCheckpoint, writeSafetensors, type NamedTensor, type RawTensor } from "../harness/checkpoints.js";
+import { ODD_QUANT_CONFIG, randomCheckpoint, writeSafetensors, type NamedTensor, type RawTensor } from "../harness/checkpoints.js";
 import { RecordingBackend } from "../harness/recording-backend.js";
 
-// Odd widths: K = 40, 50, 48, 70 (none a multiple of 32), two vision and two text layers.
-const config = {
-  model_type: "paligemma",
-  image_token_index: 99,
-  vision_config: { hidden_size: 40, intermediate_size: 50, num_hidden_layers: 2, num_attention_heads: 2, image_size: 8, patch_size: 4 },
-  text_config: {
-    model_type: "gemma", hidden_size: 48, intermediate_size: 70, num_hidden_layers: 2,
-    num_attention_heads: 2, num_key_value_heads: 1, head_dim: 24, vocab_size: 100,
-  },
-};
+const config = ODD_QUANT_CONFIG;
 const N = 4; // (8 / 4)² image tokens
 const tensors = randomCheckpoint(config, 5);
 const json = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
