@@ -1,5 +1,6 @@
 // The whole model on quantized weights is exact: loaded as q8 or q4 (quantized at load,
-// the same words on every backend), every prefix logit on each backend is within 2e-3 of
+// the same words on every backend), every prefix logit (the matmul path) and the logits of
+// 4 decode steps with the KV cache (the GEMV path) on each backend are within 2e-3 of
 // the reference backend's, which runs the same graph in plain TS on the dequantized
 // weights (q · scale, exact in f32). On the goldens' tiny-pg1 (PaliGemma) and tiny-pg2
 // (PaliGemma 2) and on the odd-size config where every row ends in a padded group. The
@@ -45,10 +46,20 @@ const oddSize: Case = {
   },
 };
 
-const prefixLogits = async (c: Case, dtype: "q8" | "q4", backend: Backend) => {
+/** Decode steps after the prompt: each row is fed these ids one at a time (batch rows at once: the GEMV path). */
+const DECODE = [5, 7, 11, 13];
+
+/** Every prefix logit, then each decode step's logits, concatenated. */
+const logitsOf = async (c: Case, dtype: "q8" | "q4", backend: Backend) => {
   const model = await PaliGemmaForConditionalGeneration.load(c.files, { backend, dtype });
   try {
-    return (await model.forward(c.inputs)).logits;
+    const kvCache = model.createKVCache({ batch: c.inputs.batch });
+    const out = [(await model.forward({ ...c.inputs, kvCache })).logits];
+    for (const id of DECODE) out.push((await model.forward({ inputIds: new Int32Array(c.inputs.batch).fill(id), batch: c.inputs.batch, kvCache })).logits);
+    kvCache.dispose();
+    const all = new Float32Array(out.reduce((n, l) => n + l.length, 0));
+    out.reduce((at, l) => (all.set(l, at), at + l.length), 0);
+    return all;
   } finally {
     model.dispose();
   }
@@ -57,11 +68,11 @@ const prefixLogits = async (c: Case, dtype: "q8" | "q4", backend: Backend) => {
 describe.each(["q8", "q4"] as const)("%s", (dtype) => {
   describe.each([golden("tiny-pg1"), golden("tiny-pg2"), oddSize])("$name", (c) => {
     let reference: Promise<Float32Array> | undefined;
-    test.each(backends)("every prefix logit on $name is within 2e-3 of the reference on the dequantized weights", async ({ name, create }) => {
-      reference ??= prefixLogits(c, dtype, new ReferenceBackend());
-      const [got, want] = [await prefixLogits(c, dtype, await create()), await reference];
+    test.each(backends)("every prefix logit and 4 decode steps' on $name are within 2e-3 of the reference on the dequantized weights", async ({ name, create }) => {
+      reference ??= logitsOf(c, dtype, new ReferenceBackend());
+      const [got, want] = [await logitsOf(c, dtype, await create()), await reference];
       console.log(`${dtype} ${c.name} on ${name}: max |logit - reference| ${maxAbsDiff(got, want).toExponential(2)} over ${want.length} logits`);
-      expectClose(got, want, TOL, `${dtype} ${c.name} prefix logits`);
+      expectClose(got, want, TOL, `${dtype} ${c.name} prefix and decode logits`);
     });
   });
 });
