@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import "../image/node-codecs.js";
 import { setGPUProvider } from "../backends/webgpu/device.js";
-import { availableParallelism } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { setThreadSpawner } from "../backends/wasm/threads.js";
 import { setWasmFetcher, wasmUrl } from "../wasm/load.js";
 import { setPathOpener } from "../weights/files.js";
@@ -70,13 +70,34 @@ setHubRuntime({ folderCache, env: (name) => process.env[name] });
 let gpu: Promise<GPU | undefined> | undefined;
 setGPUProvider(() => {
   gpu ??= import("webgpu")
-    .then(({ create, globals }) => {
+    .then(async ({ create, globals }) => {
       Object.assign(globalThis, globals);
-      return create([]);
+      const instance = create([]);
+      await withRuntimeDir(() => instance.requestAdapter());
+      return instance;
     })
     .catch(() => undefined); // the optional package is not installed
   return gpu;
 });
+
+/**
+ * Runs Dawn's first adapter request, when it enumerates the Vulkan drivers once for the
+ * process, with XDG_RUNTIME_DIR set: each driver's Wayland support prints "error:
+ * XDG_RUNTIME_DIR is invalid or not set" when it is not an absolute path (servers,
+ * containers, CI), though nothing here needs a display. Any absolute path silences
+ * it; the variable is restored afterwards, so child processes see the user's own.
+ */
+async function withRuntimeDir<T>(probe: () => Promise<T>): Promise<T> {
+  const own = process.env.XDG_RUNTIME_DIR;
+  if (own?.startsWith("/")) return probe();
+  process.env.XDG_RUNTIME_DIR = tmpdir();
+  try {
+    return await probe();
+  } finally {
+    if (own === undefined) delete process.env.XDG_RUNTIME_DIR;
+    else process.env.XDG_RUNTIME_DIR = own;
+  }
+}
 
 export * from "../index.js";
 export { quantize, type QuantizeOptions, type QuantizeResult } from "./quantize.js";
