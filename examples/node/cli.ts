@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import encodePng, { init as initPngEncoder } from "@jsquash/png/encode.js";
 import { decodeImage, PaliGemma, PaliGemmaError, prompts, type Detection, type Segmentation } from "../../src/runtime/node.js";
 import { defaultCacheFolder } from "../../src/runtime/fs-cache.js";
+import { relayWithoutDawnWarnings } from "./dawn-warnings.js";
 import { drawResults, labelColours } from "./draw.js";
 import { progressBar } from "./progress.js";
 
@@ -217,7 +218,10 @@ async function writeDrawing(path: string, imageBytes: Uint8Array, found: readonl
   process.stderr.write(`wrote ${path}${legend.length ? ` (${legend.join(", ")})` : " (nothing found to draw)"}\n`);
 }
 
-main(process.argv.slice(2)).then(
+// The parent only relays the stderr of the CLI it runs as its child (dawn-warnings.ts).
+const relayed = await relayWithoutDawnWarnings();
+if (relayed !== undefined) process.exitCode = relayed;
+else main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (e) => {
     // SDK errors say what to do; anything else is a bug worth its stack.
