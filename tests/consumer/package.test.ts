@@ -24,6 +24,8 @@ const ENABLED = process.env.PACKAGE_TEST === "1";
 const version = (name: string) => (JSON.parse(readFileSync(`node_modules/${name}/package.json`, "utf8")) as { version: string }).version;
 
 let dir: string;
+/** A home of the test's own: the CLI's marker and any download cache go there, not into the user's. */
+let home: { HOME: string; XDG_CACHE_HOME: undefined };
 let want: { caption: string; detect: { label: string; box: { x0: number; y0: number; x1: number; y1: number } }[] };
 
 beforeAll(async () => {
@@ -37,6 +39,8 @@ beforeAll(async () => {
   const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", root], process.cwd());
   const tarball = join(root, (JSON.parse(stdout) as { filename: string }[])[0].filename);
   dir = join(root, "app");
+  home = { HOME: join(root, "home"), XDG_CACHE_HOME: undefined };
+  mkdirSync(home.HOME);
   writeProject(dir, {
     "paligemma-edge": `file:${tarball}`,
     typescript: version("typescript"),
@@ -52,11 +56,16 @@ afterAll(() => {
 });
 
 describe.skipIf(!ENABLED)("the packed package in a new project", () => {
-  it("the CLI answers from the bundled demo model, its note on stderr", async () => {
+  it("the CLI answers from the bundled demo model, its note once, nothing of Dawn's probing", async () => {
     const image = join(dir, "node_modules/paligemma-edge/examples/assets/shapes.png");
-    const { stdout, stderr } = await run(join(dir, "node_modules/.bin/paligemma-edge"), ["caption", image, "--device", "wasm"], dir);
-    expect(stdout).toBe(want.caption + "\n");
-    expect(stderr).toContain("the bundled demo model");
+    // As a user's shell runs it: no XDG_RUNTIME_DIR, every installed Vulkan driver, device auto.
+    const env = { ...home, XDG_RUNTIME_DIR: undefined, VK_ICD_FILENAMES: undefined, VK_DRIVER_FILES: undefined };
+    const cli = (...args: string[]) => run(join(dir, "node_modules/.bin/paligemma-edge"), ["caption", image, ...args], dir, env);
+    const [first, second, quiet] = [await cli(), await cli(), await cli("--quiet")];
+    for (const r of [first, second, quiet]) expect(r.stdout).toBe(want.caption + "\n");
+    expect(first.stderr).toMatch(/^note: the bundled demo model[^]*\nloaded model\.safetensors \([\d./]+ MB\)\nmodel loaded on \w+ in [\d.]+ s\ncaption took [\d.]+ s\n$/);
+    expect(second.stderr).toMatch(/^loaded model\.safetensors \([\d./]+ MB\)\nmodel loaded on \w+ in [\d.]+ s\ncaption took [\d.]+ s\n$/);
+    expect(quiet.stderr).toBe("");
   });
 
   it("a Node ESM script, in process and in a worker thread, and a CommonJS require", async () => {
@@ -66,9 +75,10 @@ describe.skipIf(!ENABLED)("the packed package in a new project", () => {
     expect(cjs).toEqual({ caption: want.caption });
   });
 
-  it("a Deno script", async () => {
-    const { stdout } = await run(DENO, ["run", "--no-prompt", "--no-lock", "--allow-read", "--allow-env", "deno.ts"], dir);
-    expect(JSON.parse(stdout)).toEqual({ caption: want.caption });
+  it("a Deno script, with the permissions the README names", async () => {
+    const flags = ["--allow-read", "--allow-env", "--allow-net", "--allow-write", "--allow-sys=homedir,hostname"];
+    const { stdout } = await run(DENO, ["run", "--no-prompt", "--no-lock", ...flags, "deno.ts"], dir, home);
+    expect(JSON.parse(stdout)).toEqual({ caption: want.caption, hub: "LoadError LOAD_FAILED" });
   });
 
   it("type-checks under Node-only, DOM, bundler and Deno settings", async () => {
@@ -126,7 +136,7 @@ describe.skipIf(!ENABLED)("the packed package in a new project", () => {
       expect(boxes).toEqual(want.detect.map(({ label, box: b }) => `${label} ${b.x0} ${b.y0} ${b.x1} ${b.y1}`));
       expect(boxes.length).toBeGreaterThan(0);
       expect(await text("folder")).toBe(want.caption);
-      expect(await text("missing")).toMatch(/^LOAD_FAILED: tokenizer\.json in http:.*\/no-such-model\/ got an HTML page, not JSON: is the URL right\?/);
+      expect(await text("missing")).toMatch(/^LoadError LOAD_FAILED: tokenizer\.json in http:.*\/no-such-model\/ got an HTML page, not JSON: is the URL right\?/);
       await page.screenshot({ path: "tests/out/consumer-vite-wasm.png" });
     });
 

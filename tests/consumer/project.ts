@@ -16,8 +16,13 @@ export function writeProject(dir: string, dependencies: Record<string, string> =
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module", dependencies }, null, 2));
 }
 
-/** Runs `file args` in `cwd`; rejects with everything it printed when it fails. */
-export async function run(file: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string }> {
+/** Runs `file args` in `cwd` (`env` entries that are undefined unset); rejects with everything it printed when it fails. */
+export async function run(
+  file: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string | undefined> = {},
+): Promise<{ stdout: string; stderr: string }> {
   try {
     return await promisify(execFile)(file, args, { cwd, encoding: "utf8", env: { ...process.env, NO_COLOR: "1", ...env }, maxBuffer: 64 << 20 });
   } catch (e) {
