@@ -1,7 +1,6 @@
 // The consumer project (tests/consumer/project): what a user of the installed package
 // writes, copied into a temporary folder outside this repository, and the checks run
-// there. types.test.ts runs the type checks against this checkout's build;
-// package.test.ts installs the packed tarball and runs everything.
+// there (package.test.ts, which installs the packed tarball).
 import { execFile } from "node:child_process";
 import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
