@@ -42,7 +42,7 @@ beforeAll(async () => {
   want = { caption: caption.text, detect };
   const root = mkdtempSync(join(tmpdir(), "pg-consumer-"));
   if (!existsSync("dist/index.js")) throw new Error("no dist/: npm run build first");
-  // --ignore-scripts: the prepack build already ran (npm test's pretest).
+  // --ignore-scripts: dist/ is built (npm test's pretest); prepack would build it once more.
   const { stdout } = await run("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", root], process.cwd());
   const tarball = join(root, (JSON.parse(stdout) as { filename: string }[])[0].filename);
   dir = join(root, "app");
