@@ -2,18 +2,21 @@
 // stable `code` a caller can switch on; the message says what was wrong and what
 // was expected. Internal invariants use plain assertions instead.
 
+// Each class sets its `name` itself: a minifying bundler renames classes, so the class's
+// own name (new.target.name) would read "A" or "k" in a consumer's production build.
 export class PaliGemmaError extends Error {
+  override readonly name: string = "PaliGemmaError";
   constructor(
     readonly code: string,
     message: string,
   ) {
     super(message);
-    this.name = new.target.name;
   }
 }
 
 /** config.json (or generation_config.json) is missing a field or holds an impossible value. */
 export class ConfigError extends PaliGemmaError {
+  override readonly name: string = "ConfigError";
   constructor(message: string) {
     super("INVALID_CONFIG", message);
   }
@@ -21,6 +24,7 @@ export class ConfigError extends PaliGemmaError {
 
 /** A checkpoint file is truncated, lies about offsets, or lacks/misshapes a tensor. */
 export class WeightsError extends PaliGemmaError {
+  override readonly name: string = "WeightsError";
   constructor(message: string) {
     super("INVALID_WEIGHTS", message);
   }
@@ -28,6 +32,7 @@ export class WeightsError extends PaliGemmaError {
 
 /** A model file could not be fetched or read. */
 export class LoadError extends PaliGemmaError {
+  override readonly name: string = "LoadError";
   constructor(message: string) {
     super("LOAD_FAILED", message);
   }
@@ -35,11 +40,13 @@ export class LoadError extends PaliGemmaError {
 
 /** The hub refused a download (HTTP 401/403): a gated or private repository and no token, or one without access. */
 export class AuthError extends LoadError {
+  override readonly name: string = "AuthError";
   override readonly code = "AUTH_REQUIRED";
 }
 
 /** A call's arguments are wrong (shapes, counts, options). */
 export class InputError extends PaliGemmaError {
+  override readonly name: string = "InputError";
   constructor(message: string) {
     super("INVALID_INPUT", message);
   }
@@ -47,6 +54,7 @@ export class InputError extends PaliGemmaError {
 
 /** An AbortSignal the caller passed was aborted: `what` ("generation", "loading") stopped. */
 export class AbortedError extends PaliGemmaError {
+  override readonly name: string = "AbortedError";
   constructor(what = "generation") {
     super("ABORTED", `${what} was aborted by its AbortSignal`);
   }
@@ -54,6 +62,7 @@ export class AbortedError extends PaliGemmaError {
 
 /** The model was used after dispose(). */
 export class DisposedError extends PaliGemmaError {
+  override readonly name: string = "DisposedError";
   constructor(what: string) {
     super("DISPOSED", `${what} was used after dispose()`);
   }
@@ -61,6 +70,7 @@ export class DisposedError extends PaliGemmaError {
 
 /** An image is empty, truncated, corrupt, or its pixel buffer does not match its size. */
 export class ImageError extends PaliGemmaError {
+  override readonly name: string = "ImageError";
   constructor(message: string) {
     super("INVALID_IMAGE", message);
   }
@@ -68,6 +78,7 @@ export class ImageError extends PaliGemmaError {
 
 /** Encoded bytes in a format the SDK does not decode (it decodes PNG, JPEG and WebP). */
 export class UnsupportedImageFormatError extends PaliGemmaError {
+  override readonly name: string = "UnsupportedImageFormatError";
   constructor(format: string) {
     super(
       "UNSUPPORTED_IMAGE_FORMAT",
@@ -78,6 +89,7 @@ export class UnsupportedImageFormatError extends PaliGemmaError {
 
 /** A tokenizer.json is not valid JSON, is not a BPE tokenizer, or lacks what PaliGemma needs. */
 export class TokenizerError extends PaliGemmaError {
+  override readonly name: string = "TokenizerError";
   constructor(message: string) {
     super("INVALID_TOKENIZER", message);
   }
@@ -85,6 +97,7 @@ export class TokenizerError extends PaliGemmaError {
 
 /** A WASM backend worker thread failed (its kernel trapped) or stopped answering; the backend cannot be used further. */
 export class ThreadError extends PaliGemmaError {
+  override readonly name: string = "ThreadError";
   constructor(message: string) {
     super("THREAD_FAILED", message);
   }
@@ -95,6 +108,7 @@ export class ThreadError extends PaliGemmaError {
  * the allocation required; `limitBytes` the most that could be had.
  */
 export class OutOfMemoryError extends PaliGemmaError {
+  override readonly name: string = "OutOfMemoryError";
   constructor(
     message: string,
     readonly neededBytes: number,

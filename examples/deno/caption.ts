@@ -5,8 +5,9 @@
 // Defaults: examples/assets/shapes.png, "caption en", the bundled demo model, auto, 64.
 // The demo model (models/demo-shapes) knows only synthetic scenes of coloured shapes and
 // the prompts it was trained on: PROMPT can also be e.g. "answer en how many stars?".
-// Hub models (--model=google/paligemma-3b-mix-224) also need --allow-net and --allow-write
-// (the download cache) and HF_TOKEN.
+// Hub models (--model=google/paligemma-3b-mix-224) also need --allow-net, --allow-write (the
+// download cache), --allow-sys=homedir,hostname (where the cache is, unless XDG_CACHE_HOME
+// says; the host in a download's lock file) and HF_TOKEN.
 //
 // Deno runs the Node entry: its node: modules give Deno the file system (model folders,
 // the download cache). In your own project: import { PaliGemma } from "npm:paligemma-edge".

@@ -3,14 +3,16 @@
 //   paligemma-edge caption|answer|ocr|detect|segment IMAGE [TEXT] [--model ID|DIR] ...
 // Text answers stream to stdout as they decode; load progress and notes go to stderr,
 // so `--json` output on stdout can be piped.
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import encodePng, { init as initPngEncoder } from "@jsquash/png/encode.js";
 import { decodeImage, PaliGemma, PaliGemmaError, prompts, type Detection, type Segmentation } from "../../src/runtime/node.js";
+import { defaultCacheFolder } from "../../src/runtime/fs-cache.js";
+import { relayWithoutDawnWarnings } from "./dawn-warnings.js";
 import { drawResults, labelColours } from "./draw.js";
 import { progressBar } from "./progress.js";
 
@@ -40,6 +42,7 @@ options:
   --max-tokens N     most new tokens (default 64)
   --json             print the result as JSON
   --out FILE.png     detect/segment: draw boxes and masks onto the image
+  -q, --quiet        no notes, progress or timings on stderr (errors still print)
   -h, --help         this text`;
 
 class UsageError extends Error {}
@@ -55,6 +58,7 @@ interface Cli {
   maxNewTokens?: number;
   json: boolean;
   out?: string;
+  quiet: boolean;
 }
 
 function parse(argv: string[]): Cli | undefined {
@@ -70,6 +74,7 @@ function parse(argv: string[]): Cli | undefined {
       json: { type: "boolean", default: false },
       out: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
+      quiet: { type: "boolean", short: "q", default: false },
     },
   });
   if (values.help) return undefined;
@@ -104,10 +109,24 @@ function parse(argv: string[]): Cli | undefined {
     maxNewTokens: maxTokens === undefined ? undefined : Number(maxTokens),
     json: values.json,
     out: values.out,
+    quiet: values.quiet,
   };
 }
 
 const isBundledModel = (model: string) => existsSync(model) && resolve(model) === BUNDLED_MODEL;
+
+/**
+ * Whether the demo model's note is due: once per user, then a marker file in the cache
+ * folder says it was shown. Where that folder can't be written, the note shows every time.
+ */
+async function demoNoteDue(): Promise<boolean> {
+  const marker = join(defaultCacheFolder(), ".demo-model-note-shown");
+  if (existsSync(marker)) return false;
+  await mkdir(dirname(marker), { recursive: true })
+    .then(() => writeFile(marker, "the CLI showed its note on the bundled demo model\n"))
+    .catch(() => undefined);
+  return true;
+}
 
 const BUNDLED_MODEL_NOTE = `note: the bundled demo model (models/demo-shapes) is a ~1.6M-parameter PaliGemma trained
       only on synthetic scenes of circles, squares, triangles, stars and crosses (red, green,
@@ -146,11 +165,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const imageBytes = new Uint8Array(await readFile(cli.image));
-  if (isBundledModel(cli.model)) process.stderr.write(BUNDLED_MODEL_NOTE + "\n");
+  const say = cli.quiet ? () => {} : (text: string) => void process.stderr.write(text);
+  if (!cli.quiet && isBundledModel(cli.model) && (await demoNoteDue())) say(BUNDLED_MODEL_NOTE + "\n");
   const t0 = performance.now();
-  const pg = await PaliGemma.load(cli.model, { device: cli.device, onProgress: progressBar() });
+  const pg = await PaliGemma.load(cli.model, { device: cli.device, onProgress: cli.quiet ? undefined : progressBar() });
   const t1 = performance.now();
-  process.stderr.write(`model loaded on ${pg.model.backend.name} in ${((t1 - t0) / 1000).toFixed(1)} s\n`);
+  say(`model loaded on ${pg.model.backend.name} in ${((t1 - t0) / 1000).toFixed(1)} s\n`);
   try {
     const gen = { maxNewTokens: cli.maxNewTokens };
     if (cli.task === "detect" || cli.task === "segment") {
@@ -174,7 +194,7 @@ async function main(argv: string[]): Promise<number> {
       for await (const piece of pg.stream(imageBytes, prompt(cli), gen)) process.stdout.write(piece);
       process.stdout.write("\n");
     }
-    process.stderr.write(`${cli.task} took ${((performance.now() - t1) / 1000).toFixed(2)} s\n`);
+    say(`${cli.task} took ${((performance.now() - t1) / 1000).toFixed(2)} s\n`);
   } finally {
     pg.dispose();
   }
@@ -198,7 +218,10 @@ async function writeDrawing(path: string, imageBytes: Uint8Array, found: readonl
   process.stderr.write(`wrote ${path}${legend.length ? ` (${legend.join(", ")})` : " (nothing found to draw)"}\n`);
 }
 
-main(process.argv.slice(2)).then(
+// The parent only relays the stderr of the CLI it runs as its child (dawn-warnings.ts).
+const relayed = await relayWithoutDawnWarnings();
+if (relayed !== undefined) process.exitCode = relayed;
+else main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (e) => {
     // SDK errors say what to do; anything else is a bug worth its stack.

@@ -9,6 +9,7 @@ import type { Backend } from "./backend.js";
 export type DeviceOption = "webgpu" | "wasm" | "auto";
 
 export class NoWebGPUError extends PaliGemmaError {
+  override readonly name: string = "NoWebGPUError";
   constructor() {
     super(
       "NO_WEBGPU",

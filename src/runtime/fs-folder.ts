@@ -2,8 +2,8 @@
 // outside the folder is read: a symlink whose target leaves it is refused, except where
 // the folder is a snapshot in Hugging Face's own cache (`models--owner--name/snapshots/<rev>`),
 // whose files are links into that repository's `blobs/`.
-import { realpath } from "node:fs/promises";
-import { join, sep } from "node:path";
+import { realpath, stat } from "node:fs/promises";
+import { isAbsolute, join, resolve, sep } from "node:path";
 import { LoadError } from "../errors.js";
 import type { ModelFiles } from "../weights/files.js";
 import { localFile } from "./fs-cache.js";
@@ -12,12 +12,20 @@ const HF_SNAPSHOT = /^(.*[\\/]models--[^\\/]+)[\\/]snapshots[\\/][^\\/]+$/;
 
 const inside = (path: string, folder: string) => path.startsWith(folder.endsWith(sep) ? folder : folder + sep);
 
+/** The folder's real path; a LoadError when there is no such folder (not "config.json not found"). */
+async function folderRoot(folder: string): Promise<string> {
+  const info = await stat(folder).catch(() => undefined);
+  if (!info) throw new LoadError(`the model folder ${folder} does not exist${isAbsolute(folder) ? "" : ` (${resolve(folder)})`}`);
+  if (!info.isDirectory()) throw new LoadError(`${folder} is a file, not a model folder (one with config.json, model.safetensors and tokenizer.json)`);
+  return realpath(folder);
+}
+
 export function folderFiles(folder: string): ModelFiles {
   let real: Promise<string> | undefined;
   return {
     where: folder,
     async open(name) {
-      real ??= realpath(folder).catch(() => folder);
+      real ??= folderRoot(folder);
       const root = await real;
       const target = await realpath(join(folder, name)).catch(() => undefined);
       if (target === undefined) return undefined;

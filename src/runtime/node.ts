@@ -4,17 +4,19 @@
 // - WebGPU comes from the optional `webgpu` package (Dawn); without it "auto" runs on WASM.
 // - Hub downloads are cached in a folder; HF_TOKEN comes from the environment.
 // - The WASM backend's threads are worker_threads.
+import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import "../image/node-codecs.js";
 import { setGPUProvider } from "../backends/webgpu/device.js";
-import { availableParallelism } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { setThreadSpawner } from "../backends/wasm/threads.js";
 import { setWasmFetcher, wasmUrl } from "../wasm/load.js";
 import { setPathOpener } from "../weights/files.js";
 import { setHubRuntime } from "../weights/hub.js";
+import { setSha256Provider } from "../weights/sha256.js";
 import { setLocalImageReader } from "../image/input.js";
 import { setWorkerSpawner, type WorkerLike } from "../worker/engine.js";
 import { folderCache } from "./fs-cache.js";
@@ -64,19 +66,46 @@ setWorkerSpawner(() => {
 
 setHubRuntime({ folderCache, env: (name) => process.env[name] });
 
+// Downloads are checked with node:crypto's SHA-256 (~1.5 GB/s; the portable one does ~170 MB/s).
+setSha256Provider(() => {
+  const hash = createHash("sha256");
+  return { update: (bytes) => hash.update(bytes), hex: () => hash.digest("hex") };
+});
+
 // Kept referenced for the life of the process: Dawn aborts the process when the GPU
 // object is garbage-collected while devices made from it are still in use. One promise,
 // so concurrent first loads share one GPU: two Dawn instances at once abort the process.
 let gpu: Promise<GPU | undefined> | undefined;
 setGPUProvider(() => {
   gpu ??= import("webgpu")
-    .then(({ create, globals }) => {
+    .then(async ({ create, globals }) => {
       Object.assign(globalThis, globals);
-      return create([]);
+      const instance = create([]);
+      await withRuntimeDir(() => instance.requestAdapter());
+      return instance;
     })
     .catch(() => undefined); // the optional package is not installed
   return gpu;
 });
+
+/**
+ * Runs Dawn's first adapter request, when it enumerates the Vulkan drivers once for the
+ * process, with XDG_RUNTIME_DIR set: each driver's Wayland support prints "error:
+ * XDG_RUNTIME_DIR is invalid or not set" when it is not an absolute path (servers,
+ * containers, CI), though nothing here needs a display. Any absolute path silences
+ * it; the variable is restored afterwards, so child processes see the user's own.
+ */
+async function withRuntimeDir<T>(probe: () => Promise<T>): Promise<T> {
+  const own = process.env.XDG_RUNTIME_DIR;
+  if (own?.startsWith("/")) return probe();
+  process.env.XDG_RUNTIME_DIR = tmpdir();
+  try {
+    return await probe();
+  } finally {
+    if (own === undefined) delete process.env.XDG_RUNTIME_DIR;
+    else process.env.XDG_RUNTIME_DIR = own;
+  }
+}
 
 export * from "../index.js";
 export { quantize, type QuantizeOptions, type QuantizeResult } from "./quantize.js";

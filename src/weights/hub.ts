@@ -20,7 +20,7 @@ import { AuthError, LoadError, PaliGemmaError } from "../errors.js";
 import { opfsCache } from "./browser-cache.js";
 import type { CacheMeta, ModelCache } from "./cache.js";
 import { checkFileName, type FetchOptions, type ModelFile, type ModelFiles } from "./files.js";
-import { Sha256 } from "./sha256.js";
+import { createSha256, type StreamingSha256 } from "./sha256.js";
 import { checkAborted, patience, patientBody, patientFetch } from "./stalls.js";
 
 const HUB_ENDPOINT = "https://huggingface.co";
@@ -115,7 +115,7 @@ function announced({ res, linked, direct }: Fetched, url: string): Announced {
 type Got = { res: Response; info: Announced; absent?: undefined } | { absent: "known" | "maybe" };
 
 /** What is wrong with `received` bytes hashing to `hash`, undefined when they are the file announced. */
-function mismatch(expected: Announced, received: number, hash: Sha256 | undefined): string | undefined {
+function mismatch(expected: Announced, received: number, hash: StreamingSha256 | undefined): string | undefined {
   if (expected.size !== undefined && received !== expected.size) {
     return `${received} bytes arrived but the server announced ${expected.size}`;
   }
@@ -261,7 +261,7 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
       const expected: CacheMeta = { size: info.size, etag: info.etag, sha256: info.sha256 };
       await cache.writeMeta(key, expected);
 
-      const hash = info.sha256 ? new Sha256() : undefined;
+      const hash = info.sha256 ? createSha256() : undefined;
       if (hash && offset > 0) await drain(partial!.stream(), (chunk) => void hash.update(chunk));
       const writer = (await cache.append(key, offset)).getWriter();
       let loaded = offset;
@@ -344,7 +344,7 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
     const got = await get(name, url, 0);
     if (got.absent !== undefined) return undefined;
     const { res, info } = got;
-    const hash = info.sha256 ? new Sha256() : undefined;
+    const hash = info.sha256 ? createSha256() : undefined;
     let loaded = 0;
     let checked = false;
     const verify = () => {

@@ -74,6 +74,7 @@ const BY_CODE = new Map<string, ErrorClass>([
   ["NO_WEBGPU", NoWebGPUError],
   ["DEVICE_LOST", DeviceLostError],
   ["ABORTED", AbortedError],
+  ["THREAD_FAILED", errors.ThreadError],
 ]);
 
 function classOf(sent: SentError): ErrorClass {

@@ -1,15 +1,18 @@
 // The package as a user gets it: `npm pack`, then `npm install` of the tarball into a new
-// project in a temporary folder outside this repository (its dependencies from the
-// registry), and there: the CLI on the bundled demo model, a Node ESM script (in process
-// and through the worker engine), a CommonJS require, the type checks, a Deno script,
-// and a default vite app built and served by vite and run in headless Chromium through
-// the worker engine (WASM, then WebGPU on SwiftShader), its DOM checked and screenshotted
-// to tests/out/. Every answer must be the one the demo model gives in this process.
+// project in a temporary folder outside this repository (its dependencies from npm's
+// cache, which `npm ci` filled, else the registry), and there: the README's quick start
+// (the CLI on the bundled demo model, its script in Node and Deno), a Node ESM script (in
+// process and through the worker engine), a CommonJS require, the type checks (wrong
+// calls must not compile), a Deno script, and a default vite app built and served by vite
+// and run in headless Chromium through the worker engine (WASM, then WebGPU on
+// SwiftShader), its DOM checked and screenshotted to tests/out/. Every answer must be the
+// one the demo model gives in this process.
 //
-// Slow by nature (an npm install, a vite build, Chromium): it runs when PACKAGE_TEST=1
-// (after `npm run build`), e.g. `PACKAGE_TEST=1 npx vitest run tests/consumer/package.test.ts`.
+// Part of `npm test` (about 30 s of CPU: the npm install, four type checks, a vite build,
+// Chromium). It packs the dist/ that is there (`npm run build` first; `npm test` does);
+// PACKAGE_TEST=0 skips it, e.g. offline with an empty npm cache.
 import { spawn } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Browser } from "puppeteer-core";
@@ -19,11 +22,15 @@ import { DENO } from "../harness/deno.js";
 import { nodeWasmReference, onNodeWasm, SHAPES } from "../examples/reference.js";
 import { run, typeCheck, writeProject } from "./project.js";
 
-const ENABLED = process.env.PACKAGE_TEST === "1";
+const ENABLED = process.env.PACKAGE_TEST !== "0";
 /** The repository's versions of the consumer's own tools, so npm finds them in its cache. */
 const version = (name: string) => (JSON.parse(readFileSync(`node_modules/${name}/package.json`, "utf8")) as { version: string }).version;
 
 let dir: string;
+/** The demo image in the installed package, from the project's folder (as the README's quick start names it). */
+const SHAPES_IN_PACKAGE = "node_modules/paligemma-edge/examples/assets/shapes.png";
+/** A home of the test's own: the CLI's marker and any download cache go there, not into the user's. */
+let home: { HOME: string; XDG_CACHE_HOME: undefined };
 let want: { caption: string; detect: { label: string; box: { x0: number; y0: number; x1: number; y1: number } }[] };
 
 beforeAll(async () => {
@@ -34,9 +41,13 @@ beforeAll(async () => {
   ]);
   want = { caption: caption.text, detect };
   const root = mkdtempSync(join(tmpdir(), "pg-consumer-"));
-  const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", root], process.cwd());
+  if (!existsSync("dist/index.js")) throw new Error("no dist/: npm run build first");
+  // --ignore-scripts: dist/ is built (npm test's pretest); prepack would build it once more.
+  const { stdout } = await run("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", root], process.cwd());
   const tarball = join(root, (JSON.parse(stdout) as { filename: string }[])[0].filename);
   dir = join(root, "app");
+  home = { HOME: join(root, "home"), XDG_CACHE_HOME: undefined };
+  mkdirSync(home.HOME);
   writeProject(dir, {
     "paligemma-edge": `file:${tarball}`,
     typescript: version("typescript"),
@@ -52,11 +63,26 @@ afterAll(() => {
 });
 
 describe.skipIf(!ENABLED)("the packed package in a new project", () => {
-  it("the CLI answers from the bundled demo model, its note on stderr", async () => {
-    const image = join(dir, "node_modules/paligemma-edge/examples/assets/shapes.png");
-    const { stdout, stderr } = await run(join(dir, "node_modules/.bin/paligemma-edge"), ["caption", image, "--device", "wasm"], dir);
-    expect(stdout).toBe(want.caption + "\n");
-    expect(stderr).toContain("the bundled demo model");
+  it("the README's quick start: the script in Node and Deno, and what it says the CLI prints", async () => {
+    const readme = readFileSync("README.md", "utf8");
+    const script = /## Quick start[^]*?```js\n([^]*?)```/.exec(readme)?.[1];
+    expect(script, "README.md's quick start has a js block").toBeDefined();
+    writeFileSync(join(dir, "caption.mjs"), script!);
+    expect((await run(process.execPath, ["caption.mjs"], dir, home)).stdout).toBe(want.caption + "\n");
+    expect((await run(DENO, ["run", "--no-prompt", "--no-lock", "--allow-read", "--allow-env", "caption.mjs"], dir, home)).stdout).toBe(want.caption + "\n");
+    expect(readme).toContain(`npx paligemma-edge caption ${SHAPES_IN_PACKAGE}\n\`\`\`\n\nprints \`${want.caption}\``);
+  });
+
+  it("the CLI answers from the bundled demo model, its note once, nothing of Dawn's probing", async () => {
+    const image = SHAPES_IN_PACKAGE;
+    // As a user's shell runs it: no XDG_RUNTIME_DIR, every installed Vulkan driver, device auto.
+    const env = { ...home, XDG_RUNTIME_DIR: undefined, VK_ICD_FILENAMES: undefined, VK_DRIVER_FILES: undefined };
+    const cli = (...args: string[]) => run(join(dir, "node_modules/.bin/paligemma-edge"), ["caption", image, ...args], dir, env);
+    const [first, second, quiet] = [await cli(), await cli(), await cli("--quiet")];
+    for (const r of [first, second, quiet]) expect(r.stdout).toBe(want.caption + "\n");
+    expect(first.stderr).toMatch(/^note: the bundled demo model[^]*\nloaded model\.safetensors \([\d./]+ MB\)\nmodel loaded on \w+ in [\d.]+ s\ncaption took [\d.]+ s\n$/);
+    expect(second.stderr).toMatch(/^loaded model\.safetensors \([\d./]+ MB\)\nmodel loaded on \w+ in [\d.]+ s\ncaption took [\d.]+ s\n$/);
+    expect(quiet.stderr).toBe("");
   });
 
   it("a Node ESM script, in process and in a worker thread, and a CommonJS require", async () => {
@@ -66,14 +92,27 @@ describe.skipIf(!ENABLED)("the packed package in a new project", () => {
     expect(cjs).toEqual({ caption: want.caption });
   });
 
-  it("a Deno script", async () => {
-    const { stdout } = await run(DENO, ["run", "--no-prompt", "--no-lock", "--allow-read", "--allow-env", "deno.ts"], dir);
-    expect(JSON.parse(stdout)).toEqual({ caption: want.caption });
+  it("a Deno script, with the permissions the README names", async () => {
+    const flags = ["--allow-read", "--allow-env", "--allow-net", "--allow-write", "--allow-sys=homedir,hostname"];
+    const { stdout } = await run(DENO, ["run", "--no-prompt", "--no-lock", ...flags, "deno.ts"], dir, home);
+    expect(JSON.parse(stdout)).toEqual({ caption: want.caption, hub: "LoadError LOAD_FAILED" });
   });
 
-  it("type-checks under Node-only, DOM, bundler and Deno settings", async () => {
-    await typeCheck(dir, join(dir, "node_modules/typescript/bin/tsc"), DENO);
-  });
+  it("type-checks under Node-only, DOM, bundler and Deno settings, with wrong calls rejected", async () => {
+    const tsc = join(dir, "node_modules/typescript/bin/tsc");
+    await typeCheck(dir, tsc, DENO);
+    // The check can fail: with one @ts-expect-error dropped, the wrong call it marks does not compile.
+    const file = join(dir, "types/common.ts");
+    const source = readFileSync(file, "utf8");
+    writeFileSync(file, source.replace("// @ts-expect-error a number is not an image\n", ""));
+    try {
+      await expect(run(process.execPath, [tsc, "-p", "tsconfig.node.json"], dir)).rejects.toThrow(
+        /Argument of type 'number' is not assignable to parameter of type 'ImageInput'/,
+      );
+    } finally {
+      writeFileSync(file, source);
+    }
+  }, 300_000);
 
   describe("a default vite app in Chromium, through the worker engine", () => {
     let browser: Browser;
@@ -126,7 +165,7 @@ describe.skipIf(!ENABLED)("the packed package in a new project", () => {
       expect(boxes).toEqual(want.detect.map(({ label, box: b }) => `${label} ${b.x0} ${b.y0} ${b.x1} ${b.y1}`));
       expect(boxes.length).toBeGreaterThan(0);
       expect(await text("folder")).toBe(want.caption);
-      expect(await text("missing")).toMatch(/^LOAD_FAILED: tokenizer\.json in http:.*\/no-such-model\/ got an HTML page, not JSON: is the URL right\?/);
+      expect(await text("missing")).toMatch(/^LoadError LOAD_FAILED: tokenizer\.json in http:.*\/no-such-model\/ got an HTML page, not JSON: is the URL right\?/);
       await page.screenshot({ path: "tests/out/consumer-vite-wasm.png" });
     });
 

@@ -1,7 +1,6 @@
 // The consumer project (tests/consumer/project): what a user of the installed package
 // writes, copied into a temporary folder outside this repository, and the checks run
-// there. types.test.ts runs the type checks against this checkout's build;
-// package.test.ts installs the packed tarball and runs everything.
+// there (package.test.ts, which installs the packed tarball).
 import { execFile } from "node:child_process";
 import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -16,8 +15,13 @@ export function writeProject(dir: string, dependencies: Record<string, string> =
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module", dependencies }, null, 2));
 }
 
-/** Runs `file args` in `cwd`; rejects with everything it printed when it fails. */
-export async function run(file: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string }> {
+/** Runs `file args` in `cwd` (`env` entries that are undefined unset); rejects with everything it printed when it fails. */
+export async function run(
+  file: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string | undefined> = {},
+): Promise<{ stdout: string; stderr: string }> {
   try {
     return await promisify(execFile)(file, args, { cwd, encoding: "utf8", env: { ...process.env, NO_COLOR: "1", ...env }, maxBuffer: 64 << 20 });
   } catch (e) {

@@ -13,10 +13,20 @@ import { DEMO_MODEL, onNodeWasm, SHAPES, SHAPES_PNG } from "./reference.js";
 
 const run = promisify(execFile);
 
-/** Runs the built CLI; resolves with its exit code and output, whatever the code. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** A new cache folder: the CLI notes there that it showed the demo model's note. */
+const freshCache = () => mkdtempSync(join(tmpdir(), "pg-cli-cache-"));
+
+/**
+ * Runs the built CLI, by default as a user who never ran it (a new cache folder); resolves
+ * with its exit code and output, whatever the code. `env` entries that are undefined are unset.
+ */
+async function cli(...args: (string | Record<string, string | undefined>)[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: Record<string, string | undefined> = { ...process.env, XDG_CACHE_HOME: freshCache() };
+  for (const a of args) if (typeof a === "object") Object.assign(env, a);
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  const argv = args.filter((a): a is string => typeof a === "string");
   try {
-    const { stdout, stderr } = await run(process.execPath, ["dist/cli.js", ...args], { encoding: "utf8" });
+    const { stdout, stderr } = await run(process.execPath, ["dist/cli.js", ...argv], { encoding: "utf8", env });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const { code, stdout, stderr } = e as { code: number; stdout: string; stderr: string };
@@ -71,6 +81,34 @@ describe("paligemma-edge CLI", () => {
     expect(r.stderr).toContain("HF_TOKEN");
     const mb = (statSync(`${DEMO_MODEL}/model.safetensors`).size / 2 ** 20).toFixed(1);
     expect(r.stderr).toContain(`loaded model.safetensors (${mb}/${mb} MB)`); // the progress line, off a terminal
+  });
+
+  it("shows the demo model's note once per user; --quiet drops notes, progress and timings", async () => {
+    const XDG_CACHE_HOME = freshCache();
+    const [first, second, quiet] = [
+      await cli("caption", SHAPES_PNG, "--device", "wasm", { XDG_CACHE_HOME }),
+      await cli("caption", SHAPES_PNG, "--device", "wasm", { XDG_CACHE_HOME }),
+      await cli("caption", SHAPES_PNG, "--device", "wasm", "--quiet"),
+    ];
+    for (const r of [first, second, quiet]) expect([r.code, r.stdout]).toEqual([0, api.caption.text + "\n"]);
+    expect(first.stderr).toContain("note: the bundled demo model");
+    expect(second.stderr).not.toContain("demo model");
+    expect(second.stderr).toContain("model loaded on wasm");
+    expect(quiet.stderr).toBe("");
+  });
+
+  it("prints nothing of Dawn's adapter probing on --device auto, as a user's shell runs it", async () => {
+    // No XDG_RUNTIME_DIR (ssh, containers, CI) and every installed Vulkan driver (here Mesa's
+    // lavapipe, which Dawn turns down with a warning, and on a desktop the real GPU's).
+    const r = await cli("caption", SHAPES_PNG, { XDG_RUNTIME_DIR: undefined, VK_ICD_FILENAMES: undefined, VK_DRIVER_FILES: undefined });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/XDG_RUNTIME_DIR|Warning|Vulkan|BackendType|dawn/i);
+    expect(r.stderr).toMatch(/^note: the bundled demo model[^]*\nmodel loaded on (wasm|webgpu) in [\d.]+ s\ncaption took [\d.]+ s\n$/);
+  });
+
+  it("says a --model folder that is not there does not exist", async () => {
+    const r = await cli("caption", SHAPES_PNG, "--model", "./no-such-model", "--device", "wasm", "-q");
+    expect([r.code, r.stderr]).toEqual([1, `error: the model folder ./no-such-model does not exist (${join(process.cwd(), "no-such-model")})\n`]);
   });
 
   it("detect prints the API's boxes, and --out draws exactly them onto the image", async () => {

@@ -3,6 +3,7 @@ import { PaliGemmaError } from "../../errors.js";
 
 /** The GPU device stopped working: in practice almost always memory exhaustion. */
 export class DeviceLostError extends PaliGemmaError {
+  override readonly name: string = "DeviceLostError";
   constructor(reason: string) {
     super(
       "DEVICE_LOST",
@@ -13,6 +14,7 @@ export class DeviceLostError extends PaliGemmaError {
 
 /** A buffer could not be allocated, or is larger than this device can bind. */
 export class GPUOutOfMemoryError extends PaliGemmaError {
+  override readonly name: string = "GPUOutOfMemoryError";
   constructor(what: string, bytes: number, detail: string) {
     super(
       "OUT_OF_MEMORY",

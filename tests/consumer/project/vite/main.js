@@ -24,7 +24,7 @@ try {
     const folder = await PaliGemma.load(new URL("/demo/", location.href), { device: "wasm" });
     $("folder").textContent = (await folder.caption(demoImage.href, { maxNewTokens })).text;
     folder.dispose();
-    await PaliGemma.load(new URL("/no-such-model/", location.href), { device: "wasm" }).catch((e) => ($("missing").textContent = `${e.code}: ${e.message}`));
+    await PaliGemma.load(new URL("/no-such-model/", location.href), { device: "wasm" }).catch((e) => ($("missing").textContent = `${e.name} ${e.code}: ${e.message}`));
   }
   pg.dispose();
   document.body.dataset.state = "done";
