@@ -36,7 +36,7 @@ export type { RawImage } from "./image/raw-image.js";
 // Model sources.
 export { hubFiles } from "./weights/hub.js";
 export type { ModelSource, ModelFiles, ModelFile, FileContent, FetchOptions } from "./weights/files.js";
-export type { LoadProgress } from "./weights/checkpoint.js";
+export type { LoadProgress, LoadStage } from "./weights/progress.js";
 
 // Errors: every one a PaliGemmaError with a `code`.
 export * from "./errors.js";

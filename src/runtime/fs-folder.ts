@@ -14,8 +14,10 @@ const inside = (path: string, folder: string) => path.startsWith(folder.endsWith
 
 export function folderFiles(folder: string): ModelFiles {
   let real: Promise<string> | undefined;
-  return {
+  const files: ModelFiles = {
     where: folder,
+    // Opening a file here only checks and stats it.
+    size: async (name) => (await files.open(name))?.size ?? null,
     async open(name) {
       real ??= realpath(folder).catch(() => folder);
       const root = await real;
@@ -28,4 +30,5 @@ export function folderFiles(folder: string): ModelFiles {
       return localFile(target);
     },
   };
+  return files;
 }
