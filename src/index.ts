@@ -35,6 +35,8 @@ export type { RawImage } from "./image/raw-image.js";
 
 // Model sources.
 export { hubFiles } from "./weights/hub.js";
+export type { CachedModel, CacheOptions } from "./weights/cache-manager.js";
+export type { ModelCache, CachedKey, CacheMeta } from "./weights/cache.js";
 export type { ModelSource, ModelFiles, ModelFile, FileContent, FetchOptions } from "./weights/files.js";
 export type { LoadProgress, LoadStage } from "./weights/progress.js";
 

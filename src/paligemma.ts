@@ -18,6 +18,7 @@ import { loadTokenizer, type Tokenizer } from "./tokenizer/index.js";
 import type { MemoryReport } from "./model/memory-plan.js";
 import type { CheckpointOptions } from "./weights/checkpoint.js";
 import { type FetchOptions, type FileContent, missingFile, type ModelSource, resolveSource, readJson, readText } from "./weights/files.js";
+import { modelCache } from "./weights/cache-manager.js";
 import { trackerOf, untracked, withTracker } from "./weights/progress.js";
 import type { GPUSource } from "./web-types.js";
 import { createWorkerEngine, type PaliGemmaEngine, type WorkerLike } from "./worker/engine.js";
@@ -77,6 +78,13 @@ export class PaliGemma {
     readonly processor: PaliGemmaProcessor,
     private readonly maskDecoderSource: () => Promise<Uint8Array | undefined>,
   ) {}
+
+  /**
+   * The hub download cache: `list()` what it holds (repo, revision, files, bytes, where),
+   * `has(repo, { revision })` whether a load would download nothing, `delete(repo, { revision })`.
+   * Each takes `cache` (a folder or ModelCache) to manage another than the default.
+   */
+  static readonly cache = modelCache;
 
   /** The device the model runs on. */
   get device(): string {

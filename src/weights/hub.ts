@@ -49,7 +49,7 @@ const inFlight = new Map<string, Promise<boolean>>();
 /** The hub's rule for repository ids (huggingface_hub's validate_repo_id). */
 const REPO_ID = /^(?:\w(?:[\w.-]*\w)?\/)?\w(?:[\w.-]*\w)?$/;
 
-function checkRepoId(repoId: string): void {
+export function checkRepoId(repoId: string): void {
   if (typeof repoId !== "string" || !REPO_ID.test(repoId) || /--|\.\./.test(repoId) || repoId.length > 96) {
     throw new LoadError(
       `${JSON.stringify(repoId)} is not a Hugging Face repository id: expected "owner/name" of letters, digits, "-", "_" and ".", ` +
@@ -59,7 +59,7 @@ function checkRepoId(repoId: string): void {
 }
 
 /** A branch or tag name by git's rules (git check-ref-format), which commit ids meet too. */
-function checkRevision(revision: string): void {
+export function checkRevision(revision: string): void {
   const bad = /[\x00-\x20\x7f~^:?*[\\]|\.\.|@\{|\/\/|^\/|\/$|\.$|\.lock(?:\/|$)|(?:^|\/)\./;
   if (typeof revision !== "string" || revision === "" || revision === "@" || bad.test(revision)) {
     throw new LoadError(
@@ -135,7 +135,7 @@ async function drain(stream: ReadableStream<Uint8Array>, each: (chunk: Uint8Arra
   }
 }
 
-function pickCache(option: FetchOptions["cache"]): ModelCache | undefined {
+export function pickCache(option: FetchOptions["cache"]): ModelCache | undefined {
   if (option === false) return undefined;
   if (typeof option === "object") return option;
   if (runtime) return runtime.folderCache(option);

@@ -52,12 +52,12 @@ export class LoadTracker {
   constructor(private readonly listener: ((p: LoadProgress) => void) | undefined) {}
 
   /**
-   * Learns the sizes of the files a load will read, before reading any, where `files`
-   * can tell them without a request (ModelFiles.size): `extra` beside the checkpoint's,
-   * and the weights files the index lists.
+   * Notes the files a load will read (`extra` beside the checkpoint's, and the weights
+   * files the index lists) with their sizes, before reading any, where `files` can tell
+   * them without a request (ModelFiles.size); the others are learned as they are opened.
    */
   async plan(files: ModelFiles, extra: string[]): Promise<void> {
-    if (!this.listener || !files.size) return;
+    if (!this.listener) return;
     await this.expect(files, [...extra, ...CHECKPOINT_FILES]);
     const index = this.files.get("model.safetensors.index.json");
     if (!index) return this.weights(files, ["model.safetensors"]);
