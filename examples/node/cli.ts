@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import encodePng, { init as initPngEncoder } from "@jsquash/png/encode.js";
 import { decodeImage, PaliGemma, PaliGemmaError, prompts, type Detection, type Segmentation } from "../../src/runtime/node.js";
+import { CACHE_USAGE, cacheCommand } from "./cache-command.js";
 import { drawResults, labelColours } from "./draw.js";
 import { progressBar } from "./progress.js";
 
@@ -40,7 +41,9 @@ options:
   --max-tokens N     most new tokens (default 64)
   --json             print the result as JSON
   --out FILE.png     detect/segment: draw boxes and masks onto the image
-  -h, --help         this text`;
+  -h, --help         this text
+
+${CACHE_USAGE}`;
 
 class UsageError extends Error {}
 
@@ -135,6 +138,7 @@ function toJson(value: unknown): string {
 async function main(argv: string[]): Promise<number> {
   let cli: Cli | undefined;
   try {
+    if (argv[0] === "cache") return await cacheCommand(argv.slice(1), (message) => new UsageError(message));
     cli = parse(argv);
   } catch (e) {
     if (!(e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))) throw e;

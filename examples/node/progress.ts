@@ -8,6 +8,7 @@ const MB = 1024 * 1024;
 const WIDTH = 30;
 
 const mb = (n: number) => (n / MB).toFixed(1);
+const kb = (n: number) => (n / 1024).toFixed(1);
 
 export function progressBar(stream: NodeJS.WriteStream = process.stderr): (p: LoadProgress) => void {
   let current = "";
@@ -18,7 +19,9 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): (p: Lo
       return;
     }
     const done = total !== undefined && loaded >= total;
-    const size = total === undefined ? `${mb(loaded)} MB` : `${mb(loaded)}/${mb(total)} MB`;
+    // Small files (config.json) in kB: "0.0/0.0 MB" would say nothing.
+    const [unit, f] = (total ?? loaded) < MB ? ["kB", kb] : ["MB", mb];
+    const size = total === undefined ? `${f(loaded)} ${unit}` : `${f(loaded)}/${f(total)} ${unit}`;
     if (!stream.isTTY) {
       if (done && stage === "read") stream.write(`loaded ${file} (${size})\n`);
       return;

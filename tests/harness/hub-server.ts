@@ -2,11 +2,21 @@
 // (`/<repo>/resolve/<revision>/<file>`): Content-Length, sha256 ETags on .safetensors as
 // the hub gives for LFS files, Range requests, and the hub's EntryNotFound 404. It logs
 // each request, and can send weights slowly so that a test can stop a download midway.
+// For browser tests it also serves, from the same origin (no CORS), the built SDK at
+// `/dist/` with the image codecs it imports, and a page at `/` that puts it at `window.sdk`.
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
+import { extname, join, resolve, sep } from "node:path";
+
+const DIST = resolve("dist");
+const CODECS = resolve("node_modules/@jsquash");
+// dist/index.js imports the codecs by package name: the import map says where they are.
+const PAGE = `<!doctype html><title>hub</title>
+<script type="importmap">{ "imports": { "@jsquash/": "/node_modules/@jsquash/" } }</script>
+<script type="module">window.sdk = await import("/dist/index.js");</script>`;
+const TYPES: Record<string, string> = { ".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
 
 export interface HubServer {
   endpoint: string;
@@ -21,7 +31,15 @@ export async function hubServer(folder: string, repo: string, opts: { slow?: boo
   const requests: HubServer["requests"] = [];
   const prefix = new RegExp(`^/${repo}/resolve/[^/]+/(.+)$`);
   const server = createServer((req, res) => {
-    const name = decodeURIComponent(prefix.exec(new URL(req.url!, "http://x").pathname)?.[1] ?? "");
+    const pathname = new URL(req.url!, "http://x").pathname;
+    if (pathname === "/") return void res.writeHead(200, { "content-type": "text/html" }).end(PAGE);
+    for (const [at, root] of [["/dist/", DIST], ["/node_modules/@jsquash/", CODECS]]) {
+      const path = resolve(root, "." + decodeURIComponent(pathname.slice(at.length - 1)));
+      if (pathname.startsWith(at) && path.startsWith(root + sep) && existsSync(path) && statSync(path).isFile()) {
+        return void res.writeHead(200, { "content-type": TYPES[extname(path)] ?? "application/octet-stream" }).end(readFileSync(path));
+      }
+    }
+    const name = decodeURIComponent(prefix.exec(pathname)?.[1] ?? "");
     requests.push({ file: name, range: req.headers.range });
     const body = files.get(name);
     if (!body) return void res.writeHead(404, { "x-error-code": "EntryNotFound" }).end();
