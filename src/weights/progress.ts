@@ -112,6 +112,7 @@ export class LoadTracker {
   /** The loader is done with `name` (it may stop before trailing bytes it does not need). */
   readDone(name: string): void {
     const f = this.file(name);
+    // A file whose size no one said (a body without Content-Length) is as long as what was read.
     if (f.size === undefined) f.size = f.loaded;
     f.loaded = f.size;
     this.emit("read", name, f.size, f.size);
@@ -140,6 +141,10 @@ export class LoadTracker {
           n += chunk.length;
           this.read(name, n);
           out.enqueue(chunk);
+        },
+        // Read to its end: its last event (rate-limited away, or with no total to tell it was the last).
+        flush: () => {
+          if (this.files.get(name)?.size === undefined || this.files.get(name)!.size === n) this.readDone(name);
         },
       }),
     );

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { AbortedError, PaliGemma, type LoadProgress } from "../../src/runtime/node.js";
 import { DEMO_MODEL, SHAPES_PNG } from "../examples/reference.js";
 import { hubServer } from "../harness/hub-server.js";
-import { fileServer, type LocalServer } from "../robustness/small-model.js";
+import { fileServer, localServer, type LocalServer } from "../robustness/small-model.js";
 
 /** The files a load of the demo model reads, and their bytes. */
 const READ = ["config.json", "model.safetensors", "tokenizer.json"];
@@ -96,6 +96,23 @@ describe("load progress", () => {
       expect(tokens).toEqual(folderTokens);
       expect(events[0].overall.total).toBeUndefined(); // nothing is asked before it is needed
       expect(events.some((e) => e.stage === "download")).toBe(false);
+    });
+
+    test("a server that sends no Content-Length: each file's size is what was read, the total at the end", async () => {
+      const chunked = await localServer((req, res) => {
+        const name = new URL(req.url!, "http://x").pathname.replace(/^\/model\//, "");
+        if (!READ.includes(name)) return void res.writeHead(404).end();
+        res.writeHead(200); // no Content-Length: the body is chunked
+        res.end(readFileSync(join(DEMO_MODEL, name)));
+      });
+      try {
+        const { events, tokens } = await load(`${chunked.origin}/model/`);
+        expectWellFormed(events);
+        expect(tokens).toEqual(folderTokens);
+        expect(events.filter((e) => e.stage === "read" && e.total === undefined).length).toBeGreaterThan(0);
+      } finally {
+        await chunked.close();
+      }
     });
 
     test("a hub download: download before read per file; from the cache, totals up front and no download", async () => {
