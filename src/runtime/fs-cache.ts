@@ -33,6 +33,19 @@ function running(pid: number): boolean {
   }
 }
 
+/** A lock written by a process that could not read the host's name. */
+const SOME_HOST = "localhost";
+
+/**
+ * This host's name, for lock files. Deno reads it only with --allow-sys=hostname, and would
+ * prompt for it on a terminal: without that permission, SOME_HOST.
+ */
+function host(): string {
+  const deno = (globalThis as { Deno?: { permissions: { querySync(d: { name: "sys"; kind: "hostname" }): { state: string } } } }).Deno;
+  if (deno && deno.permissions.querySync({ name: "sys", kind: "hostname" }).state !== "granted") return SOME_HOST;
+  return hostname();
+}
+
 export function folderCache(folder: string = defaultCacheFolder()): ModelCache {
   const path = (key: string) => join(folder, ...key.split("/"));
   const partial = (key: string) => `${path(key)}.partial`;
@@ -78,7 +91,7 @@ export function folderCache(folder: string = defaultCacheFolder()): ModelCache {
       await Promise.all([path(key), partial(key), meta(key)].map((p) => rm(p, { force: true })));
     },
     async lock(key) {
-      const me = `${process.pid} ${hostname()}`;
+      const me = `${process.pid} ${host()}`;
       for (;;) {
         await mkdir(dirname(path(key)), { recursive: true });
         try {
@@ -89,9 +102,10 @@ export function folderCache(folder: string = defaultCacheFolder()): ModelCache {
           if ((e as NodeJS.ErrnoException).code === "ENOENT") continue;
           if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
         }
-        const [pid, host] = (await readFile(lock(key), "utf8").catch(() => "")).split(" ");
+        const [pid, holder] = (await readFile(lock(key), "utf8").catch(() => "")).split(" ");
         // The lock of a process of this host that died is taken over; any other is respected.
-        if (host !== hostname() || running(Number(pid))) return undefined;
+        // SOME_HOST's too: its process ran here as far as anyone can tell.
+        if ((holder !== host() && holder !== SOME_HOST) || running(Number(pid))) return undefined;
         await rm(lock(key), { force: true });
       }
     },

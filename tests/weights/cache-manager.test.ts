@@ -1,7 +1,8 @@
 // Issue 18, item 7: PaliGemma.cache lists, checks and deletes what hub loads downloaded,
 // here in a folder cache filled by real loads from a local hub. A delete never runs
 // while a download holds a file's lock (this process's, or another live process's),
-// and takes over the lock of a process that died.
+// and takes over the lock of a process that died. Deno runs the same folder cache (without
+// --allow-sys: its locks name no host rather than prompt for it).
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
@@ -9,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { CacheBusyError, InputError, LoadError, PaliGemma } from "../../src/runtime/node.js";
 import { DEMO_MODEL } from "../examples/reference.js";
+import { runDeno } from "../harness/deno.js";
 import { hubServer, type HubServer } from "../harness/hub-server.js";
 
 const FILES = ["config.json", "model.safetensors", "tokenizer.json"].map((name) => ({ name, size: statSync(join(DEMO_MODEL, name)).size }));
@@ -116,5 +118,20 @@ describe("PaliGemma.cache", () => {
     await expect(PaliGemma.cache.delete("test/demo", { cache, revision: ".." })).rejects.toThrow(/is not a branch, tag or commit name/);
     const noList = { where: "a cache without list()", readMeta: async () => undefined } as never;
     await expect(PaliGemma.cache.list({ cache: noList })).rejects.toThrow(InputError);
+  });
+
+  test("Deno: a load fills the folder cache, and list / has / delete work there as in Node", { timeout: 60_000 }, async () => {
+    if (!existsSync("dist/node.js")) throw new Error("no dist/node.js: run npm run build first");
+    const folder = mkdtempSync(join(tmpdir(), "pg-cache-deno-"));
+    const out = await runDeno("tests/runtime/deno/cache.js", {
+      input: JSON.stringify({ cache: folder, endpoint: hub.endpoint }),
+      flags: ["--allow-read", `--allow-write=${folder}`, "--allow-net=127.0.0.1", "--allow-env"],
+    });
+    const run = JSON.parse(out);
+    expect(run.listed).toEqual([
+      { repo: "test/demo", revision: "main", files: FILES, partialBytes: 0, size: BYTES, complete: true, location: join(folder, "test", "demo", "main") },
+    ]);
+    expect([run.has, run.removed, run.after]).toEqual([true, ["main"], []]);
+    expect(readdirSync(folder)).toEqual([]);
   });
 });
