@@ -117,7 +117,7 @@ function guarded(files: ModelFiles, signal: AbortSignal | undefined, tracker: Lo
       return { size: file.size, stream: () => tracker.counted(name, abortableBody(file.stream(), signal)) };
     },
   };
-  if (files.size) wrapped.size = (name) => files.size!(checkFileName(name, files.where));
+  if (files.size) wrapped.size = async (name) => files.size!(checkFileName(name, files.where));
   guards.set(wrapped, { signal, tracker });
   // The wrapper answers for the same files: what their server said (HTML pages) carries over.
   const html = htmlAnswers.get(files);
