@@ -38,6 +38,13 @@ export class LoadError extends PaliGemmaError {
   }
 }
 
+/** A cache entry could not be deleted: another load (process, tab or this one) is downloading into it. */
+export class CacheBusyError extends PaliGemmaError {
+  constructor(message: string) {
+    super("CACHE_BUSY", message);
+  }
+}
+
 /** The hub refused a download (HTTP 401/403): a gated or private repository and no token, or one without access. */
 export class AuthError extends LoadError {
   override readonly name: string = "AuthError";

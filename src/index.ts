@@ -35,8 +35,10 @@ export type { RawImage } from "./image/raw-image.js";
 
 // Model sources.
 export { hubFiles } from "./weights/hub.js";
+export type { CachedModel, CacheOptions } from "./weights/cache-manager.js";
+export type { ModelCache, CachedKey, CacheMeta } from "./weights/cache.js";
 export type { ModelSource, ModelFiles, ModelFile, FileContent, FetchOptions } from "./weights/files.js";
-export type { LoadProgress } from "./weights/checkpoint.js";
+export type { LoadProgress, LoadStage } from "./weights/progress.js";
 
 // Errors: every one a PaliGemmaError with a `code`.
 export * from "./errors.js";

@@ -18,6 +18,8 @@ import { loadTokenizer, type Tokenizer } from "./tokenizer/index.js";
 import type { MemoryReport } from "./model/memory-plan.js";
 import type { CheckpointOptions } from "./weights/checkpoint.js";
 import { type FetchOptions, type FileContent, missingFile, type ModelSource, resolveSource, readJson, readText } from "./weights/files.js";
+import { modelCache } from "./weights/cache-manager.js";
+import { trackerOf, untracked, withTracker } from "./weights/progress.js";
 import type { GPUSource } from "./web-types.js";
 import { createWorkerEngine, type PaliGemmaEngine, type WorkerLike } from "./worker/engine.js";
 
@@ -77,6 +79,13 @@ export class PaliGemma {
     private readonly maskDecoderSource: () => Promise<Uint8Array | undefined>,
   ) {}
 
+  /**
+   * The hub download cache: `list()` what it holds (repo, revision, files, bytes, where),
+   * `has(repo, { revision })` whether a load would download nothing, `delete(repo, { revision })`.
+   * Each takes `cache` (a folder or ModelCache) to manage another than the default.
+   */
+  static readonly cache = modelCache;
+
   /** The device the model runs on. */
   get device(): string {
     return this.model.backend.name;
@@ -86,11 +95,14 @@ export class PaliGemma {
   static load(source: ModelSource, opts?: PaliGemmaLoadOptions & { worker?: false }): Promise<PaliGemma>;
   static async load(source: ModelSource, opts: PaliGemmaLoadOptions = {}): Promise<PaliGemma | PaliGemmaEngine> {
     if (opts.worker) return createWorkerEngine(source, opts);
-    const files = resolveSource(source, opts);
+    const { tracker } = trackerOf(opts);
+    const tracked = withTracker(opts, tracker);
+    const files = resolveSource(source, tracked);
+    await tracker.plan(files, ["tokenizer.json", "preprocessor_config.json"]);
     const tokenizerJson = await readText(files, "tokenizer.json");
     if (tokenizerJson === undefined) throw missingFile(files, "tokenizer.json");
     const tokenizer = await loadTokenizer(tokenizerJson);
-    const model = await PaliGemmaForConditionalGeneration.load(files, opts);
+    const model = await PaliGemmaForConditionalGeneration.load(files, tracked);
     const v = model.config.vision;
     let normalization;
     try {
@@ -101,8 +113,8 @@ export class PaliGemma {
       throw e;
     }
     const processor = PaliGemmaProcessor(tokenizer, { numImageTokens: v.numPatches, imageSize: v.imageSize, normalization });
-    // Read at the first segment(), long after load: the load's signal no longer applies.
-    const later = { ...opts, signal: undefined };
+    // Read at the first segment(), long after load: the load's signal and progress no longer apply.
+    const later = { ...untracked(opts), signal: undefined };
     const maskSource = async () => {
       if (opts.maskDecoder !== undefined) {
         const f = await resolveSource({ "vae-oid.npz": opts.maskDecoder }, later).open("vae-oid.npz");
@@ -111,6 +123,7 @@ export class PaliGemma {
       const f = await resolveSource(source, later).open("vae-oid.npz");
       return f && new Uint8Array(await new Response(f.stream()).arrayBuffer());
     };
+    tracker.ready();
     return new PaliGemma(model, tokenizer, processor, maskSource);
   }
 

@@ -155,9 +155,10 @@ async function load() {
     pg = await PaliGemma.load(MODEL, {
       worker: true,
       device: DEVICE,
-      onProgress: ({ stage, file, loaded, total }) => {
-        $("progress").value = total ? loaded / total : 0;
-        $("status").textContent = `${stage} ${file}…`;
+      // The bar shows the whole load (every file once); the status line this file's stage.
+      onProgress: ({ stage, file, loaded, total, overall }) => {
+        if (overall.total) $("progress").value = overall.loaded / overall.total;
+        if (stage !== "ready") $("status").textContent = `${stage} ${file}${total ? ` ${Math.floor((100 * loaded) / total)}%` : ""}…`;
       },
     });
   } catch (e) {

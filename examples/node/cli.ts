@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import encodePng, { init as initPngEncoder } from "@jsquash/png/encode.js";
 import { decodeImage, PaliGemma, PaliGemmaError, prompts, type Detection, type Segmentation } from "../../src/runtime/node.js";
 import { defaultCacheFolder } from "../../src/runtime/fs-cache.js";
+import { CACHE_USAGE, cacheCommand } from "./cache-command.js";
 import { relayWithoutDawnWarnings } from "./dawn-warnings.js";
 import { drawResults, labelColours } from "./draw.js";
 import { progressBar } from "./progress.js";
@@ -43,7 +44,9 @@ options:
   --json             print the result as JSON
   --out FILE.png     detect/segment: draw boxes and masks onto the image
   -q, --quiet        no notes, progress or timings on stderr (errors still print)
-  -h, --help         this text`;
+  -h, --help         this text
+
+${CACHE_USAGE}`;
 
 class UsageError extends Error {}
 
@@ -154,6 +157,7 @@ function toJson(value: unknown): string {
 async function main(argv: string[]): Promise<number> {
   let cli: Cli | undefined;
   try {
+    if (argv[0] === "cache") return await cacheCommand(argv.slice(1), (message) => new UsageError(message));
     cli = parse(argv);
   } catch (e) {
     if (!(e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))) throw e;

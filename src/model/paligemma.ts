@@ -13,6 +13,7 @@ import type { PaliGemmaConfig } from "../config.js";
 import { DisposedError, InputError } from "../errors.js";
 import { type Checkpoint, type CheckpointOptions, loadCheckpoint } from "../weights/checkpoint.js";
 import { type FetchOptions, type ModelSource, resolveSource } from "../weights/files.js";
+import { trackerOf, withTracker } from "../weights/progress.js";
 import { PROJECTOR } from "../weights/names.js";
 import type { GPUSource } from "../web-types.js";
 import { gemmaLayers, gemmaLogits, type GemmaWeights, gemmaWeights } from "./gemma.js";
@@ -109,23 +110,28 @@ export class PaliGemmaForConditionalGeneration {
 
   /** Loads config.json + safetensors from a folder URL, a local path or a map of files. */
   static async load(source: ModelSource, opts: LoadOptions = {}): Promise<PaliGemmaForConditionalGeneration> {
-    const files = resolveSource(source, opts);
+    // PaliGemma.load passes its tracker in opts; called alone, this load reports its own progress.
+    const { tracker, own } = trackerOf(opts);
+    const files = resolveSource(source, withTracker(opts, tracker));
     layerWindows(undefined, opts.attention); // a bad option fails before anything loads
     const { backend, info } = opts.backend
       ? { backend: opts.backend, info: undefined }
       : await selectBackend(opts.device ?? "auto", opts.gpu, { threads: opts.threads });
     let ckpt: Checkpoint;
     try {
-      ckpt = await loadCheckpoint(files, backend, opts.onProgress, { dtype: opts.dtype, maxMemoryBytes: opts.maxMemoryBytes });
+      if (own) await tracker.plan(files, []);
+      ckpt = await loadCheckpoint(files, backend, tracker, { dtype: opts.dtype, maxMemoryBytes: opts.maxMemoryBytes });
     } catch (e) {
       if (!opts.backend) backend.dispose();
       throw e;
     }
-    return new PaliGemmaForConditionalGeneration(ckpt.config, backend, ckpt.tensors, {
+    const model = new PaliGemmaForConditionalGeneration(ckpt.config, backend, ckpt.tensors, {
       attention: opts.attention,
       backendInfo: info,
       memory: ckpt.memory,
     });
+    if (own) tracker.ready();
+    return model;
   }
 
   /**

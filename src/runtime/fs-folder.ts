@@ -22,8 +22,10 @@ async function folderRoot(folder: string): Promise<string> {
 
 export function folderFiles(folder: string): ModelFiles {
   let real: Promise<string> | undefined;
-  return {
+  const files: ModelFiles = {
     where: folder,
+    // Opening a file here only checks and stats it.
+    size: async (name) => (await files.open(name))?.size ?? null,
     async open(name) {
       real ??= folderRoot(folder);
       const root = await real;
@@ -36,4 +38,5 @@ export function folderFiles(folder: string): ModelFiles {
       return localFile(target);
     },
   };
+  return files;
 }

@@ -4,7 +4,8 @@ import { mkdir, open, readdir, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { InputError } from "../errors.js";
 import { type FetchOptions, type ModelSource, resolveSource } from "../weights/files.js";
-import { type OutputFolder, quantizeCheckpoint, type QuantizeOptions, type QuantizeResult } from "../weights/quantize-checkpoint.js";
+import { trackerOf, withTracker } from "../weights/progress.js";
+import { COPIED, type OutputFolder, quantizeCheckpoint, type QuantizeOptions, type QuantizeResult } from "../weights/quantize-checkpoint.js";
 
 export type { QuantizeOptions, QuantizeResult };
 
@@ -28,5 +29,10 @@ export async function quantize(source: ModelSource, dst: string, opts: QuantizeO
   await mkdir(dst, { recursive: true });
   const present = await readdir(dst);
   if (present.length) throw new InputError(`${dst} is not empty (${present.slice(0, 3).join(", ")}${present.length > 3 ? ", ..." : ""}): quantize writes into a new or empty folder`);
-  return quantizeCheckpoint(resolveSource(source, opts), folder(dst), opts);
+  const { tracker } = trackerOf(opts);
+  const files = resolveSource(source, withTracker(opts, tracker));
+  await tracker.plan(files, COPIED);
+  const result = await quantizeCheckpoint(files, folder(dst), opts);
+  tracker.ready();
+  return result;
 }

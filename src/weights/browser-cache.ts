@@ -2,8 +2,16 @@
 // folder cache is (`paligemma-edge/<owner>/<repo>/<revision>/<file>`, `.partial`,
 // `.meta.json`). Not the Cache API: its entries are whole responses that cannot be
 // appended to, so an interrupted multi-GB download could not resume.
+//
+// Tabs and workers of one origin share it: a download holds a Web Lock
+// (navigator.locks, `paligemma-edge:<key>`) for its file, so two never write one
+// `.partial`; the others wait for it, as processes wait on a folder cache's lock file.
+// Web Locks are in every browser that has createWritable, and are let go when a tab
+// closes. Without them (none known) there is no lock and two tabs may download one file
+// twice: createWritable's swap file keeps each write whole until close(), but their
+// resumes could interleave.
 
-import type { CacheMeta, ModelCache } from "./cache.js";
+import type { CachedKey, CacheMeta, ModelCache } from "./cache.js";
 import type { ModelFile } from "./files.js";
 
 const ROOT = "paligemma-edge";
@@ -53,7 +61,21 @@ export function opfsCache(): ModelCache | undefined {
     });
   }
 
-  return {
+  /** The folder `path` (parts under the root), undefined when it does not exist. */
+  async function folder(parts: string[]): Promise<FileSystemDirectoryHandle | undefined> {
+    try {
+      let dir = await storage.getDirectory();
+      for (const part of [ROOT, ...parts]) dir = await dir.getDirectoryHandle(part);
+      return dir;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+
+  const cache: ModelCache = {
     where: `the origin private file system (${ROOT}/)`,
     async readMeta(key) {
       const file = await (await handle(key, ".meta.json", false))?.getFile();
@@ -89,5 +111,48 @@ export function opfsCache(): ModelCache | undefined {
     async delete(key) {
       await Promise.all(["", ".partial", ".meta.json"].map((suffix) => remove(key, suffix)));
     },
+    async list() {
+      const keys = new Map<string, CachedKey>();
+      const entry = (key: string) => keys.get(key) ?? keys.set(key, { key, path: `${ROOT}/${key}` }).get(key)!;
+      const walk = async (dir: FileSystemDirectoryHandle, at: string[]): Promise<void> => {
+        // values(): async iteration of a folder, in every browser with createWritable, not yet in TS's DOM types.
+        for await (const h of (dir as unknown as { values(): AsyncIterable<FileSystemHandle> }).values()) {
+          if (h.kind === "directory") {
+            await walk(h as FileSystemDirectoryHandle, [...at, h.name]);
+            continue;
+          }
+          const [, name, kind] = /^(.*?)(\.partial|\.meta\.json)?$/.exec(h.name)!;
+          const key = [...at, name].join("/");
+          const size = async () => (await (h as FileSystemFileHandle).getFile()).size;
+          if (kind === ".partial") entry(key).partial = await size();
+          else if (kind === ".meta.json") entry(key);
+          else entry(key).size = await size();
+        }
+      };
+      const root = await folder([]);
+      if (root) await walk(root, []);
+      return [...keys.values()];
+    },
+    async prune(prefix) {
+      for (let parts = prefix.split("/"); parts.length; parts.pop()) {
+        const parent = await folder(parts.slice(0, -1));
+        // Without { recursive: true }, removeEntry refuses a folder that is not empty.
+        if (!(await parent?.removeEntry(parts.at(-1)!).then(() => true, () => false))) return;
+      }
+    },
   };
+  if (locks) {
+    cache.lock = (key) =>
+      new Promise((resolve, reject) => {
+        // ifAvailable: the callback gets null at once while another tab holds it; the lock
+        // is held until the promise the callback returns settles, which release() does.
+        locks
+          .request(`${ROOT}:${key}`, { ifAvailable: true }, (lock) => {
+            if (!lock) return resolve(undefined);
+            return new Promise<void>((release) => resolve(async () => release()));
+          })
+          .catch(reject);
+      });
+  }
+  return cache;
 }

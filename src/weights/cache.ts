@@ -20,6 +20,17 @@ export type CacheMeta =
   /** The server said the repository has no such file (optional files are asked for on every load). */
   | { absent: true };
 
+/** One key in a cache listing (cache management: PaliGemma.cache). */
+export interface CachedKey {
+  key: string;
+  /** Bytes of the complete file; undefined when there is none (an unfinished download, or only the hub's "no such file"). */
+  size?: number;
+  /** Bytes of the unfinished download, when there is one. */
+  partial?: number;
+  /** Where the file is, for people: a path on disk, or one in the origin private file system. */
+  path: string;
+}
+
 export interface ModelCache {
   /** Where the cache lives, for messages. */
   readonly where: string;
@@ -45,4 +56,8 @@ export interface ModelCache {
    * have one, so two loads never write one `.partial`; a cache one process owns needs none.
    */
   lock?(key: string): Promise<(() => Promise<void>) | undefined>;
+  /** Every key holding anything (a file, an unfinished download, metadata); for PaliGemma.cache. */
+  list?(): Promise<CachedKey[]>;
+  /** Removes the folders `prefix` ("owner/repo/revision") and those above it, where a delete left them empty. */
+  prune?(prefix: string): Promise<void>;
 }

@@ -10,6 +10,7 @@ import { checkConfigDocument, parseConfig, type PaliGemmaConfig } from "../confi
 import { ConfigError, InputError, LoadError, WeightsError } from "../errors.js";
 import { chooseDtype, type DtypeOption, type MemoryReport } from "../model/memory-plan.js";
 import { checkFileName, missingFile, type ModelFiles, readJson } from "./files.js";
+import type { LoadTracker } from "./progress.js";
 import {
   canonicalName,
   expectedTensors,
@@ -34,15 +35,6 @@ import {
   wordsPerRow,
 } from "./quantize.js";
 import { readSafetensors, type TensorInfo, toF16Bits } from "./safetensors.js";
-
-export interface LoadProgress {
-  /** "download": a hub file arriving in the cache; "read": a weights file being loaded onto the device. */
-  stage: "download" | "read";
-  file: string;
-  loaded: number;
-  /** undefined when the size is not known up front. */
-  total?: number;
-}
 
 export interface Checkpoint {
   config: PaliGemmaConfig;
@@ -98,7 +90,7 @@ function checkLayerCounts(config: PaliGemmaConfig, names: Iterable<string>): voi
 export async function loadCheckpoint(
   files: ModelFiles,
   backend: Backend,
-  onProgress?: (p: LoadProgress) => void,
+  progress: LoadTracker | undefined,
   opts: CheckpointOptions = {},
 ): Promise<Checkpoint> {
   const configJson = await readJson(files, "config.json");
@@ -119,6 +111,7 @@ export async function loadCheckpoint(
     checkFileName(shard, files.where);
   }
   const shards = weightMap ? [...new Set(Object.values(weightMap))] : ["model.safetensors"];
+  await progress?.weights(files, shards);
   // A quantized checkpoint (paligemma-edge quantize) stores its matrices as words + scales.
   const stored = parseQuantizationConfig(configJson);
   const requested = opts.dtype ?? "auto";
@@ -153,7 +146,7 @@ export async function loadCheckpoint(
 
   const tensors = new Map<string, Weight>();
   /** The first-read part of each quantized matrix, until its other part arrives. */
-  const pending = new Map<string, { part: QuantizedPart; data: Uint32Array | Uint16Array; file: string }>();
+  const pending = new Map<string, { part: QuantizedPart; data: Uint32Array | Uint16Array; file: string; shard: string; bytes: number }>();
   const claim = (shard: string, file: string, name: string) => {
     if (tensors.has(name) || pending.has(name)) throw new WeightsError(`${shard}: tensor ${file} appears twice in the checkpoint (${name})`);
   };
@@ -175,28 +168,53 @@ export async function loadCheckpoint(
     }
   };
 
-  const takePart = (t: TensorInfo, weight: string, part: QuantizedPart, bytes: Uint8Array, shard: string) => {
+  const takePart = (
+    t: TensorInfo,
+    weight: string,
+    part: QuantizedPart,
+    bytes: Uint8Array,
+    shard: string,
+    uploaded: (shard: string, bytes: number) => void,
+  ) => {
     const shape = expected!.get(weight)!;
     const data = part === "qweight" ? view(bytes, Uint32Array) : view(bytes, Uint16Array);
     const other = pending.get(weight);
     if (tensors.has(weight) || other?.part === part) throw new WeightsError(`${shard}: tensor ${t.name} appears twice in the checkpoint`);
-    if (!other) return void pending.set(weight, { part, data, file: t.name });
+    if (!other) return void pending.set(weight, { part, data, file: t.name, shard, bytes: bytes.length });
     pending.delete(weight);
     const [qweight, scales] = part === "qweight" ? [data, other.data] : [other.data, data];
     const m: QuantizedMatrix = { bits: stored!, qweight: qweight as Uint32Array, scales: scales as Uint16Array };
     tensors.set(weight, backend.uploadQuantized(weight, m, [shape[0], shape[1]]));
+    // Each part counts in the file it came from (a matrix's two parts may be in two shards).
+    uploaded(other.shard, other.bytes);
+    uploaded(shard, bytes.length);
+  };
+
+  /** Per shard: bytes of its tensors the model uses, and of those quantized here; how many are through each stage. */
+  const work = new Map<string, { used: number; quantize: number; quantized: number; uploaded: number }>();
+  const uploaded = (shard: string, bytes: number) => {
+    const w = work.get(shard)!;
+    progress?.tensors("upload", shard, (w.uploaded += bytes), w.used);
   };
 
   for (const shard of shards) {
     const file = await files.open(shard);
     if (!file) throw missingFile(files, shard);
-    let loaded = 0;
     await readSafetensors(
       file.stream(),
       shard,
       {
         onHeader: (infos) => {
           if (!config) setConfig(infos.map((t) => t.name));
+          const w = { used: 0, quantize: 0, quantized: 0, uploaded: 0 };
+          for (const t of infos) {
+            const name = canonicalName(t.name);
+            const part = quantizedPart(name);
+            if (!expected!.has(part?.weight ?? name)) continue;
+            w.used += t.end - t.begin;
+            if (!part && bits !== undefined && isQuantizedWeight(name)) w.quantize += t.end - t.begin;
+          }
+          work.set(shard, w);
         },
         // Checked before its bytes are read: a header may claim a tensor of any size.
         want: (t) => {
@@ -218,24 +236,26 @@ export async function loadCheckpoint(
         onTensor: (t, bytes) => {
           const name = canonicalName(t.name);
           const quantized = quantizedPart(name);
-          if (quantized) return takePart(t, quantized.weight, quantized.part, bytes, shard);
+          if (quantized) return takePart(t, quantized.weight, quantized.part, bytes, shard, uploaded);
           const shape = expected!.get(name)!;
+          const size = bytes.length;
           // A float matrix under q8/q4 (a bf16 checkpoint, or one a quantized folder left as floats) is quantized here.
-          const weight =
-            bits !== undefined && isQuantizedWeight(name)
-              ? backend.uploadQuantized(name, quantizeTensor(t.dtype, bytes, shape[0], shape[1], bits, t.name), [shape[0], shape[1]])
-              : backend.uploadWeight(name, toF16Bits(t.dtype, bytes, t.name), shape);
+          let weight: Weight;
+          if (bits !== undefined && isQuantizedWeight(name)) {
+            const m = quantizeTensor(t.dtype, bytes, shape[0], shape[1], bits, t.name);
+            const w = work.get(shard)!;
+            progress?.tensors("quantize", shard, (w.quantized += size), w.quantize);
+            weight = backend.uploadQuantized(name, m, [shape[0], shape[1]]);
+          } else {
+            weight = backend.uploadWeight(name, toF16Bits(t.dtype, bytes, t.name), shape);
+          }
           tensors.set(name, weight);
+          uploaded(shard, size);
         },
       },
-      {
-        size: file.size,
-        onBytes: (n) => {
-          loaded += n;
-          onProgress?.({ stage: "read", file: shard, loaded, total: file.size });
-        },
-      },
+      { size: file.size },
     );
+    progress?.readDone(shard);
   }
 
   for (const [weight, { part, file }] of pending) {

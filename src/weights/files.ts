@@ -6,8 +6,8 @@
 // - a Hugging Face hub repository, "owner/name" or "hf://owner/name" (hub.ts).
 import { LoadError, PaliGemmaError } from "../errors.js";
 import type { ModelCache } from "./cache.js";
-import type { LoadProgress } from "./checkpoint.js";
 import { hubFiles } from "./hub.js";
+import { type LoadProgress, trackerOf, type TrackedOptions, type LoadTracker } from "./progress.js";
 import { abortableBody, checkAborted, patience, patientBody, patientFetch } from "./stalls.js";
 
 export interface ModelFile {
@@ -21,6 +21,12 @@ export interface ModelFiles {
   readonly where: string;
   /** undefined when the file does not exist. */
   open(name: string): Promise<ModelFile | undefined>;
+  /**
+   * The file's bytes where the source knows them without a request (a folder, Blobs, a
+   * cached hub file); null when there is no such file; undefined when it cannot tell.
+   * Load progress uses it for its overall total before anything is read.
+   */
+  size?(name: string): Promise<number | null | undefined>;
 }
 
 export type FileContent = Blob | ArrayBuffer | Uint8Array | string | URL;
@@ -40,7 +46,7 @@ export function setPathOpener(opener: PathOpener, folderExists?: (path: string) 
   isFolder = folderExists;
 }
 
-export interface FetchOptions {
+export interface FetchOptions extends TrackedOptions {
   /**
    * Sent as `Authorization: Bearer <token>` (gated Hugging Face repositories). For hub
    * repositories the default is the HF_TOKEN environment variable (Node, Deno).
@@ -57,7 +63,10 @@ export interface FetchOptions {
    * browsers: the origin private file system), or false to stream without keeping anything.
    */
   cache?: string | ModelCache | false;
-  /** Download progress of hub files, including the offset a resumed download starts at. */
+  /**
+   * Load progress: per file, its stage (download, read, quantize, upload) and bytes, the
+   * whole load's bytes in `overall`, and one "ready" at the end (see LoadProgress).
+   */
   onProgress?: (p: LoadProgress) => void;
   /** Aborting stops the load: its next read fails with an AbortedError (code ABORTED). */
   signal?: AbortSignal;
@@ -85,16 +94,31 @@ export function checkFileName(name: unknown, where: string): string {
   return name;
 }
 
-/** Every open() of `files` checks its name first, and every read the caller's signal. */
-function guarded(files: ModelFiles, signal: AbortSignal | undefined): ModelFiles {
+/** The wrappers guarded() made, with what they were made for. */
+const guards = new WeakMap<ModelFiles, { signal?: AbortSignal; tracker: LoadTracker }>();
+
+/**
+ * Every open() of `files` checks its name first, every read the caller's signal, and
+ * reads are counted for load progress.
+ */
+function guarded(files: ModelFiles, signal: AbortSignal | undefined, tracker: LoadTracker): ModelFiles {
+  const made = guards.get(files);
+  if (made && made.signal === signal && made.tracker === tracker) return files;
   const wrapped: ModelFiles = {
     where: files.where,
     async open(name) {
       checkAborted(signal);
       const file = await files.open(checkFileName(name, files.where));
-      return file && signal ? { size: file.size, stream: () => abortableBody(file.stream(), signal) } : file;
+      if (!file) {
+        tracker.absent(name);
+        return undefined;
+      }
+      tracker.opened(name, file.size);
+      return { size: file.size, stream: () => tracker.counted(name, abortableBody(file.stream(), signal)) };
     },
   };
+  if (files.size) wrapped.size = async (name) => files.size!(checkFileName(name, files.where));
+  guards.set(wrapped, { signal, tracker });
   // The wrapper answers for the same files: what their server said (HTML pages) carries over.
   const html = htmlAnswers.get(files);
   if (html) htmlAnswers.set(wrapped, html);
@@ -179,7 +203,7 @@ function contentFile(name: string, content: FileContent, opts: FetchOptions, onH
 }
 
 export function resolveSource(source: ModelSource, opts: FetchOptions = {}): ModelFiles {
-  return guarded(sourceFiles(source, opts), patience(opts).signal);
+  return guarded(sourceFiles(source, opts), patience(opts).signal, trackerOf(opts).tracker);
 }
 
 function sourceFiles(source: ModelSource, opts: FetchOptions): ModelFiles {
@@ -216,6 +240,12 @@ function sourceFiles(source: ModelSource, opts: FetchOptions): ModelFiles {
     const files: ModelFiles = {
       where: `the given files (${Object.keys(given).join(", ")})`,
       open: async (name) => (name in given ? contentFile(name, given[name], opts, () => html.add(name))() : undefined),
+      // Blobs and bytes know their size; a URL would need a request.
+      size: async (name) => {
+        const content = given[name];
+        if (!(name in given)) return null;
+        return content instanceof Blob ? content.size : content instanceof ArrayBuffer || content instanceof Uint8Array ? content.byteLength : undefined;
+      },
     };
     htmlAnswers.set(files, html);
     return files;

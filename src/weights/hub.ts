@@ -20,6 +20,7 @@ import { AuthError, LoadError, PaliGemmaError } from "../errors.js";
 import { opfsCache } from "./browser-cache.js";
 import type { CacheMeta, ModelCache } from "./cache.js";
 import { checkFileName, type FetchOptions, type ModelFile, type ModelFiles } from "./files.js";
+import { trackerOf } from "./progress.js";
 import { createSha256, type StreamingSha256 } from "./sha256.js";
 import { checkAborted, patience, patientBody, patientFetch } from "./stalls.js";
 
@@ -48,7 +49,7 @@ const inFlight = new Map<string, Promise<boolean>>();
 /** The hub's rule for repository ids (huggingface_hub's validate_repo_id). */
 const REPO_ID = /^(?:\w(?:[\w.-]*\w)?\/)?\w(?:[\w.-]*\w)?$/;
 
-function checkRepoId(repoId: string): void {
+export function checkRepoId(repoId: string): void {
   if (typeof repoId !== "string" || !REPO_ID.test(repoId) || /--|\.\./.test(repoId) || repoId.length > 96) {
     throw new LoadError(
       `${JSON.stringify(repoId)} is not a Hugging Face repository id: expected "owner/name" of letters, digits, "-", "_" and ".", ` +
@@ -58,7 +59,7 @@ function checkRepoId(repoId: string): void {
 }
 
 /** A branch or tag name by git's rules (git check-ref-format), which commit ids meet too. */
-function checkRevision(revision: string): void {
+export function checkRevision(revision: string): void {
   const bad = /[\x00-\x20\x7f~^:?*[\\]|\.\.|@\{|\/\/|^\/|\/$|\.$|\.lock(?:\/|$)|(?:^|\/)\./;
   if (typeof revision !== "string" || revision === "" || revision === "@" || bad.test(revision)) {
     throw new LoadError(
@@ -134,7 +135,7 @@ async function drain(stream: ReadableStream<Uint8Array>, each: (chunk: Uint8Arra
   }
 }
 
-function pickCache(option: FetchOptions["cache"]): ModelCache | undefined {
+export function pickCache(option: FetchOptions["cache"]): ModelCache | undefined {
   if (option === false) return undefined;
   if (typeof option === "object") return option;
   if (runtime) return runtime.folderCache(option);
@@ -230,7 +231,8 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
     return { res, info: announced(fetched, url) };
   }
 
-  const progress = (file: string, loaded: number, total: number | undefined) => opts.onProgress?.({ stage: "download", file, loaded, total });
+  const tracker = trackerOf(opts).tracker;
+  const progress = (file: string, loaded: number, total: number | undefined) => tracker.download(file, loaded, total);
 
   /** Downloads `name` into the cache; false when the repository has no such file. */
   async function download(cache: ModelCache, name: string, url: string, key: string): Promise<boolean> {
@@ -339,7 +341,7 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
     }
   }
 
-  /** Without a cache: the body as it arrives, failing at its end if it was not the file announced. */
+  /** Without a cache (progress: the loader's reading of it): the body as it arrives, failing at its end if it was not the file announced. */
   async function stream(name: string, url: string): Promise<ModelFile | undefined> {
     const got = await get(name, url, 0);
     if (got.absent !== undefined) return undefined;
@@ -356,7 +358,6 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
       transform(chunk, out) {
         hash?.update(chunk);
         loaded += chunk.length;
-        progress(name, loaded, info.size);
         // Checked with the last chunk, before handing it on: a reader that stops once it has
         // what it needs (the safetensors reader does) never waits for the end of the stream.
         if (info.size !== undefined && loaded >= info.size) verify();
@@ -375,13 +376,15 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
     return { size: info.size, stream: () => body.pipeThrough(check) };
   }
 
+  const keyOf = (name: string) => cacheKey(repoId, revision, name);
+
   return {
     where,
     async open(name) {
       checkFileName(name, where);
       const url = `${endpoint}/${repoId}/resolve/${encodeURIComponent(revision)}/${name.split("/").map(encodeURIComponent).join("/")}`;
       if (!cache) return stream(name, url);
-      const key = `${repoId}/${encodeURIComponent(revision)}/${name}`;
+      const key = keyOf(name);
       const found = await fromCache(cache, key);
       if (found) return found === "absent" ? undefined : found;
       // Two loads of one model in this process share its downloads rather than both writing the .partial.
@@ -400,5 +403,16 @@ export function hubFiles(repoId: string, opts: FetchOptions = {}): ModelFiles {
       if (!file) throw new LoadError(`${name} vanished from ${cache.where} right after its download`);
       return file;
     },
+    // Only what the cache holds: anything else would cost a request per file.
+    async size(name) {
+      if (!cache) return undefined;
+      const found = await fromCache(cache, keyOf(checkFileName(name, where)));
+      return found === "absent" ? null : found?.size;
+    },
   };
+}
+
+/** A file's key in a ModelCache: `<owner>/<name>/<revision>/<file>` (the revision encoded: a branch may hold "/"). */
+export function cacheKey(repoId: string, revision: string, name: string): string {
+  return `${repoId}/${encodeURIComponent(revision)}/${name}`;
 }

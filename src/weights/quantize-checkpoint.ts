@@ -9,7 +9,7 @@
 // quantization_config) is written last, so a folder cut short by a failure does not load.
 import { parseConfig } from "../config.js";
 import { InputError, LoadError, WeightsError } from "../errors.js";
-import type { LoadProgress } from "./checkpoint.js";
+import type { LoadProgress } from "./progress.js";
 import { type ModelFiles, readJson } from "./files.js";
 import { canonicalName, expectedTensors, isQuantizedWeight, quantizedPartName } from "./names.js";
 import { bitsOf, groupsPerRow, parseQuantizationConfig, quantizationConfig, quantizeTensor, wordsPerRow } from "./quantize.js";
@@ -19,7 +19,7 @@ import { encodeHeader, readSafetensors, type DType, type TensorInfo } from "./sa
 export const MAX_SHARD_BYTES = 2e9;
 
 /** Files copied beside the weights when the source has them. */
-const COPIED = [
+export const COPIED = [
   "tokenizer.json",
   "tokenizer_config.json",
   "special_tokens_map.json",
@@ -37,7 +37,7 @@ export interface OutputFolder {
 
 export interface QuantizeOptions {
   dtype: "q8" | "q4";
-  /** Reading progress of each source file (and hub downloads). */
+  /** Reading progress of each source file (and hub downloads); counted by the files resolveSource gave. */
   onProgress?: (p: LoadProgress) => void;
   /** Most bytes of tensors per output file (default MAX_SHARD_BYTES); a single larger tensor gets a file of its own. */
   maxShardBytes?: number;
@@ -126,7 +126,6 @@ export async function quantizeCheckpoint(files: ModelFiles, out: OutputFolder, o
         output = undefined;
       }
     };
-    let loaded = 0;
     await readSafetensors(
       file.stream(),
       shard,
@@ -155,13 +154,7 @@ export async function quantizeCheckpoint(files: ModelFiles, out: OutputFolder, o
           await write(new Uint8Array(m.scales.buffer));
         },
       },
-      {
-        size: file.size,
-        onBytes: (n) => {
-          loaded += n;
-          opts.onProgress?.({ stage: "read", file: shard, loaded, total: file.size });
-        },
-      },
+      { size: file.size },
     );
   }
 

@@ -31,10 +31,7 @@ class StreamReader {
   /** Bytes consumed so far. */
   position = 0;
 
-  constructor(
-    private readonly reader: ReadableStreamDefaultReader<Uint8Array>,
-    private readonly onBytes: (n: number) => void,
-  ) {}
+  constructor(private readonly reader: ReadableStreamDefaultReader<Uint8Array>) {}
 
   /** Returns `n` bytes, or as many as the stream had left (fewer means it ended). */
   async read(n: number, keep = true): Promise<Uint8Array> {
@@ -46,7 +43,6 @@ class StreamReader {
         if (done) break;
         this.chunk = value;
         this.at = 0;
-        this.onBytes(value.length);
         continue;
       }
       const take = Math.min(n - filled, this.chunk.length - this.at);
@@ -109,15 +105,15 @@ export interface ReadHandlers {
 
 /**
  * Streams a .safetensors file. `size` (when known) lets the header be checked
- * against the file before any tensor is read; `onBytes` reports progress.
+ * against the file before any tensor is read.
  */
 export async function readSafetensors(
   stream: ReadableStream<Uint8Array>,
   file: string,
   handlers: ReadHandlers,
-  opts: { size?: number; onBytes?: (n: number) => void } = {},
+  opts: { size?: number } = {},
 ): Promise<void> {
-  const r = new StreamReader(stream.getReader(), opts.onBytes ?? (() => {}));
+  const r = new StreamReader(stream.getReader());
   try {
     const lenBytes = await r.read(8);
     if (lenBytes.length < 8) throw new WeightsError(`${file}: ${lenBytes.length} bytes is too short for a safetensors file`);

@@ -6,6 +6,7 @@ import {
   PaliGemma,
   PaliGemmaError,
   prompts,
+  type CachedModel,
   type Detection,
   type GenerateResult,
   type ImageInput,
@@ -16,7 +17,16 @@ import {
 import { demoImage, demoModel, demoShapes } from "paligemma-edge/demo";
 
 const stages: LoadProgress["stage"][] = [];
-const pg: PaliGemma = await PaliGemma.load(demoModel, { device: "wasm", onProgress: (p) => stages.push(p.stage) });
+const pg: PaliGemma = await PaliGemma.load(demoModel, {
+  device: "wasm",
+  onProgress: (p) => stages.push(p.stage) && p.overall.loaded <= (p.overall.total ?? Infinity),
+});
+const cached: CachedModel[] = await PaliGemma.cache.list();
+const sizes: number[] = cached.map((m) => m.size);
+const has: boolean = await PaliGemma.cache.has("google/paligemma-3b-mix-224", { revision: "main" });
+await PaliGemma.cache.delete("google/paligemma-3b-mix-224", { revision: "main" });
+// @ts-expect-error delete needs the repository
+await PaliGemma.cache.delete();
 const bytes = new Uint8Array(8);
 const pixels = { width: 2, height: 1, data: new Uint8Array(8) };
 
