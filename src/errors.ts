@@ -52,10 +52,10 @@ export class AbortedError extends PaliGemmaError {
   }
 }
 
-/** The model was used after dispose(). */
+/** The model was used after dispose(), or disposed while a call was using it (`during` says which call). */
 export class DisposedError extends PaliGemmaError {
-  constructor(what: string) {
-    super("DISPOSED", `${what} was used after dispose()`);
+  constructor(what: string, during?: string) {
+    super("DISPOSED", during ? `${what} was disposed during ${during}: dispose() ends the calls in flight` : `${what} was used after dispose()`);
   }
 }
 
@@ -66,13 +66,33 @@ export class ImageError extends PaliGemmaError {
   }
 }
 
-/** Encoded bytes in a format the SDK does not decode (it decodes PNG, JPEG and WebP). */
-export class UnsupportedImageFormatError extends PaliGemmaError {
-  constructor(format: string) {
+/**
+ * An image whose declared size (width × height) is above the limit (`maxImagePixels`),
+ * refused from its header before anything is decoded or allocated.
+ */
+export class ImageTooLargeError extends ImageError {
+  override readonly code = "IMAGE_TOO_LARGE";
+  constructor(
+    what: string,
+    readonly width: number,
+    readonly height: number,
+    readonly maxPixels: number,
+  ) {
+    const mpx = (n: number) => `${+(n / 1e6).toFixed(1)} Mpx`;
     super(
-      "UNSUPPORTED_IMAGE_FORMAT",
-      `${format} images are not supported: pass PNG, JPEG or WebP bytes, or decoded pixels ({ width, height, data })`,
+      `${what} is ${width}x${height} (${mpx(width * height)}), above the limit of ${mpx(maxPixels)}: ` +
+        "shrink it first, or raise the maxImagePixels option",
     );
+  }
+}
+
+/**
+ * Encoded bytes in a format the SDK does not decode (it decodes PNG, JPEG and WebP), or
+ * a variant of one it does not (CMYK JPEG). `what` names what was found.
+ */
+export class UnsupportedImageFormatError extends PaliGemmaError {
+  constructor(what: string, todo = "pass PNG, JPEG or WebP bytes, or decoded pixels ({ width, height, data })") {
+    super("UNSUPPORTED_IMAGE_FORMAT", `${what}: ${todo}`);
   }
 }
 
