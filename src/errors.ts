@@ -78,9 +78,9 @@ export class ImageTooLargeError extends ImageError {
     readonly height: number,
     readonly maxPixels: number,
   ) {
-    const mpx = (n: number) => `${+(n / 1e6).toFixed(1)} Mpx`;
+    const count = (n: number) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ","); // 100,000,000
     super(
-      `${what} is ${width}x${height} (${mpx(width * height)}), above the limit of ${mpx(maxPixels)}: ` +
+      `${what} is ${width}x${height} (${count(width * height)} pixels), above the limit of ${count(maxPixels)}: ` +
         "shrink it first, or raise the maxImagePixels option",
     );
   }

@@ -88,11 +88,11 @@ function toBytes(input: Uint8Array | ArrayBuffer): Uint8Array {
 }
 
 /** Why the codec refused `bytes`, as far as the file itself tells. */
-function decodeFailure(format: ImageFormat, bytes: Uint8Array, header: ImageHeader | undefined, e: unknown): ImageError {
+function decodeFailure(format: ImageFormat, header: ImageHeader | undefined, e: unknown): ImageError {
   const name = NAMES[format];
   if (format === "png") {
-    // The png crate's errors reach JS only as "`unwrap_throw` failed": the chunk walk says more.
-    return new ImageError(`the PNG file is broken: ${pngDamage(bytes) ?? "its chunks are whole, so its compressed pixel data (IDAT) or a header field is corrupt"}`);
+    // The png crate's errors reach JS only as "`unwrap_throw` failed"; the chunks were whole (pngDamage).
+    return new ImageError("the PNG file is broken: its chunks are whole, so its compressed pixel data (IDAT) or a header field is corrupt");
   }
   if (jpegMessages.length) return new ImageError(`the ${name} file is corrupt or truncated (${jpegMessages.join("; ")})`);
   if (!(e instanceof Error) && header) {
@@ -129,6 +129,8 @@ export async function decodeRGBA(input: Uint8Array | ArrayBuffer, limits: ImageL
       );
     }
   }
+  const damage = format === "png" ? pngDamage(bytes) : undefined;
+  if (damage) throw new ImageError(`the PNG file is broken: ${damage}`);
   await codec(format);
   // The codecs take an ArrayBuffer holding exactly the file.
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
@@ -138,7 +140,7 @@ export async function decodeRGBA(input: Uint8Array | ArrayBuffer, limits: ImageL
     decoded =
       format === "jpeg" ? await decodeJpegWasm(buffer) : format === "png" ? await decodePngWasm(buffer) : await decodeWebpWasm(buffer);
   } catch (e) {
-    throw decodeFailure(format, bytes, header, e);
+    throw decodeFailure(format, header, e);
   }
   const { width, height, data } = decoded;
   // libjpeg only warns when the compressed data runs out (a cut file, or one declaring more pixels than

@@ -1,7 +1,7 @@
 // What an encoded image's own bytes declare, read without decoding it: the size (to refuse
 // a decompression bomb before the decoder allocates width × height × 4 bytes), a JPEG's
-// colour model (CMYK/YCCK, which the decoder cannot turn into RGB), and where a PNG that
-// failed to decode is broken (its chunks carry lengths and CRCs, so a walk finds the spot).
+// colour model (CMYK/YCCK, which the decoder cannot turn into RGB), and where a PNG is
+// broken (its chunks carry lengths and CRCs, so a walk finds the spot).
 //
 // Layouts (all from the format specifications):
 //   PNG   8-byte signature, then chunks [length u32 BE][type 4][data][CRC-32 of type+data];
@@ -92,17 +92,19 @@ function crc32(b: Uint8Array): number {
 }
 
 /**
- * Where a PNG's chunk structure breaks (a chunk running past the end, a CRC that does
- * not match, no IEND), or undefined when every chunk is whole: then the damage is inside
- * the compressed pixel data.
+ * Where a PNG is broken, or undefined when it is whole: a chunk running past the end, no
+ * IEND (the file was cut between chunks), or a critical chunk (IHDR, PLTE, IDAT, IEND:
+ * an upper-case first letter) whose CRC does not match. libpng refuses those too; the
+ * png crate skips CRCs, and a flipped bit in IDAT often still inflates, to other pixels.
  */
 export function pngDamage(b: Uint8Array): string | undefined {
   let at = 8;
   while (at + 8 <= b.length) {
     const length = u32be(b, at);
     const type = tag(b, at + 4);
-    if (at + 12 + length > b.length) return `it ends inside its ${type} chunk at byte ${at} (${b.length - at - 12} of ${length} data bytes present): the file is truncated`;
-    if (crc32(b.subarray(at + 4, at + 8 + length)) !== u32be(b, at + 8 + length)) {
+    if (at + 12 + length > b.length) return `it ends inside its ${type} chunk at byte ${at} (${Math.max(0, b.length - at - 8)} of ${length} data bytes present): the file is truncated`;
+    const critical = b[at + 4] >= 0x41 && b[at + 4] <= 0x5a;
+    if (critical && crc32(b.subarray(at + 4, at + 8 + length)) !== u32be(b, at + 8 + length)) {
       return `its ${type} chunk at byte ${at} fails its CRC check: the file is corrupt`;
     }
     if (type === "IEND") return undefined;

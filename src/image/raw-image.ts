@@ -44,7 +44,7 @@ export interface ImageLimits {
 export function maxImagePixels(limits: ImageLimits = {}): number {
   const max = limits.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS;
   if (typeof max !== "number" || !(max > 0)) {
-    throw new InputError(`maxImagePixels must be a positive number (or Infinity), got ${JSON.stringify(max) ?? String(max)} (a ${typeof max})`);
+    throw new InputError(`maxImagePixels must be a positive number (or Infinity), got ${typeof max === "string" ? JSON.stringify(max) : String(max)} (a ${typeof max})`);
   }
   return max;
 }
