@@ -150,7 +150,7 @@ export async function decodeRGBA(input: Uint8Array | ArrayBuffer, limits: ImageL
   }
   if (width === 0 || height === 0) throw new ImageError(`the ${name} image is empty (${width}x${height})`);
   // A size the header did not give (a JPEG whose height comes after its first scan) is checked here.
-  if (!header) checkPixelLimit(width, height, limits, `the ${name} image`);
+  checkPixelLimit(width, height, limits, `the ${name} image`);
   return { width, height, channels: 4, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 

@@ -52,7 +52,10 @@ function jpegHeader(b: Uint8Array): ImageHeader | undefined {
   let adobeTransform: number | undefined;
   let at = 2;
   while (at + 4 <= b.length) {
-    if (b[at] !== 0xff) return undefined;
+    if (b[at] !== 0xff) {
+      at++; // libjpeg skips stray bytes before a marker, so a frame header behind some is still read
+      continue;
+    }
     const marker = b[at + 1];
     if (marker === 0xff) {
       at++; // fill byte

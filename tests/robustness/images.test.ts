@@ -101,6 +101,15 @@ describe("hostile image files, each in a child process", () => {
       300,
     ],
     [
+      "the same behind stray bytes, which libjpeg skips",
+      () => {
+        const bomb = jpegDeclaring(60000, 60000);
+        return cat(bomb.subarray(0, SOF0), Uint8Array.of(0x00, 0x13, 0x37), bomb.subarray(SOF0));
+      },
+      { name: "ImageTooLargeError", code: "IMAGE_TOO_LARGE", fragment: "the JPEG image is 60000x60000" },
+      300,
+    ],
+    [
       "a JPEG declaring 2000x2000 whose data ends after 224x224",
       () => jpegDeclaring(2000, 2000),
       { name: "ImageError", code: "INVALID_IMAGE", fragment: "the JPEG file is truncated: its data ends before the 2000x2000 pixels it declares" },
