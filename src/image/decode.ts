@@ -11,7 +11,7 @@ import { decode as decodePngWasm, init as initPng } from "@jsquash/png/decode.js
 import decodeWebpWasm, { init as initWebp } from "@jsquash/webp/decode.js";
 import { ImageError, UnsupportedImageFormatError } from "../errors.js";
 import type { WasmModuleLike } from "../web-types.js";
-import { type ImageHeader, pngDamage, readHeader } from "./header.js";
+import { type ImageHeader, pngDamage, readHeader, webpDamage } from "./header.js";
 import { checkPixelLimit, type ImageLimits, maxImagePixels, type RawImage } from "./raw-image.js";
 
 export type ImageFormat = "jpeg" | "png" | "webp";
@@ -88,12 +88,14 @@ function toBytes(input: Uint8Array | ArrayBuffer): Uint8Array {
 }
 
 /** Why the codec refused `bytes`, as far as the file itself tells. */
-function decodeFailure(format: ImageFormat, header: ImageHeader | undefined, e: unknown): ImageError {
+function decodeFailure(format: ImageFormat, bytes: Uint8Array, header: ImageHeader | undefined, e: unknown): ImageError {
   const name = NAMES[format];
   if (format === "png") {
     // The png crate's errors reach JS only as "`unwrap_throw` failed"; the chunks were whole (pngDamage).
     return new ImageError("the PNG file is broken: its chunks are whole, so its compressed pixel data (IDAT) or a header field is corrupt");
   }
+  const cut = format === "webp" ? webpDamage(bytes) : undefined;
+  if (cut) return new ImageError(`the WebP file is broken: ${cut}`);
   if (jpegMessages.length) return new ImageError(`the ${name} file is corrupt or truncated (${jpegMessages.join("; ")})`);
   if (!(e instanceof Error) && header) {
     // Emscripten throws a bare number (an exception pointer) when the decoder's memory cannot grow.
@@ -140,7 +142,7 @@ export async function decodeRGBA(input: Uint8Array | ArrayBuffer, limits: ImageL
     decoded =
       format === "jpeg" ? await decodeJpegWasm(buffer) : format === "png" ? await decodePngWasm(buffer) : await decodeWebpWasm(buffer);
   } catch (e) {
-    throw decodeFailure(format, header, e);
+    throw decodeFailure(format, bytes, header, e);
   }
   const { width, height, data } = decoded;
   // libjpeg only warns when the compressed data runs out (a cut file, or one declaring more pixels than

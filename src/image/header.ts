@@ -9,7 +9,7 @@
 //   JPEG  segments FF xx [length u16 BE, counting itself][data]; SOFn (C0-CF but C4, C8, CC)
 //         holds precision u8, height u16 BE, width u16 BE, components u8. APP14 "Adobe"
 //         gives the transform: 0 CMYK as is, 2 YCCK.
-//   WebP  "RIFF" size "WEBP", then a chunk at 12: "VP8 " (frame tag 3 bytes, start code
+//   WebP  "RIFF", size u32 LE (of what follows it), "WEBP", then a chunk at 12: "VP8 " (frame tag 3 bytes, start code
 //         9D 01 2A, width & height u16 LE, low 14 bits), "VP8L" (0x2F, then width-1 and
 //         height-1 in 14 bits each, LE), or "VP8X" (canvas width-1, height-1: u24 LE at 24, 27).
 import type { ImageFormat } from "./decode.js";
@@ -24,6 +24,7 @@ export interface ImageHeader {
 const u16be = (b: Uint8Array, at: number) => (b[at] << 8) | b[at + 1];
 const u32be = (b: Uint8Array, at: number) => ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
 const u16le = (b: Uint8Array, at: number) => b[at] | (b[at + 1] << 8);
+const u32le = (b: Uint8Array, at: number) => (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
 const u24le = (b: Uint8Array, at: number) => b[at] | (b[at + 1] << 8) | (b[at + 2] << 16);
 const tag = (b: Uint8Array, at: number) => String.fromCharCode(...b.subarray(at, at + 4));
 
@@ -114,4 +115,10 @@ export function pngDamage(b: Uint8Array): string | undefined {
     at += 12 + length;
   }
   return `it ends at byte ${b.length} without an IEND chunk: the file is truncated`;
+}
+
+/** Why a WebP that failed to decode is cut short, when its RIFF size says so. */
+export function webpDamage(b: Uint8Array): string | undefined {
+  const declared = b.length >= 8 ? u32le(b, 4) + 8 : undefined;
+  return declared !== undefined && declared > b.length ? `its RIFF header declares ${declared} bytes but the file has ${b.length}: it is truncated` : undefined;
 }

@@ -135,6 +135,16 @@ describe("hostile image files, each in a child process", () => {
       300,
     ],
     [
+      "a WebP cut in half",
+      () => lossless.subarray(0, lossless.length >> 1),
+      {
+        name: "ImageError",
+        code: "INVALID_IMAGE",
+        fragment: `the WebP file is broken: its RIFF header declares ${lossless.length} bytes but the file has ${lossless.length >> 1}: it is truncated`,
+      },
+      300,
+    ],
+    [
       "a CMYK JPEG",
       () => fixture("image/cmyk.jpg"),
       { name: "UnsupportedImageFormatError", code: "UNSUPPORTED_IMAGE_FORMAT", fragment: "this JPEG is CMYK (4 inks, as print workflows save them), which the decoder cannot turn into RGB: convert it to RGB first" },
