@@ -271,6 +271,19 @@ describe("the pixel limit", () => {
     }
   });
 
+  test("crosses to a worker engine, and its error comes back as the same class with its fields", async () => {
+    // The built package, by its own name: worker threads run JavaScript, not this checkout's TypeScript.
+    const built = await import("paligemma-edge");
+    const pg = await built.PaliGemma.load(DEMO, { worker: true, device: "wasm", maxImagePixels: 5000 });
+    try {
+      const e = await pg.caption({ width: 100, height: 60, channels: 3, data: new Uint8Array(18000) }).catch((err: unknown) => err);
+      expect(e).toBeInstanceOf(built.ImageTooLargeError);
+      expect(e).toMatchObject({ code: "IMAGE_TOO_LARGE", width: 100, height: 60, maxPixels: 5000 });
+    } finally {
+      pg.dispose();
+    }
+  });
+
   test.each([["100", "a string"], [0, "a number"], [-1, "a number"], [Number.NaN, "a number"]])(
     "maxImagePixels: %j is an InputError before anything loads",
     async (limit, type) => {
