@@ -100,7 +100,9 @@ function decodeFailure(format: ImageFormat, bytes: Uint8Array, header: ImageHead
   if (!(e instanceof Error) && header) {
     // Emscripten throws a bare number (an exception pointer) when the decoder's memory cannot grow.
     const gib = (header.width * header.height * 4) / 2 ** 30;
-    return new ImageError(`the ${name} decoder failed on the ${header.width}x${header.height} image (${gib.toFixed(1)} GiB as RGBA): most likely out of memory`);
+    return new ImageError(
+      `the ${name} decoder failed on the ${header.width}x${header.height} image (${gib.toFixed(1)} GiB as RGBA): most likely out of memory`,
+    );
   }
   return new ImageError(`the ${name} file is corrupt or truncated (${e instanceof Error ? e.message : String(e)})`);
 }
@@ -148,7 +150,9 @@ export async function decodeRGBA(input: Uint8Array | ArrayBuffer, limits: ImageL
   // libjpeg only warns when the compressed data runs out (a cut file, or one declaring more pixels than
   // it holds: a size bomb) and fills the rest with gray; Pillow refuses a cut file, so do we, either way.
   if (format === "jpeg" && jpegMessages.some((m) => /premature end/i.test(m))) {
-    throw new ImageError(`the JPEG file is truncated: its data ends before the ${width}x${height} pixels it declares (${jpegMessages.join("; ")})`);
+    throw new ImageError(
+      `the JPEG file is truncated: its data ends before the ${width}x${height} pixels it declares (${jpegMessages.join("; ")})`,
+    );
   }
   if (width === 0 || height === 0) throw new ImageError(`the ${name} image is empty (${width}x${height})`);
   // A size the header did not give (a JPEG whose height comes after its first scan) is checked here.

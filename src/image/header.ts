@@ -9,9 +9,10 @@
 //   JPEG  segments FF xx [length u16 BE, counting itself][data]; SOFn (C0-CF but C4, C8, CC)
 //         holds precision u8, height u16 BE, width u16 BE, components u8. APP14 "Adobe"
 //         gives the transform: 0 CMYK as is, 2 YCCK.
-//   WebP  "RIFF", size u32 LE (of what follows it), "WEBP", then a chunk at 12: "VP8 " (frame tag 3 bytes, start code
-//         9D 01 2A, width & height u16 LE, low 14 bits), "VP8L" (0x2F, then width-1 and
-//         height-1 in 14 bits each, LE), or "VP8X" (canvas width-1, height-1: u24 LE at 24, 27).
+//   WebP  "RIFF", size u32 LE (of what follows it), "WEBP", then a chunk at 12: "VP8 "
+//         (frame tag 3 bytes, start code 9D 01 2A, width & height u16 LE, low 14 bits),
+//         "VP8L" (0x2F, then width-1 and height-1 in 14 bits each, LE), or "VP8X" (canvas
+//         width-1, height-1: u24 LE at 24, 27).
 import type { ImageFormat } from "./decode.js";
 
 export interface ImageHeader {
@@ -28,7 +29,7 @@ const u32le = (b: Uint8Array, at: number) => (b[at] | (b[at + 1] << 8) | (b[at +
 const u24le = (b: Uint8Array, at: number) => b[at] | (b[at + 1] << 8) | (b[at + 2] << 16);
 const tag = (b: Uint8Array, at: number) => String.fromCharCode(...b.subarray(at, at + 4));
 
-/** The header of `bytes` (already sniffed as `format`), or undefined where it is cut short or unreadable: the decoder then says why. */
+/** The header of `bytes` (sniffed as `format`), or undefined where it is cut short or unreadable: the decoder then says why. */
 export function readHeader(bytes: Uint8Array, format: ImageFormat): ImageHeader | undefined {
   if (format === "png") return bytes.length >= 24 && tag(bytes, 12) === "IHDR" ? { width: u32be(bytes, 16), height: u32be(bytes, 20) } : undefined;
   if (format === "webp") return webpHeader(bytes);
@@ -43,7 +44,7 @@ function webpHeader(b: Uint8Array): ImageHeader | undefined {
     return { width: u16le(b, 26) & 0x3fff, height: u16le(b, 28) & 0x3fff };
   }
   if (chunk === "VP8L" && b[20] === 0x2f) {
-    const bits = (b[21] | (b[22] << 8) | (b[23] << 16) | (b[24] << 24)) >>> 0;
+    const bits = u32le(b, 21);
     return { width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1 };
   }
   return undefined;
@@ -106,7 +107,10 @@ export function pngDamage(b: Uint8Array): string | undefined {
   while (at + 8 <= b.length) {
     const length = u32be(b, at);
     const type = tag(b, at + 4);
-    if (at + 12 + length > b.length) return `it ends inside its ${type} chunk at byte ${at} (${Math.max(0, b.length - at - 8)} of ${length} data bytes present): the file is truncated`;
+    if (at + 12 + length > b.length) {
+      const present = Math.max(0, b.length - at - 8);
+      return `it ends inside its ${type} chunk at byte ${at} (${present} of ${length} data bytes present): the file is truncated`;
+    }
     const critical = b[at + 4] >= 0x41 && b[at + 4] <= 0x5a;
     if (critical && crc32(b.subarray(at + 4, at + 8 + length)) !== u32be(b, at + 8 + length)) {
       return `its ${type} chunk at byte ${at} fails its CRC check: the file is corrupt`;
@@ -120,5 +124,6 @@ export function pngDamage(b: Uint8Array): string | undefined {
 /** Why a WebP that failed to decode is cut short, when its RIFF size says so. */
 export function webpDamage(b: Uint8Array): string | undefined {
   const declared = b.length >= 8 ? u32le(b, 4) + 8 : undefined;
-  return declared !== undefined && declared > b.length ? `its RIFF header declares ${declared} bytes but the file has ${b.length}: it is truncated` : undefined;
+  if (declared === undefined || declared <= b.length) return undefined;
+  return `its RIFF header declares ${declared} bytes but the file has ${b.length}: it is truncated`;
 }

@@ -30,8 +30,9 @@ export function checkRawImage(image: RawImage, what = "image"): void {
 }
 
 /**
- * Decoding takes 4 bytes a pixel, then copies: 100 Mpx (a 10000x10000 image) peaks near
- * 1.5 GB. PaliGemma sees 224 to 896 pixels a side, so nothing near it is needed.
+ * Decoding takes 4 bytes a pixel in the codec's memory, then copies: decoding a 9000x9000
+ * JPEG peaked at 0.9 GB resident in Node. PaliGemma sees 224 to 896 pixels a side, so
+ * 100 M (a 10000x10000 image) leaves any photo room and stops a bomb.
  */
 export const DEFAULT_MAX_IMAGE_PIXELS = 100_000_000;
 
@@ -44,7 +45,9 @@ export interface ImageLimits {
 export function maxImagePixels(limits: ImageLimits = {}): number {
   const max = limits.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS;
   if (typeof max !== "number" || !(max > 0)) {
-    throw new InputError(`maxImagePixels must be a positive number (or Infinity), got ${typeof max === "string" ? JSON.stringify(max) : String(max)} (a ${typeof max})`);
+    const shown = typeof max === "string" ? JSON.stringify(max) : String(max);
+    const type = typeof max === "object" ? "an object" : `a ${typeof max}`;
+    throw new InputError(`maxImagePixels must be a positive number (or Infinity), got ${shown} (${type})`);
   }
   return max;
 }
