@@ -14,6 +14,7 @@ import { crc32, deflateSync } from "node:zlib";
 import { describe, expect, test } from "vitest";
 import "../../src/image/node-codecs.js";
 import { decodeImage } from "../../src/image/decode.js";
+import { toRGBImage } from "../../src/image/input.js";
 import { readHeader } from "../../src/image/header.js";
 import { ImageTooLargeError, InputError, PaliGemma } from "../../src/index.js";
 import { FIXTURES } from "../harness/fixtures.js";
@@ -248,6 +249,29 @@ describe("the pixel limit", () => {
       const format = name.endsWith(".jpg") ? "jpeg" : name.endsWith(".png") ? "png" : "webp";
       const image = await decodeImage(bytes);
       expect({ name, ...readHeader(bytes, format) }).toEqual({ name, width: image.width, height: image.height });
+    }
+  });
+
+  test("an ImageBitmap above it is refused before a canvas of its size is made", async () => {
+    // Node has no ImageBitmap or canvas: a stand-in class makes toRGBImage take the browser's path,
+    // which without the check goes on to ask for a canvas (an InputError here).
+    class ImageBitmap {
+      constructor(
+        readonly width: number,
+        readonly height: number,
+      ) {}
+    }
+    (globalThis as Record<string, unknown>).ImageBitmap = ImageBitmap;
+    try {
+      const big = await toRGBImage(new ImageBitmap(30000, 20000) as never).catch((err: unknown) => err);
+      expect(big).toBeInstanceOf(ImageTooLargeError);
+      expect((big as Error).message).toBe(
+        "the image is 30000x20000 (600,000,000 pixels), above the limit of 100,000,000: shrink it first, or raise the maxImagePixels option",
+      );
+      const small = await toRGBImage(new ImageBitmap(300, 200) as never).catch((err: unknown) => err);
+      expect(small).toMatchObject({ code: "INVALID_INPUT", message: expect.stringContaining("no canvas") });
+    } finally {
+      delete (globalThis as Record<string, unknown>).ImageBitmap;
     }
   });
 
