@@ -40,6 +40,7 @@ export class LoadError extends PaliGemmaError {
 
 /** A cache entry could not be deleted: another load (process, tab or this one) is downloading into it. */
 export class CacheBusyError extends PaliGemmaError {
+  override readonly name: string = "CacheBusyError";
   constructor(message: string) {
     super("CACHE_BUSY", message);
   }
@@ -67,11 +68,11 @@ export class AbortedError extends PaliGemmaError {
   }
 }
 
-/** The model was used after dispose(). */
+/** The model was used after dispose(), or disposed while a call was using it (`during` says which call). */
 export class DisposedError extends PaliGemmaError {
   override readonly name: string = "DisposedError";
-  constructor(what: string) {
-    super("DISPOSED", `${what} was used after dispose()`);
+  constructor(what: string, during?: string) {
+    super("DISPOSED", during ? `${what} was disposed during ${during}: dispose() ends the calls in flight` : `${what} was used after dispose()`);
   }
 }
 
@@ -83,14 +84,35 @@ export class ImageError extends PaliGemmaError {
   }
 }
 
-/** Encoded bytes in a format the SDK does not decode (it decodes PNG, JPEG and WebP). */
+/**
+ * An image whose declared size (width × height) is above the limit (`maxImagePixels`),
+ * refused from its header before anything is decoded or allocated.
+ */
+export class ImageTooLargeError extends ImageError {
+  override readonly name: string = "ImageTooLargeError";
+  override readonly code = "IMAGE_TOO_LARGE";
+  constructor(
+    what: string,
+    readonly width: number,
+    readonly height: number,
+    readonly maxPixels: number,
+  ) {
+    const count = (n: number) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ","); // 100,000,000
+    super(
+      `${what} is ${width}x${height} (${count(width * height)} pixels), above the limit of ${count(maxPixels)}: ` +
+        "shrink it first, or raise the maxImagePixels option",
+    );
+  }
+}
+
+/**
+ * Encoded bytes in a format the SDK does not decode (it decodes PNG, JPEG and WebP), or
+ * a variant of one it does not (CMYK JPEG). `what` names what was found.
+ */
 export class UnsupportedImageFormatError extends PaliGemmaError {
   override readonly name: string = "UnsupportedImageFormatError";
-  constructor(format: string) {
-    super(
-      "UNSUPPORTED_IMAGE_FORMAT",
-      `${format} images are not supported: pass PNG, JPEG or WebP bytes, or decoded pixels ({ width, height, data })`,
-    );
+  constructor(what: string, todo = "pass PNG, JPEG or WebP bytes, or decoded pixels ({ width, height, data })") {
+    super("UNSUPPORTED_IMAGE_FORMAT", `${what}: ${todo}`);
   }
 }
 

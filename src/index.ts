@@ -31,7 +31,7 @@ export { resizeImage } from "./image/resize.js";
 export { toRGBImage, type ImageInput, type ImageDataLike } from "./image/input.js";
 export { preprocessImage } from "./image/preprocess.js";
 export { PALIGEMMA_NORMALIZATION, parsePreprocessorConfig, type PixelNormalization } from "./image/preprocessor-config.js";
-export type { RawImage } from "./image/raw-image.js";
+export { DEFAULT_MAX_IMAGE_PIXELS, type ImageLimits, type RawImage } from "./image/raw-image.js";
 
 // Model sources.
 export { hubFiles } from "./weights/hub.js";

@@ -4,7 +4,7 @@
 import { type BackendInfo, type DeviceOption } from "./backends/select.js";
 import { DisposedError, InputError, LoadError } from "./errors.js";
 import { toRGBImage, type ImageInput } from "./image/input.js";
-import type { RawImage } from "./image/raw-image.js";
+import { type ImageLimits, maxImagePixels, type RawImage } from "./image/raw-image.js";
 import { CODES_PER_MASK, loadMaskDecoder, type MaskDecoder } from "./model/mask-decoder.js";
 import { type ModelOptions, PaliGemmaForConditionalGeneration } from "./model/paligemma.js";
 import { parsePreprocessorConfig } from "./image/preprocessor-config.js";
@@ -23,7 +23,7 @@ import { trackerOf, untracked, withTracker } from "./weights/progress.js";
 import type { GPUSource } from "./web-types.js";
 import { createWorkerEngine, type PaliGemmaEngine, type WorkerLike } from "./worker/engine.js";
 
-export interface PaliGemmaLoadOptions extends FetchOptions, CheckpointOptions, ModelOptions {
+export interface PaliGemmaLoadOptions extends FetchOptions, CheckpointOptions, ModelOptions, ImageLimits {
   /**
    * "auto" (default): WebGPU on a hardware adapter, else WASM (a software adapter such as
    * SwiftShader is slower than WASM: "webgpu" still takes it). `backendInfo` says which ran.
@@ -77,6 +77,7 @@ export class PaliGemma {
     /** Images + prompts -> model inputs, with the checkpoint's preprocessor_config.json applied. */
     readonly processor: PaliGemmaProcessor,
     private readonly maskDecoderSource: () => Promise<Uint8Array | undefined>,
+    private readonly limits: ImageLimits,
   ) {}
 
   /**
@@ -95,6 +96,7 @@ export class PaliGemma {
   static load(source: ModelSource, opts?: PaliGemmaLoadOptions & { worker?: false }): Promise<PaliGemma>;
   static async load(source: ModelSource, opts: PaliGemmaLoadOptions = {}): Promise<PaliGemma | PaliGemmaEngine> {
     if (opts.worker) return createWorkerEngine(source, opts);
+    const limits = { maxImagePixels: maxImagePixels(opts) }; // a bad limit fails before anything loads
     const { tracker } = trackerOf(opts);
     const tracked = withTracker(opts, tracker);
     const files = resolveSource(source, tracked);
@@ -112,7 +114,7 @@ export class PaliGemma {
       tokenizer.dispose();
       throw e;
     }
-    const processor = PaliGemmaProcessor(tokenizer, { numImageTokens: v.numPatches, imageSize: v.imageSize, normalization });
+    const processor = PaliGemmaProcessor(tokenizer, { numImageTokens: v.numPatches, imageSize: v.imageSize, normalization, ...limits });
     // Read at the first segment(), long after load: the load's signal and progress no longer apply.
     const later = { ...untracked(opts), signal: undefined };
     const maskSource = async () => {
@@ -124,7 +126,7 @@ export class PaliGemma {
       return f && new Uint8Array(await new Response(f.stream()).arrayBuffer());
     };
     tracker.ready();
-    return new PaliGemma(model, tokenizer, processor, maskSource);
+    return new PaliGemma(model, tokenizer, processor, maskSource, limits);
   }
 
   /** Which backend runs the model, on which adapter, and why it was chosen. */
@@ -238,7 +240,7 @@ export class PaliGemma {
     this.assertUsable();
     const list = Array.isArray(image) ? image : [image];
     if (list.length === 0) throw new InputError("no image given");
-    return Promise.all(list.map((i) => toRGBImage(i)));
+    return Promise.all(list.map((i) => toRGBImage(i, this.limits)));
   }
 
   private async textTask(image: Many<ImageInput>, prompt: Many<string>, o: GenerationOptions) {

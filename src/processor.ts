@@ -7,6 +7,7 @@ import { InputError } from "./errors.js";
 import type { ImageInput } from "./image/input.js";
 import { preprocessImage } from "./image/preprocess.js";
 import { PALIGEMMA_NORMALIZATION, type PixelNormalization } from "./image/preprocessor-config.js";
+import { maxImagePixels } from "./image/raw-image.js";
 import type { Tokenizer } from "./tokenizer/index.js";
 
 /** What the processor needs of the SDK's Tokenizer. */
@@ -19,6 +20,8 @@ export interface ProcessorOptions {
   imageSize: number;
   /** Default PaliGemma's (x/255, then (x - 0.5) / 0.5); see parsePreprocessorConfig for a checkpoint's own. */
   normalization?: PixelNormalization;
+  /** Images with more pixels are refused before decoding; default 100 M. */
+  maxImagePixels?: number;
 }
 
 export interface ProcessorInput {
@@ -52,6 +55,7 @@ const IMAGE_TOKEN = "<image>";
 
 export function PaliGemmaProcessor(tokenizer: ProcessorTokenizer, options: ProcessorOptions): PaliGemmaProcessor {
   const { numImageTokens, imageSize, normalization = PALIGEMMA_NORMALIZATION } = options;
+  const limits = { maxImagePixels: maxImagePixels(options) };
   for (const [name, value] of Object.entries({ numImageTokens, imageSize })) {
     if (!Number.isInteger(value) || value <= 0) throw new InputError(`${name} must be a positive integer, got ${value}`);
   }
@@ -91,7 +95,7 @@ export function PaliGemmaProcessor(tokenizer: ProcessorTokenizer, options: Proce
     const plane = 3 * imageSize * imageSize;
     const pixelValues = new Float32Array(batch * plane);
     await Promise.all(
-      images.map((image, b) => preprocessImage(image, imageSize, pixelValues.subarray(b * plane, (b + 1) * plane), normalization)),
+      images.map((image, b) => preprocessImage(image, imageSize, pixelValues.subarray(b * plane, (b + 1) * plane), normalization, limits)),
     );
     return { inputIds, attentionMask, pixelValues, batch, length };
   };

@@ -10,7 +10,9 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import encodePng, { init as initPngEncoder } from "@jsquash/png/encode.js";
-import { decodeImage, PaliGemma, PaliGemmaError, prompts, type Detection, type Segmentation } from "../../src/runtime/node.js";
+import {
+  decodeImage, PaliGemma, PaliGemmaError, prompts, type Detection, type RawImage, type Segmentation,
+} from "../../src/runtime/node.js";
 import { defaultCacheFolder } from "../../src/runtime/fs-cache.js";
 import { CACHE_USAGE, cacheCommand } from "./cache-command.js";
 import { relayWithoutDawnWarnings } from "./dawn-warnings.js";
@@ -168,7 +170,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + "\n");
     return 0;
   }
-  const imageBytes = new Uint8Array(await readFile(cli.image));
+  // The image is decoded first: a file that is no image fails in a moment, not after a model load.
+  const image = await decodeImage(new Uint8Array(await readFile(cli.image)));
   const say = cli.quiet ? () => {} : (text: string) => void process.stderr.write(text);
   if (!cli.quiet && isBundledModel(cli.model) && (await demoNoteDue())) say(BUNDLED_MODEL_NOTE + "\n");
   const t0 = performance.now();
@@ -180,7 +183,7 @@ async function main(argv: string[]): Promise<number> {
     if (cli.task === "detect" || cli.task === "segment") {
       const labels = labelsOf(cli.text!);
       const found: Detection[] | Segmentation[] =
-        cli.task === "detect" ? await pg.detect(imageBytes, labels, gen) : await pg.segment(imageBytes, labels, gen);
+        cli.task === "detect" ? await pg.detect(image, labels, gen) : await pg.segment(image, labels, gen);
       if (cli.json) {
         process.stdout.write(toJson(found) + "\n");
       } else if (found.length === 0) {
@@ -191,11 +194,11 @@ async function main(argv: string[]): Promise<number> {
           process.stdout.write(`${label}: (${r(box.x0)}, ${r(box.y0)}) - (${r(box.x1)}, ${r(box.y1)})\n`);
         }
       }
-      if (cli.out) await writeDrawing(cli.out, imageBytes, found);
+      if (cli.out) await writeDrawing(cli.out, image, found);
     } else if (cli.json) {
-      process.stdout.write(toJson(await pg.generate(imageBytes, prompt(cli), gen)) + "\n");
+      process.stdout.write(toJson(await pg.generate(image, prompt(cli), gen)) + "\n");
     } else {
-      for await (const piece of pg.stream(imageBytes, prompt(cli), gen)) process.stdout.write(piece);
+      for await (const piece of pg.stream(image, prompt(cli), gen)) process.stdout.write(piece);
       process.stdout.write("\n");
     }
     say(`${cli.task} took ${((performance.now() - t1) / 1000).toFixed(2)} s\n`);
@@ -205,8 +208,7 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-async function writeDrawing(path: string, imageBytes: Uint8Array, found: readonly (Detection | Segmentation)[]) {
-  const image = await decodeImage(imageBytes);
+async function writeDrawing(path: string, image: RawImage, found: readonly (Detection | Segmentation)[]) {
   const rgba = drawResults(image, found);
   // Node's fetch has no file: URLs, so jSquash's encoder gets its .wasm from here.
   const require = createRequire(import.meta.url);

@@ -6,7 +6,7 @@
 import { ImageError, InputError } from "../errors.js";
 import { decodeRGBA } from "./decode.js";
 import type { CanvasLike, ImageBitmapLike, ImageElementLike } from "../web-types.js";
-import { checkRawImage, type RawImage } from "./raw-image.js";
+import { checkPixelLimit, checkRawImage, type ImageLimits, type RawImage } from "./raw-image.js";
 
 /** ImageData and look-alikes: RGBA, 4 bytes a pixel. */
 export interface ImageDataLike {
@@ -85,11 +85,12 @@ function isDrawable(x: unknown): x is Drawable | OffscreenCanvas | HTMLCanvasEle
 }
 
 /** Draws onto a 2D canvas and reads the RGBA back (browsers; OffscreenCanvas in workers). */
-function readDrawable(source: Drawable): RawImage {
+function readDrawable(source: Drawable, limits: ImageLimits): RawImage {
   const isImg = has("HTMLImageElement") && source instanceof HTMLImageElement;
   const width = isImg ? source.naturalWidth : source.width;
   const height = isImg ? source.naturalHeight : source.height;
   if (width === 0 || height === 0) throw new ImageError(`the image is empty (${width}x${height}); is it loaded?`);
+  checkPixelLimit(width, height, limits); // before the canvas and its width x height x 4 bytes
   let context: OffscreenCanvasRenderingContext2D | CanvasRenderingContext2D | null;
   if (has("OffscreenCanvas")) {
     context = new OffscreenCanvas(width, height).getContext("2d", { willReadFrequently: true });
@@ -107,19 +108,22 @@ function readDrawable(source: Drawable): RawImage {
   return { width, height, channels: 4, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
-/** The pixels of any supported input, with as many channels as it has (1, 3 or 4). */
-export async function toPixels(input: ImageInput): Promise<RawImage> {
-  if (input instanceof Uint8Array || input instanceof ArrayBuffer) return decodeRGBA(input);
+/** The pixels of any supported input, with as many channels as it has (1, 3 or 4); none above `maxImagePixels`. */
+export async function toPixels(input: ImageInput, limits: ImageLimits = {}): Promise<RawImage> {
+  if (input instanceof Uint8Array || input instanceof ArrayBuffer) return decodeRGBA(input, limits);
   if (typeof input === "string" || input instanceof URL || (has("Request") && input instanceof Request) || (has("Response") && input instanceof Response)) {
-    return decodeRGBA(await fetchImage(input as string | URL | Request | Response));
+    return decodeRGBA(await fetchImage(input as string | URL | Request | Response), limits);
   }
-  if (has("Blob") && input instanceof Blob) return decodeRGBA(await input.arrayBuffer());
-  if (isDrawable(input)) return readDrawable(input);
+  if (has("Blob") && input instanceof Blob) return decodeRGBA(await input.arrayBuffer(), limits);
+  if (isDrawable(input)) return readDrawable(input, limits);
   if (input && typeof input === "object" && "width" in input && "height" in input && "data" in input) {
     const { width, height, data } = input;
     const channels = "channels" in input ? input.channels : 4;
     const image = { width, height, channels, data } as RawImage;
-    checkRawImage(image, "channels" in input ? "the image" : "the ImageData (RGBA)");
+    const what = "channels" in input ? "the image" : "the ImageData (RGBA)";
+    checkRawImage(image, what);
+    // The caller holds these pixels already, but each later step copies them (RGB, WASM memory).
+    checkPixelLimit(width, height, limits, what);
     const bytes = data instanceof Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     return { width, height, channels, data: bytes };
   }
@@ -143,6 +147,6 @@ export function rgbFromPixels(image: RawImage): RawImage {
 }
 
 /** Any supported input -> RGB pixels { width, height, channels: 3, data }. */
-export async function toRGBImage(input: ImageInput): Promise<RawImage> {
-  return rgbFromPixels(await toPixels(input));
+export async function toRGBImage(input: ImageInput, limits: ImageLimits = {}): Promise<RawImage> {
+  return rgbFromPixels(await toPixels(input, limits));
 }

@@ -69,6 +69,7 @@ const BY_CODE = new Map<string, ErrorClass>([
   ["INVALID_INPUT", errors.InputError],
   ["DISPOSED", errors.DisposedError],
   ["INVALID_IMAGE", errors.ImageError],
+  ["IMAGE_TOO_LARGE", errors.ImageTooLargeError],
   ["UNSUPPORTED_IMAGE_FORMAT", errors.UnsupportedImageFormatError],
   ["INVALID_TOKENIZER", errors.TokenizerError],
   ["NO_WEBGPU", NoWebGPUError],

@@ -126,7 +126,7 @@ describe("errors", () => {
       "INVALID_IMAGE",
       /0x0/,
     ],
-    ["a corrupt file", () => ours({ text: "a", images: png.subarray(0, 40) }), "INVALID_IMAGE", /corrupt or truncated/],
+    ["a cut file", () => ours({ text: "a", images: png.subarray(0, 40) }), "INVALID_IMAGE", /the PNG file is broken: it ends at byte 40 without an IEND chunk: the file is truncated/],
     ["an unsupported format", () => ours({ text: "a", images: file("image/tiny.gif") }), "UNSUPPORTED_IMAGE_FORMAT", /GIF/],
   ];
   for (const [what, call, code, message] of cases) {

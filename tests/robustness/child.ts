@@ -1,10 +1,12 @@
 // Hostile input runs in a child process against the built package (dist/node.js), with a
-// wall-clock limit and a heap cap, so a regression to a crash, a hang or a runaway
-// allocation fails one test instead of taking the suite down. The script's last line of
+// wall-clock limit, a heap cap and a resident-memory cap (WASM memory and ArrayBuffers
+// are outside V8's heap: a watchdog kills the child when its RSS passes the cap), so a
+// regression to a crash, a hang or a runaway allocation fails one test instead of
+// taking the suite down. The script's last line of
 // stdout is a JSON report: what it returned, or the error it threw (class, code, message),
 // and the child's peak resident memory.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -34,6 +36,8 @@ export interface ChildResult {
   exitCode: number | null;
   signal: NodeJS.Signals | null;
   timedOut: boolean;
+  /** Killed for passing maxRssMiB. */
+  overMemory: boolean;
   report?: ChildReport;
   stderr: string;
 }
@@ -44,7 +48,13 @@ export interface ChildResult {
  */
 export function runChild(
   body: string,
-  { args = {}, timeoutMs = 30_000, maxHeapMiB = 512, env = {} }: { args?: unknown; timeoutMs?: number; maxHeapMiB?: number; env?: Record<string, string> } = {},
+  {
+    args = {},
+    timeoutMs = 30_000,
+    maxHeapMiB = 512,
+    maxRssMiB = Infinity,
+    env = {},
+  }: { args?: unknown; timeoutMs?: number; maxHeapMiB?: number; maxRssMiB?: number; env?: Record<string, string> } = {},
 ): Promise<ChildResult> {
   checkBuild();
   const dir = mkdtempSync(join(tmpdir(), "pg-robust-"));
@@ -80,8 +90,18 @@ process.exit(0);
       timedOut = true;
       child.kill("SIGKILL");
     }, timeoutMs);
+    let overMemory = false;
+    const watchdog = Number.isFinite(maxRssMiB)
+      ? setInterval(() => {
+          if (residentMiB(child.pid!) > maxRssMiB) {
+            overMemory = true;
+            child.kill("SIGKILL");
+          }
+        }, 20)
+      : undefined;
     child.on("close", (exitCode, signal) => {
       clearTimeout(timer);
+      clearInterval(watchdog);
       const last = stdout.trim().split("\n").pop();
       let report: ChildReport | undefined;
       try {
@@ -89,14 +109,24 @@ process.exit(0);
       } catch {
         report = undefined;
       }
-      done({ exitCode, signal, timedOut, report, stderr: stderr.slice(-4000) });
+      done({ exitCode, signal, timedOut, overMemory, report, stderr: stderr.slice(-4000) });
     });
   });
 }
 
-/** The child's report, failing with what went wrong when it crashed or hung. */
+/** VmRSS of a live process, MiB (Linux); 0 once it is gone. */
+function residentMiB(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** The child's report, failing with what went wrong when it crashed, hung or ran over its memory. */
 export async function reportOf(result: Promise<ChildResult>): Promise<ChildReport> {
   const r = await result;
+  if (r.overMemory) throw new Error(`the child's resident memory passed its cap (killed)\n${r.stderr}`);
   if (r.timedOut) throw new Error(`the child hung (killed after its time limit)\n${r.stderr}`);
   if (!r.report) throw new Error(`the child died (exit ${r.exitCode}, signal ${r.signal})\n${r.stderr}`);
   return r.report;

@@ -29,6 +29,7 @@ import type {
 } from "../backend.js";
 import { groupsPerRow, type QuantizedMatrix } from "../../weights/quantize.js";
 import { BufferPool, MAP_READ, STAGING_PIECE_BYTES, USAGE } from "./buffers.js";
+import { DisposedError } from "../../errors.js";
 import { DeviceLostError, GPUOutOfMemoryError } from "./errors.js";
 import { type Kernel, PipelineCache } from "./pipelines.js";
 import { Recorder } from "./recorder.js";
@@ -401,6 +402,7 @@ export class WebGPUBackend implements Backend {
 
   /** Copies elements [offset, offset + length) back through pooled staging buffers, in pieces for big reads. */
   private async readBytes(buf: Buf, length: number | undefined, offset: number): Promise<ArrayBuffer> {
+    if (this.disposed) throw new DisposedError("the WebGPU backend");
     if (this.lost) throw this.lost;
     const bytes = 4 * Math.max(0, Math.min(length ?? buf.length, buf.length - offset));
     const out = new Uint8Array(bytes);
@@ -414,13 +416,19 @@ export class WebGPUBackend implements Backend {
       try {
         await Promise.race([staging.mapAsync(MAP_READ, 0, size), this.lostPromise]);
       } catch (e) {
-        throw this.lost ?? e;
+        // dispose() destroys the device (or, on a caller's device, the buffers): that is no lost device.
+        throw this.disposed ? new DisposedError("the model", "a GPU computation") : (this.lost ?? e);
       }
       out.set(new Uint8Array(staging.getMappedRange(0, size)), done);
       staging.unmap();
       this.pool.releaseStaging(staging);
     }
-    if (bytes === 0) await Promise.race([this.device.queue.onSubmittedWorkDone(), this.lostPromise]);
+    if (bytes === 0) {
+      await Promise.race([this.device.queue.onSubmittedWorkDone(), this.lostPromise]).catch((e: unknown) => {
+        throw this.disposed ? new DisposedError("the model", "a GPU computation") : e;
+      });
+    }
+    if (this.disposed) throw new DisposedError("the model", "a GPU computation");
     await this.throwPendingErrors();
     return out.buffer;
   }
