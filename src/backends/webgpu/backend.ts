@@ -11,8 +11,10 @@
 //   natively where the device has shader-f16, else unpack them from u32 words. Quantized
 //   weights go through gemv-q (16-byte loads, a scale per group) and the same matmul,
 //   dequantized in registers.
-// - attention streams over key tiles with an online softmax; argmax and sampling run on
-//   the GPU so that only token ids come back.
+// - attention streams over key tiles with an online softmax; where the queries are too
+//   few to fill the GPU (decode), several workgroups split a head's keys and a merge
+//   dispatch combines their partial softmaxes. argmax and sampling run on the GPU so
+//   that only token ids come back.
 // - One pipeline cache, one buffer pool, one uniform arena; bind groups cached by
 //   (pipeline, buffers, arena slot): a repeated decode step creates no GPU objects.
 // - Allocation failures and device loss reject the next read with errors saying what to do.
@@ -72,9 +74,27 @@ const matmulColumns = (N: number) => (N <= 16 ? 1 : 4);
 const WG = 256;
 /** Output features per workgroup of both GEMV kernels (their OUTS). */
 const GEMV_OUTS = 4;
-/** attention.wgsl's query slots per workgroup and its largest head dim. */
+/** attention.wgsl's query slots per workgroup, keys per tile and largest head dim. */
 const ATTENTION_SLOTS = 8;
+const ATTENTION_TILE = 64;
 const ATTENTION_MAX_HEAD_DIM = 256;
+/**
+ * Workgroups an attention dispatch should give a GPU (a few per compute unit of a big
+ * one): with fewer (decode: one per kv head) the keys are split over more, down to a tile each.
+ */
+const ATTENTION_WORKGROUPS = 256;
+/** attention-merge.wgsl's workgroup size. */
+const MERGE_WG = 64;
+
+/**
+ * Key splits for an attention of `workgroups` (query blocks × kv heads) over a cache of
+ * `keyRows` rows: 1 where the dispatch fills the GPU already (prefill, SigLIP), else
+ * enough to reach ATTENTION_WORKGROUPS, at most one per tile the cache holds.
+ */
+export function attentionSplits(workgroups: number, keyRows: number): number {
+  if (workgroups >= ATTENTION_WORKGROUPS) return 1;
+  return Math.max(1, Math.min(Math.ceil(ATTENTION_WORKGROUPS / workgroups), Math.ceil(keyRows / ATTENTION_TILE)));
+}
 
 // Bits of the matmul/gemv `flags` parameter.
 const BIAS = 1;
@@ -119,6 +139,8 @@ export class WebGPUBackend implements Backend {
   /** Bound where a kernel reads an optional input that is absent (no bias). */
   private readonly placeholder: GPUBuffer;
   private readonly ropeTables = new Map<string, GPUBuffer>();
+  /** Intermediates one op keeps between its dispatches (split attention's partials), by label. */
+  private readonly scratch = new Map<string, GPUBuffer>();
   /** Errors WebGPU reports asynchronously (allocation, pipeline creation): thrown by the next read. */
   private pendingErrors: Promise<Error | null>[] = [];
   private lost: DeviceLostError | null = null;
@@ -210,6 +232,7 @@ export class WebGPUBackend implements Backend {
     this.disposed = true;
     this.pool.destroyAll();
     this.ropeTables.clear();
+    this.scratch.clear();
     if (this.ownsDevice) this.device.destroy();
   }
 
@@ -296,13 +319,21 @@ export class WebGPUBackend implements Backend {
       throw new Error(`attention needs headDim % 4 == 0, headDim <= 256 and heads % kvHeads == 0; got ${headDim}, ${heads}/${kvHeads}`);
     }
     const group = heads / kvHeads;
-    this.recorder.dispatch(
-      this.pipelines.get("attention", { HD: headDim }),
-      [gpu(out), gpu(q), gpu(k), gpu(v), gpu(meta)],
-      "uuuuffu",
-      [rows, heads, kvHeads, group, o.scale, o.softcap ?? 0, o.window ?? 0],
-      [Math.ceil((rows * group) / ATTENTION_SLOTS), kvHeads],
-    );
+    const blocks = Math.ceil((rows * group) / ATTENTION_SLOTS);
+    const splits = attentionSplits(blocks * kvHeads, Math.floor(k.length / (kvHeads * headDim)));
+    const pipeline = this.pipelines.get("attention", { HD: headDim });
+    const params = [rows, heads, kvHeads, group, o.scale, o.softcap ?? 0, o.window ?? 0, splits];
+    const inputs = [gpu(q), gpu(k), gpu(v), gpu(meta)];
+    if (splits === 1) {
+      this.recorder.dispatch(pipeline, [gpu(out), ...inputs, this.placeholder], "uuuuffuu", params, [blocks, kvHeads]);
+      return;
+    }
+    // Split keys: partials [splits, rows, heads, headDim] and (m, l) [splits, rows, heads], then a merge.
+    const partial = this.scratchBuffer("attention.partial", splits * rows * heads * headDim * 4);
+    const stats = this.scratchBuffer("attention.stats", splits * rows * heads * 8);
+    this.recorder.dispatch(pipeline, [partial, ...inputs, stats], "uuuuffuu", params, [blocks, kvHeads * splits]);
+    const vec4s = (rows * heads * headDim) / 4;
+    this.run("attention-merge", [gpu(out), partial, stats], "uuuu", [rows, heads, headDim / 4, splits], Math.ceil(vec4s / MERGE_WG));
   }
 
   scatterRows(dst: Buf, idx: Buf, src: Buf, rows: number, width: number, scale = 1): void {
@@ -384,6 +415,20 @@ export class WebGPUBackend implements Backend {
       [M, Cout, Cin * tapsY * tapsX, Cout, 0, flags, o.height, o.width, Cin, o.kernel, o.stride, o.padding, Ho, Wo, gridH, gridW, phaseY, phaseX, tapY, tapX, tapsX],
       [Math.ceil(Cout / (16 * TN)), Math.ceil(M / MATMUL_TILE)],
     );
+  }
+
+  /**
+   * The buffer kept under `label`, grown to `bytes` when smaller: made on the first calls
+   * of a shape, then the same every token (so are the bind groups naming it).
+   */
+  private scratchBuffer(label: string, bytes: number): GPUBuffer {
+    let buf = this.scratch.get(label);
+    if (!buf || buf.size < bytes) {
+      if (buf) this.pool.release(buf); // ordered like free(): recorded ops still read it first
+      buf = this.pool.storage(label, Math.max(16, Math.ceil(bytes / 16) * 16));
+      this.scratch.set(label, buf);
+    }
+    return buf;
   }
 
   /** inv_freq[i] = theta^(-2i/headDim), rounded to f32 as the reference implementations compute it; made once per (theta, headDim). */

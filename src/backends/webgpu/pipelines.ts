@@ -14,6 +14,7 @@
 // (modules named `<kernel>.subgroups`), else 32 lanes through shared memory.
 import argmax from "../../../shaders/argmax.wgsl?raw";
 import attention from "../../../shaders/attention.wgsl?raw";
+import attentionMerge from "../../../shaders/attention-merge.wgsl?raw";
 import embed from "../../../shaders/embed.wgsl?raw";
 import gatherRows from "../../../shaders/gather-rows.wgsl?raw";
 import geluMul from "../../../shaders/gelu-mul.wgsl?raw";
@@ -32,6 +33,7 @@ import softcap from "../../../shaders/softcap.wgsl?raw";
 const SOURCES = {
   argmax,
   attention,
+  "attention-merge": attentionMerge,
   embed,
   "gather-rows": gatherRows,
   "gelu-mul": geluMul,
