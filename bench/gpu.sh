@@ -3,7 +3,7 @@
 # in under 6 minutes: it sets up Vulkan for Dawn (the `webgpu` package), then
 #   1. checks the GPU's answers against WASM on a few tokens (bench/gpu.ts --only check:
 #      a kernel that writes zeros fails here and nothing else runs),
-#   2. runs the WebGPU kernel tests on the real adapter,
+#   2. runs the WebGPU kernel tests and the op-by-op precision test on the real adapter,
 #   3. bench/gpu.ts: PaliGemma-3B-224 at its real size at f16, q8 and q4 (and q4 at 448):
 #      SigLIP and prefill ms; per decode token ms, tokens/s, dispatches, bytes read and the
 #      achieved fraction of the GPU's memory bandwidth (bench/roofline.ts),
@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --software) MODE=software; PASS+=(--software) ;;
     --prepare) MODE=prepare ;;
-    --bandwidth) PASS+=(--bandwidth "$2"); shift ;;
+    --bandwidth) PASS+=(--bandwidth "${2:?--bandwidth takes GB/s}"); shift ;;
     *) echo "usage: bench/gpu.sh [--software | --prepare] [--bandwidth GBps]" >&2; exit 2 ;;
   esac
   shift
@@ -120,8 +120,8 @@ export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp} # else Dawn logs an error line p
 step "1. the GPU's answers against WASM"
 timeout "$(left)" node bench/run.mjs bench/gpu.ts --only check "${PASS[@]}"
 
-step "2. kernel tests on this adapter"
-timeout "$(left)" npx vitest run tests/kernels/webgpu.test.ts tests/kernels/quantized.test.ts tests/kernels/sliding-window.test.ts tests/kernels/ops.test.ts ||
+step "2. kernel tests on this adapter, and the op-by-op precision test (it names an op a driver's looser math moves)"
+timeout "$(left)" npx vitest run tests/kernels/webgpu.test.ts tests/kernels/quantized.test.ts tests/kernels/sliding-window.test.ts tests/kernels/ops.test.ts tests/model/precision.test.ts ||
   FAILED+=("kernel tests (exit $?)")
 
 step "3. bench/gpu.ts: decode roofline at f16, q8, q4"

@@ -119,7 +119,7 @@ async function tinyRun(backend: Backend, dtype: WeightDtype) {
   const kvCache = model.createKVCache({ maxLength: ids.length + 8 });
   const { logits } = await model.forward({ inputIds: ids, pixelValues: pixels, logits: "last", kvCache });
   const tokens: number[] = [];
-  let next = Int32Array.of(logits.indexOf(Math.max(...logits)));
+  let next: Int32Array = Int32Array.of(logits.indexOf(Math.max(...logits)));
   for (let s = 0; s < 6; s++) {
     tokens.push(next[0]);
     next = (await model.nextTokens({ inputIds: next, kvCache })).ids;
