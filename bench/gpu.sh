@@ -16,8 +16,8 @@
 #                                     into .gpu/ (git-ignored; carry it: carry [".gpu"])
 #
 # What a bare GPU machine may lack, and where it comes from:
-# - node_modules (no npm there): --prepare packs vitest, vite and webgpu (Linux x64 only) with
-#   their dependencies into .gpu/node_modules.tar.gz; this script unpacks it when `webgpu`
+# - node_modules (no npm there): --prepare packs the package's dependencies, webgpu (Linux x64
+#   only), vitest and vite with theirs into .gpu/node_modules.tar.gz; this script unpacks it when `webgpu`
 #   does not resolve, and points node_modules at it.
 # - the WASM builds (git-ignored): --prepare copies src/wasm/*.wasm into .gpu/wasm.
 # - the Vulkan loader: if `ldconfig -p` has no libvulkan.so.1, the one --prepare copied from
@@ -57,10 +57,12 @@ if [ "$MODE" = prepare ]; then
   loader=$(ldconfig -p | awk '/libvulkan\.so\.1 .*x86-64/ { print $NF; exit }')
   [ -n "$loader" ] || { echo "no libvulkan.so.1 here to copy (apt-get install libvulkan1)" >&2; exit 1; }
   cp -L "$loader" "$GPU_DIR/lib/libvulkan.so.1"
-  # vitest, vite and webgpu with everything they depend on (optional native parts included).
+  # The package's own dependencies, vitest and vite, with everything they depend on
+  # (optional native parts included); webgpu is an optional dependency.
   node -e '
     const { readFileSync, existsSync } = require("node:fs");
-    const seen = new Set(), todo = ["vitest", "vite", "webgpu"];
+    const own = require("./package.json");
+    const seen = new Set(), todo = ["vitest", "vite", ...Object.keys({ ...own.dependencies, ...own.optionalDependencies })];
     while (todo.length) {
       const name = todo.pop();
       if (seen.has(name) || !existsSync(`node_modules/${name}/package.json`)) continue;
@@ -121,7 +123,10 @@ step "1. the GPU's answers against WASM"
 timeout "$(left)" node bench/run.mjs bench/gpu.ts --only check "${PASS[@]}"
 
 step "2. kernel tests on this adapter, and the op-by-op precision test (it names an op a driver's looser math moves)"
-timeout "$(left)" npx vitest run tests/kernels/webgpu.test.ts tests/kernels/quantized.test.ts tests/kernels/sliding-window.test.ts tests/kernels/ops.test.ts tests/model/precision.test.ts ||
+# Under --software only the WebGPU-specific file: the suite runs them all on SwiftShader anyway.
+if [ "$MODE" = software ]; then TESTS=(tests/kernels/webgpu.test.ts tests/bench/roofline.test.ts); else
+  TESTS=(tests/kernels/webgpu.test.ts tests/kernels/quantized.test.ts tests/kernels/sliding-window.test.ts tests/kernels/ops.test.ts tests/model/precision.test.ts); fi
+timeout "$(left)" npx vitest run "${TESTS[@]}" ||
   FAILED+=("kernel tests (exit $?)")
 
 step "3. bench/gpu.ts: decode roofline at f16, q8, q4"

@@ -76,10 +76,12 @@ function randomWeights(c: PaliGemmaConfig, backend: Backend, dtype: WeightDtype,
     if (dtype !== "f16" && isQuantizedWeight(name)) {
       const [N, K] = shape;
       const bits = bitsOf(dtype);
-      const qweight = Uint32Array.from({ length: N * wordsPerRow(K, bits) }, next);
+      const qweight = new Uint32Array(N * wordsPerRow(K, bits));
+      for (let i = 0; i < qweight.length; i++) qweight[i] = next();
       // q is uniform over its range: scale so that q · scale spans about ±scale.
       const step = f32ToF16(scale / (bits === 4 ? 8 : 128));
-      const scales = Uint16Array.from({ length: N * groupsPerRow(K) }, () => step + (next() & 255));
+      const scales = new Uint16Array(N * groupsPerRow(K));
+      for (let i = 0; i < scales.length; i++) scales[i] = step + (next() & 255);
       out.set(name, backend.uploadQuantized(name, { bits, qweight, scales }, [N, K]));
       continue;
     }
@@ -213,7 +215,10 @@ async function bench(dtype: WeightDtype, imageSize: number, full: boolean) {
   const { ids, pixels } = inputs(c);
   const T = ids.length;
   const built = performance.now() - t0;
-  const row = (figure: string, ms: number, extra: string[] = ["", "", "", "", ""]) => rows.push([label, figure, ms.toFixed(2), ...extra]);
+  const row = (figure: string, ms: number, extra: string[] = ["", "", "", "", ""]) => {
+    rows.push([label, figure, ms.toFixed(2), ...extra]);
+    console.log(`  ${rows.at(-1)!.filter(Boolean).join("  ")}`); // as measured: a run stopped by the time budget still shows it
+  };
   if (full) {
     row(`SigLIP (weights made in ${(built / 1000).toFixed(1)} s)`, await median(() => model.encodeImages(pixels), 3));
     row(`SigLIP + prefill ${T} tokens`, await median(() => model.forward({ inputIds: ids, pixelValues: pixels, logits: "last" }), 3));
@@ -243,6 +248,7 @@ async function bench(dtype: WeightDtype, imageSize: number, full: boolean) {
 }
 
 if (only.includes("bench")) {
+  console.log("bench: random weights on WebGPU");
   for (const dtype of dtypes) await bench(dtype, 224, true);
   if (dtypes.includes("q4")) await bench("q4", 448, false); // decode over a 1034-token prefix: split-key attention
   const head = ["model", "figure", "ms", "tokens/s", "dispatches / submits / writeBuffers / reads per token", "MB read/token", "GB/s", "of peak"];
