@@ -4,23 +4,25 @@
 // rescaled them had one workgroup seen every tile. A query with no visible key (l = 0
 // everywhere) gets 0, as the unsplit kernel writes.
 //
-// Bindings: 0 params, 1 out f32 [rows, heads, HD] (read as vec4), 2 partial o f32
-// [S, rows, heads, HD], 3 stats vec2<f32> (m, l) [S, rows, heads].
-// One thread per output vec4 (HD % 4 == 0), 2-D grid as in gelu-mul; a thread reads the
+// Bindings: 0 params, 1 out f32 [rows, heads, HD], 2 partial o f32 [S, rows, heads, HD],
+// both through load_partial / store_out as in attention.wgsl (vec4s, or f32s in fours when
+// HD % 4 != 0), 3 stats vec2<f32> (m, l) [S, rows, heads].
+// One thread per output vec4 (HD4 per row), 2-D grid as in gelu-mul; a thread reads the
 // S stats of its (t, h) and one vec4 per split: consecutive threads, consecutive vec4s.
 
+override HD: u32 = 64u;
+override HD4: u32 = (HD + 3u) / 4u;
 const WG = 64u;
 
 struct Params {
   rows: u32,
   heads: u32,
-  hd4: u32, // HD / 4
   splits: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> partial: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> out: array<Elem>;
+@group(0) @binding(2) var<storage, read> partial: array<Elem>;
 @group(0) @binding(3) var<storage, read> stats: array<vec2<f32>>;
 
 @compute @workgroup_size(WG)
@@ -31,10 +33,11 @@ fn main(
 ) {
   let i = (wid.y * groups.x + wid.x) * WG + lid;
   let per_split = p.rows * p.heads; // (t, h) pairs
-  if (i >= per_split * p.hd4) {
+  if (i >= per_split * HD4) {
     return;
   }
-  let th = i / p.hd4;
+  let th = i / HD4;
+  let d = i % HD4;
   var m = -1e30;
   for (var s = 0u; s < p.splits; s++) {
     m = max(m, stats[s * per_split + th].x);
@@ -45,7 +48,7 @@ fn main(
     let st = stats[s * per_split + th];
     let e = exp(st.x - m);
     l += e * st.y;
-    o += e * partial[s * per_split * p.hd4 + i];
+    o += e * load_partial(s * per_split + th, d);
   }
-  out[i] = select(vec4<f32>(0.0), o / l, l > 0.0);
+  store_out(th, d, select(vec4<f32>(0.0), o / l, l > 0.0));
 }

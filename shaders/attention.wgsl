@@ -9,8 +9,11 @@
 // a per-slot lower bound `slot_lo`: tiles start at the lowest one in the workgroup and keys
 // below a slot's bound get weight 0, so it is still one stream over keys.
 //
-// Layouts: q, out [rows, heads, HD]; k, v [*, kvHeads, HD]; all f32, read as vec4
-// (HD % 4 == 0, HD <= 256). G = heads / kvHeads heads share a kv head.
+// Layouts: q, out [rows, heads, HD]; k, v [*, kvHeads, HD]; all f32 (HD <= 256), read and
+// written through load_<name>(row, d) / store_out(row, d, x): vec4 d of a row of HD values,
+// zero-padded to HD4 vec4s. The pipeline cache (pipelines.ts) defines those and `Elem`: the
+// buffers are arrays of vec4 where HD % 4 == 0, else of f32 gathered in fours (any HD, as
+// the WASM backend takes). G = heads / kvHeads heads share a kv head.
 //
 // A workgroup (64 threads) owns one kv head (wid.y) and BQ = 8 query slots; slot s is the
 // pair (t, g) = (s / G, s % G), so a decode step packs a token's G heads into one
@@ -35,7 +38,7 @@
 // visible key writes (-1e30, 0) and o = 0. attention-merge.wgsl combines them.
 
 override HD: u32 = 64u;
-override HD4: u32 = HD / 4u;
+override HD4: u32 = (HD + 3u) / 4u;
 
 const BQ = 8u;
 const WG = 64u;
@@ -56,10 +59,10 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> k: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> v: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> out: array<Elem>;
+@group(0) @binding(2) var<storage, read> q: array<Elem>;
+@group(0) @binding(3) var<storage, read> k: array<Elem>;
+@group(0) @binding(4) var<storage, read> v: array<Elem>;
 @group(0) @binding(5) var<storage, read> placement: array<i32>;
 @group(0) @binding(6) var<storage, read_write> stats: array<vec2<f32>>; // (m, l) when split
 
@@ -103,7 +106,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var qv = vec4<f32>(0.0);
     if (t < p.rows) {
       let h = kh * p.group_size + s % p.group_size;
-      qv = q[(t * p.heads + h) * HD4 + i % HD4];
+      qv = load_q(t * p.heads + h, i % HD4);
     }
     q_tile[i] = qv;
   }
@@ -152,9 +155,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     if (j < n_keys) {
       if (same_rows) {
-        let row = ((slot_base[0] + j) * p.kv_heads + kh) * HD4;
+        let row = (slot_base[0] + j) * p.kv_heads + kh;
         for (var d = 0u; d < HD4; d++) {
-          let kv = k[row + d];
+          let kv = load_k(row, d);
           for (var s = 0u; s < BQ; s++) {
             dots[s] += dot(q_tile[s * HD4 + d], kv);
           }
@@ -162,9 +165,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       } else {
         for (var s = 0u; s < BQ; s++) {
           if (j < slot_keys[s]) {
-            let row = ((slot_base[s] + j) * p.kv_heads + kh) * HD4;
+            let row = (slot_base[s] + j) * p.kv_heads + kh;
             for (var d = 0u; d < HD4; d++) {
-              dots[s] += dot(q_tile[s * HD4 + d], k[row + d]);
+              dots[s] += dot(q_tile[s * HD4 + d], load_k(row, d));
             }
           }
         }
@@ -213,7 +216,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let row0 = slot_base[s] + j0;
         var acc = o[c] * alpha[s];
         for (var jj = 0u; jj < visible; jj++) {
-          acc += scores[s * TILE + jj] * v[((row0 + jj) * p.kv_heads + kh) * HD4 + i % HD4];
+          acc += scores[s * TILE + jj] * load_v((row0 + jj) * p.kv_heads + kh, i % HD4);
         }
         o[c] = acc;
       }
@@ -239,9 +242,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let h = kh * p.group_size + s % p.group_size;
       let l = denom[i / HD4];
       if (p.splits > 1u) {
-        out[((split_rows + t) * p.heads + h) * HD4 + i % HD4] = o[c];
+        store_out((split_rows + t) * p.heads + h, i % HD4, o[c]);
       } else {
-        out[(t * p.heads + h) * HD4 + i % HD4] = select(vec4<f32>(0.0), o[c] / l, l > 0.0);
+        store_out(t * p.heads + h, i % HD4, select(vec4<f32>(0.0), o[c] / l, l > 0.0));
       }
     }
   }

@@ -389,6 +389,10 @@ describe("split-key attention (decode over long prefixes)", () => {
     ["headDim 12, window 100 near the end of 4100 keys", 2, 2, 12, [[0, 4099, 300]], 4100, 30, 100],
     ["headDim 36, prefill rows inside a 1000-key prefix and causal after it", 5, 1, 36, [[0, 0, 999], [0, 998, 999], [0, 999, 999], [0, 1000, 999]], 1001, 0, 0],
     ["headDim 72, 4 decode rows of a batch at slots not on tile boundaries", 2, 1, 72, [0, 1, 2, 3].map((b) => [b * 700, 129 + 190 * b, 65]), 2800, 0, 0],
+    // Head dims not a multiple of 4: rows gathered as f32s (the `.unaligned` modules).
+    ["headDim 22, GQA 6/3, softcap 5, 1200 keys", 6, 3, 22, [[0, 1199, 1000], [0, 640, 1000]], 1200, 5, 0],
+    ["headDim 30, window 300, 2 rows in their own regions", 4, 1, 30, [[0, 1500, 1100], [1501, 1033, 40]], 3002, 0, 300],
+    ["headDim 2, 3 heads on 1 kv head, 700 keys", 3, 1, 2, [[0, 699, 512]], 700, 0, 0],
   ];
   test.each(cases)("%s", async (_name, heads, kvHeads, hd, meta, keyRows, softcap, window) => {
     const rand = rng(heads * 1000 + hd + keyRows);
@@ -413,6 +417,23 @@ describe("split-key attention (decode over long prefixes)", () => {
     expect(attentionSplits(blocks, keyRows)).toBeGreaterThan(8);
     expect(counts.get("dispatchWorkgroups")).toBe(2);
     gpu.dispose();
+  });
+
+  test("prefill with headDim 10 (SigLIP-like, 40 heads: no split) and headDim 26", async () => {
+    for (const [heads, hd, keys] of [[40, 10, 300], [8, 26, 90]]) {
+      const rand = rng(hd);
+      const meta = Array.from({ length: keys }, (_, s) => [0, s, keys - 20]);
+      const gpu = createWebGPUBackend(device);
+      const r = await both(
+        gpu,
+        { q: randomArray(rand, keys * heads * hd), k: randomArray(rand, keys * heads * hd), v: randomArray(rand, keys * heads * hd), meta: Int32Array.from(meta.flat()) },
+        {},
+        { name: "out", length: keys * heads * hd },
+        (b, t) => b.attention(t.out, t.q, t.k, t.v, t.meta, keys, { heads, kvHeads: heads, headDim: hd, scale: hd ** -0.5 }),
+      );
+      expectClose(r.got, r.want, { atol: 2e-5, rtol: 1e-4 }, `prefill attention headDim ${hd}`);
+      gpu.dispose();
+    }
   });
 
   test("prefill and SigLIP-sized dispatches keep one workgroup per query block and kv head", () => {

@@ -315,8 +315,8 @@ export class WebGPUBackend implements Backend {
 
   attention(out: Buf, q: Buf, k: Buf, v: Buf, meta: Buf, rows: number, o: AttentionOptions): void {
     const { heads, kvHeads, headDim } = o;
-    if (headDim % 4 !== 0 || headDim > ATTENTION_MAX_HEAD_DIM || heads % kvHeads !== 0) {
-      throw new Error(`attention needs headDim % 4 == 0, headDim <= 256 and heads % kvHeads == 0; got ${headDim}, ${heads}/${kvHeads}`);
+    if (headDim > ATTENTION_MAX_HEAD_DIM || heads % kvHeads !== 0) {
+      throw new Error(`attention needs headDim <= 256 and heads % kvHeads == 0; got ${headDim}, ${heads}/${kvHeads}`);
     }
     const group = heads / kvHeads;
     const blocks = Math.ceil((rows * group) / ATTENTION_SLOTS);
@@ -332,8 +332,8 @@ export class WebGPUBackend implements Backend {
     const partial = this.scratchBuffer("attention.partial", splits * rows * heads * headDim * 4);
     const stats = this.scratchBuffer("attention.stats", splits * rows * heads * 8);
     this.recorder.dispatch(pipeline, [partial, ...inputs, stats], "uuuuffuu", params, [blocks, kvHeads * splits]);
-    const vec4s = (rows * heads * headDim) / 4;
-    this.run("attention-merge", [gpu(out), partial, stats], "uuuu", [rows, heads, headDim / 4, splits], Math.ceil(vec4s / MERGE_WG));
+    const vec4s = rows * heads * Math.ceil(headDim / 4);
+    this.run("attention-merge", [gpu(out), partial, stats], "uuu", [rows, heads, splits], Math.ceil(vec4s / MERGE_WG), { HD: headDim });
   }
 
   scatterRows(dst: Buf, idx: Buf, src: Buf, rows: number, width: number, scale = 1): void {
