@@ -240,7 +240,7 @@ async function bench(dtype: WeightDtype, imageSize: number, full: boolean) {
     (1000 / ms).toFixed(1),
     `${per("dispatchWorkgroups")} / ${per("submit")} / ${per("writeBuffer")} / ${per("mapAsync")}`,
     (bytes / 1e6).toFixed(1),
-    r.GBps.toFixed(0),
+    r.GBps.toPrecision(3),
     r.fraction === undefined ? "n/a" : `${(100 * r.fraction).toFixed(1)}%`,
   ]);
   kvCache.dispose();

@@ -419,8 +419,8 @@ describe("split-key attention (decode over long prefixes)", () => {
     gpu.dispose();
   });
 
-  test("prefill with headDim 10 (SigLIP-like, 40 heads: no split) and headDim 26", async () => {
-    for (const [heads, hd, keys] of [[40, 10, 300], [8, 26, 90]]) {
+  test("prefill with headDim 10 (SigLIP-like, 40 heads: no split) and headDim 26 (split)", async () => {
+    for (const [heads, hd, keys] of [[40, 10, 300], [2, 26, 600]]) {
       const rand = rng(hd);
       const meta = Array.from({ length: keys }, (_, s) => [0, s, keys - 20]);
       const gpu = createWebGPUBackend(device);
@@ -432,6 +432,7 @@ describe("split-key attention (decode over long prefixes)", () => {
         (b, t) => b.attention(t.out, t.q, t.k, t.v, t.meta, keys, { heads, kvHeads: heads, headDim: hd, scale: hd ** -0.5 }),
       );
       expectClose(r.got, r.want, { atol: 2e-5, rtol: 1e-4 }, `prefill attention headDim ${hd}`);
+      expect(attentionSplits(Math.ceil(keys / 8) * heads, keys)).toBe(hd === 10 ? 1 : 2);
       gpu.dispose();
     }
   });
@@ -439,7 +440,7 @@ describe("split-key attention (decode over long prefixes)", () => {
   test("prefill and SigLIP-sized dispatches keep one workgroup per query block and kv head", () => {
     expect(attentionSplits(Math.ceil((1030 * 8) / 8), 1030)).toBe(1); // PaliGemma-3B prefill at 448
     expect(attentionSplits((256 / 8) * 16, 256)).toBe(1); // SigLIP at 224: 16 heads
-    expect(attentionSplits(1, 40)).toBe(1); // a single tile of keys: nothing to split
+    expect(attentionSplits(1, 330)).toBe(1); // PaliGemma-3B decode at 224: few keys, no merge dispatch
     expect(attentionSplits(1, 4100)).toBe(65); // one tile per split at most
     expect(attentionSplits(4, 4100)).toBe(64); // PaliGemma 2 decode: 4 kv heads, 256 workgroups
   });

@@ -83,16 +83,21 @@ const ATTENTION_MAX_HEAD_DIM = 256;
  * one): with fewer (decode: one per kv head) the keys are split over more, down to a tile each.
  */
 const ATTENTION_WORKGROUPS = 256;
+/**
+ * Up to this many cached keys (8 tiles: PaliGemma at 224 holds ~330) one workgroup streams
+ * them about as fast as split workgroups and the merge dispatch they need would.
+ */
+const ATTENTION_SPLIT_MIN_KEYS = 512;
 /** attention-merge.wgsl's workgroup size. */
 const MERGE_WG = 64;
 
 /**
  * Key splits for an attention of `workgroups` (query blocks × kv heads) over a cache of
- * `keyRows` rows: 1 where the dispatch fills the GPU already (prefill, SigLIP), else
- * enough to reach ATTENTION_WORKGROUPS, at most one per tile the cache holds.
+ * `keyRows` rows: 1 where the dispatch fills the GPU already (prefill, SigLIP) or the keys
+ * are few, else enough to reach ATTENTION_WORKGROUPS, at most one per tile the cache holds.
  */
 export function attentionSplits(workgroups: number, keyRows: number): number {
-  if (workgroups >= ATTENTION_WORKGROUPS) return 1;
+  if (workgroups >= ATTENTION_WORKGROUPS || keyRows <= ATTENTION_SPLIT_MIN_KEYS) return 1;
   return Math.max(1, Math.min(Math.ceil(ATTENTION_WORKGROUPS / workgroups), Math.ceil(keyRows / ATTENTION_TILE)));
 }
 
