@@ -19,6 +19,7 @@ import { expectedTensors, LM_HEAD, TEXT } from "../src/weights/names.js";
 import { folderFiles, FIXTURES } from "../tests/harness/fixtures.js";
 import { type Counts, countingDevice, countsSince } from "../tests/harness/counting-device.js";
 import { testDevice } from "../tests/harness/webgpu.js";
+import { bandwidthFlag, peakBandwidth } from "./roofline.js";
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -190,3 +191,12 @@ const ratio = (model: string, figure: string) => {
   if (g && w) console.log(`${model} ${figure}: webgpu/wasm speed ratio ${(parseFloat(w[3]) / parseFloat(g[3])).toFixed(2)}x`);
 };
 if (backendNames.length === 2) for (const m of new Set(rows.map((r) => r[0]))) ratio(m, "prefill");
+
+// WebGPU's decode GB/s against the adapter's peak memory bandwidth (bench/roofline.ts), where known.
+if (backendNames.includes("webgpu")) {
+  const peak = peakBandwidth((await testDevice()).adapterInfo, bandwidthFlag(process.argv));
+  for (const r of rows.filter((r) => r[1] === "webgpu" && r[2] === "decode" && r[5])) {
+    const of = peak ? `${((100 * Number(r[5])) / peak.GBps).toFixed(1)}% of ${peak.source}'s ${peak.GBps} GB/s` : "peak bandwidth unknown (--bandwidth GBps)";
+    console.log(`${r[0]} decode on webgpu: ${r[5]} GB/s, ${of}`);
+  }
+}

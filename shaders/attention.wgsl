@@ -9,8 +9,11 @@
 // a per-slot lower bound `slot_lo`: tiles start at the lowest one in the workgroup and keys
 // below a slot's bound get weight 0, so it is still one stream over keys.
 //
-// Layouts: q, out [rows, heads, HD]; k, v [*, kvHeads, HD]; all f32, read as vec4
-// (HD % 4 == 0, HD <= 256). G = heads / kvHeads heads share a kv head.
+// Layouts: q, out [rows, heads, HD]; k, v [*, kvHeads, HD]; all f32 (HD <= 256), read and
+// written through load_<name>(row, d) / store_out(row, d, x): vec4 d of a row of HD values,
+// zero-padded to HD4 vec4s. The pipeline cache (pipelines.ts) defines those and `Elem`: the
+// buffers are arrays of vec4 where HD % 4 == 0, else of f32 gathered in fours (any HD, as
+// the WASM backend takes). G = heads / kvHeads heads share a kv head.
 //
 // A workgroup (64 threads) owns one kv head (wid.y) and BQ = 8 query slots; slot s is the
 // pair (t, g) = (s / G, s % G), so a decode step packs a token's G heads into one
@@ -24,9 +27,18 @@
 //   3. values: each thread owns (slot, 4 dims) pairs of the output and adds weight · v;
 //      consecutive threads read consecutive vec4s of a value row (coalesced).
 // Shared memory: q 8 × HD f32 (8 KiB at HD 256) + scores 8 × 64 f32 (2 KiB), under 16 KiB.
+//
+// Split keys (p.splits > 1): a decode step has one workgroup per kv head (one in all for
+// PaliGemma-3B's single kv head), which would stream a 4k-token prefix on one compute
+// unit. So the grid's y is (split, kv head) and split s of S takes the s-th of S equal
+// runs of whole tiles over the workgroup's keys [key_start, key_count), sized here from
+// the visible keys (the host only knows the cache's capacity). Each split then writes its
+// unnormalised partial instead of out: o (Σ exp(score - m) · v) to `out` laid out
+// [S, rows, heads, HD] and (m, l) per slot to `stats` [S, rows, heads]; a split with no
+// visible key writes (-1e30, 0) and o = 0. attention-merge.wgsl combines them.
 
 override HD: u32 = 64u;
-override HD4: u32 = HD / 4u;
+override HD4: u32 = (HD + 3u) / 4u;
 
 const BQ = 8u;
 const WG = 64u;
@@ -43,14 +55,16 @@ struct Params {
   scale: f32,
   softcap: f32,    // 0: none
   window: u32,     // 0: none
+  splits: u32,     // S: workgroups over one kv head's keys (1: out is the result)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> k: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> v: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> out: array<Elem>;
+@group(0) @binding(2) var<storage, read> q: array<Elem>;
+@group(0) @binding(3) var<storage, read> k: array<Elem>;
+@group(0) @binding(4) var<storage, read> v: array<Elem>;
 @group(0) @binding(5) var<storage, read> placement: array<i32>;
+@group(0) @binding(6) var<storage, read_write> stats: array<vec2<f32>>; // (m, l) when split
 
 var<workgroup> q_tile: array<vec4<f32>, BQ * HD4>;
 var<workgroup> scores: array<f32, BQ * TILE>;
@@ -65,7 +79,8 @@ var<workgroup> shared_base: u32;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let kh = wid.y;
+  let kh = wid.y % p.kv_heads;
+  let split = wid.y / p.kv_heads;
   let first = wid.x * BQ;
 
   if (lid < BQ) {
@@ -91,7 +106,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var qv = vec4<f32>(0.0);
     if (t < p.rows) {
       let h = kh * p.group_size + s % p.group_size;
-      qv = q[(t * p.heads + h) * HD4 + i % HD4];
+      qv = load_q(t * p.heads + h, i % HD4);
     }
     q_tile[i] = qv;
   }
@@ -109,8 +124,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         same = 0u;
       }
     }
-    key_count = most;
-    key_start = select(0u, least_lo - least_lo % TILE, most > 0u);
+    let start = select(0u, least_lo - least_lo % TILE, most > 0u);
+    // This split's run of keys: whole tiles, so tiles line up with the unsplit kernel's.
+    let tiles = (select(0u, most - start, most > start) + TILE - 1u) / TILE;
+    let per_split = (tiles + p.splits - 1u) / p.splits;
+    let lo = min(start + split * per_split * TILE, most);
+    let hi = min(lo + per_split * TILE, most);
+    for (var s = 0u; s < BQ; s++) {
+      slot_keys[s] = min(slot_keys[s], hi);
+    }
+    key_count = hi;
+    key_start = lo;
     shared_base = same;
   }
   let n_keys = workgroupUniformLoad(&key_count);
@@ -131,9 +155,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     if (j < n_keys) {
       if (same_rows) {
-        let row = ((slot_base[0] + j) * p.kv_heads + kh) * HD4;
+        let row = (slot_base[0] + j) * p.kv_heads + kh;
         for (var d = 0u; d < HD4; d++) {
-          let kv = k[row + d];
+          let kv = load_k(row, d);
           for (var s = 0u; s < BQ; s++) {
             dots[s] += dot(q_tile[s * HD4 + d], kv);
           }
@@ -141,9 +165,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       } else {
         for (var s = 0u; s < BQ; s++) {
           if (j < slot_keys[s]) {
-            let row = ((slot_base[s] + j) * p.kv_heads + kh) * HD4;
+            let row = (slot_base[s] + j) * p.kv_heads + kh;
             for (var d = 0u; d < HD4; d++) {
-              dots[s] += dot(q_tile[s * HD4 + d], k[row + d]);
+              dots[s] += dot(q_tile[s * HD4 + d], load_k(row, d));
             }
           }
         }
@@ -192,7 +216,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let row0 = slot_base[s] + j0;
         var acc = o[c] * alpha[s];
         for (var jj = 0u; jj < visible; jj++) {
-          acc += scores[s * TILE + jj] * v[((row0 + jj) * p.kv_heads + kh) * HD4 + i % HD4];
+          acc += scores[s * TILE + jj] * load_v((row0 + jj) * p.kv_heads + kh, i % HD4);
         }
         o[c] = acc;
       }
@@ -200,8 +224,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
   }
 
+  let split_rows = split * p.rows; // this split's block of out and stats when split
   if (lid < BQ) {
     denom[lid] = l_run;
+    let s = first + lid;
+    let t = s / p.group_size;
+    if (p.splits > 1u && t < p.rows) {
+      stats[(split_rows + t) * p.heads + kh * p.group_size + s % p.group_size] = vec2<f32>(m_run, l_run);
+    }
   }
   workgroupBarrier();
   for (var c = 0u; c < PAIRS; c++) {
@@ -211,7 +241,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (i < BQ * HD4 && t < p.rows) {
       let h = kh * p.group_size + s % p.group_size;
       let l = denom[i / HD4];
-      out[(t * p.heads + h) * HD4 + i % HD4] = select(vec4<f32>(0.0), o[c] / l, l > 0.0);
+      if (p.splits > 1u) {
+        store_out((split_rows + t) * p.heads + h, i % HD4, o[c]);
+      } else {
+        store_out(t * p.heads + h, i % HD4, select(vec4<f32>(0.0), o[c] / l, l > 0.0));
+      }
     }
   }
 }

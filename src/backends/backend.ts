@@ -196,7 +196,7 @@ export interface Backend {
    * the query iff j <= slot || j < prefix: full attention over a prefix, causal after;
    * with opts.window > 0, also only if j > slot - window.
    * Must stream over keys (online softmax), never holding a rows x keys matrix.
-   * headDim: a multiple of 4, at most 256 (every PaliGemma has 72 (SigLIP), 128 or 256).
+   * headDim: at most 256 (every PaliGemma has 72 (SigLIP), 128 or 256; odd configs may have any).
    */
   attention(out: Buf, q: Buf, k: Buf, v: Buf, meta: Buf, rows: number, opts: AttentionOptions): void;
 

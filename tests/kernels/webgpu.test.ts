@@ -1,7 +1,8 @@
 // What only the WebGPU backend has to get right, beyond the shared op tests
 // (tests/kernels/ops.test.ts): weights split over several bindings (f16 and quantized),
 // f16 pairs with odd row lengths, quantized kernels with and without subgroups, no GPU
-// objects created by a repeated decode step, attention streamed over 4100 keys, queue
+// objects created by a repeated decode step, attention streamed over 4100 keys and split
+// over workgroups for decode, queue
 // writes ordered with recorded ops, and errors that say what happened.
 //
 // The device comes from the production path (requestWebGPUDevice and the Node entry's
@@ -9,7 +10,7 @@
 import { existsSync } from "node:fs";
 import { beforeAll, describe, expect, test } from "vitest";
 import type { Backend, Buf, Weight } from "../../src/backends/backend.js";
-import { createWebGPUBackend, type WebGPUBackend } from "../../src/backends/webgpu/backend.js";
+import { attentionSplits, createWebGPUBackend, type WebGPUBackend } from "../../src/backends/webgpu/backend.js";
 import { requestWebGPUDevice } from "../../src/backends/webgpu/device.js";
 import { DeviceLostError, GPUOutOfMemoryError } from "../../src/backends/webgpu/errors.js";
 import type { GPUWeight } from "../../src/backends/webgpu/weights.js";
@@ -58,8 +59,9 @@ async function both(
 
 describe("device", () => {
   test("requestWebGPUDevice raises the limits the model needs to the adapter's and passes devices through", async () => {
-    expect(device.adapterInfo.description).toMatch(/SwiftShader/);
-    // SwiftShader binds 1 GiB; WebGPU's default is 128 MiB.
+    // SwiftShader here; bench/gpu.sh runs these tests on a real GPU's ICD.
+    if (process.env.VK_ICD_FILENAMES === SWIFTSHADER_ICD) expect(device.adapterInfo.description).toMatch(/SwiftShader/);
+    // SwiftShader binds 1 GiB (as does every discrete GPU); WebGPU's default is 128 MiB.
     expect(device.limits.maxStorageBufferBindingSize).toBeGreaterThan(128 * 2 ** 20);
     expect(device.limits.maxComputeWorkgroupStorageSize).toBeGreaterThan(16384);
     expect(device.features.has("subgroups")).toBe(true); // so both GEMV kernels run here
@@ -374,6 +376,73 @@ describe("attention streams over long key ranges", () => {
     );
     expectClose(r.got, r.want, { atol: 2e-5, rtol: 1e-4 }, "attention across regions");
     gpu.dispose();
+  });
+});
+
+describe("split-key attention (decode over long prefixes)", () => {
+  // (name, heads, kvHeads, headDim, meta rows (base, slot, prefix), key rows, softcap, window)
+  const cases: [string, number, number, number, number[][], number, number, number][] = [
+    ["PaliGemma-3B at 448: 8 heads on 1 kv head, headDim 256, 1037 keys", 8, 1, 256, [[0, 1036, 1030]], 1037, 0, 0],
+    ["the odd config: GQA 6/2, headDim 24, 2 rows in their own regions", 6, 2, 24, [[0, 1500, 1201], [1601, 1100, 1100]], 3202, 0, 0],
+    ["Gemma 2: softcap 50, window 512 past a 1100-key prefix, headDim 20", 4, 2, 20, [[0, 1300, 1100], [0, 700, 1100]], 1301, 50, 512],
+    ["headDim 4, a few visible keys in a 3000-row cache (most splits empty)", 3, 1, 4, [[0, 69, 40], [0, 5, 0]], 3000, 0, 0],
+    ["headDim 12, window 100 near the end of 4100 keys", 2, 2, 12, [[0, 4099, 300]], 4100, 30, 100],
+    ["headDim 36, prefill rows inside a 1000-key prefix and causal after it", 5, 1, 36, [[0, 0, 999], [0, 998, 999], [0, 999, 999], [0, 1000, 999]], 1001, 0, 0],
+    ["headDim 72, 4 decode rows of a batch at slots not on tile boundaries", 2, 1, 72, [0, 1, 2, 3].map((b) => [b * 700, 129 + 190 * b, 65]), 2800, 0, 0],
+    // Head dims not a multiple of 4: rows gathered as f32s (the `.unaligned` modules).
+    ["headDim 22, GQA 6/3, softcap 5, 1200 keys", 6, 3, 22, [[0, 1199, 1000], [0, 640, 1000]], 1200, 5, 0],
+    ["headDim 30, window 300, 2 rows in their own regions", 4, 1, 30, [[0, 1500, 1100], [1501, 1033, 40]], 3002, 0, 300],
+    ["headDim 2, 3 heads on 1 kv head, 700 keys", 3, 1, 2, [[0, 699, 512]], 700, 0, 0],
+  ];
+  test.each(cases)("%s", async (_name, heads, kvHeads, hd, meta, keyRows, softcap, window) => {
+    const rand = rng(heads * 1000 + hd + keyRows);
+    const rows = meta.length;
+    const { device: counted, counts } = countingDevice(device);
+    const gpu = createWebGPUBackend(counted);
+    const r = await both(
+      gpu,
+      {
+        q: randomArray(rand, rows * heads * hd, 1.5),
+        k: randomArray(rand, keyRows * kvHeads * hd),
+        v: randomArray(rand, keyRows * kvHeads * hd),
+        meta: Int32Array.from(meta.flat()),
+      },
+      {},
+      { name: "out", length: rows * heads * hd },
+      (b, t) => b.attention(t.out, t.q, t.k, t.v, t.meta, rows, { heads, kvHeads, headDim: hd, scale: hd ** -0.5, softcap, window }),
+    );
+    expectClose(r.got, r.want, { atol: 2e-5, rtol: 1e-4 }, "split-key attention");
+    // The split path ran: its keys over many workgroups, then the merge (2 dispatches, not 1).
+    const blocks = Math.ceil((rows * heads) / kvHeads / 8) * kvHeads;
+    expect(attentionSplits(blocks, keyRows)).toBeGreaterThan(8);
+    expect(counts.get("dispatchWorkgroups")).toBe(2);
+    gpu.dispose();
+  });
+
+  test("prefill with headDim 10 (SigLIP-like, 40 heads: no split) and headDim 26 (split)", async () => {
+    for (const [heads, hd, keys] of [[40, 10, 300], [2, 26, 600]]) {
+      const rand = rng(hd);
+      const meta = Array.from({ length: keys }, (_, s) => [0, s, keys - 20]);
+      const gpu = createWebGPUBackend(device);
+      const r = await both(
+        gpu,
+        { q: randomArray(rand, keys * heads * hd), k: randomArray(rand, keys * heads * hd), v: randomArray(rand, keys * heads * hd), meta: Int32Array.from(meta.flat()) },
+        {},
+        { name: "out", length: keys * heads * hd },
+        (b, t) => b.attention(t.out, t.q, t.k, t.v, t.meta, keys, { heads, kvHeads: heads, headDim: hd, scale: hd ** -0.5 }),
+      );
+      expectClose(r.got, r.want, { atol: 2e-5, rtol: 1e-4 }, `prefill attention headDim ${hd}`);
+      expect(attentionSplits(Math.ceil(keys / 8) * heads, keys)).toBe(hd === 10 ? 1 : 2);
+      gpu.dispose();
+    }
+  });
+
+  test("prefill and SigLIP-sized dispatches keep one workgroup per query block and kv head", () => {
+    expect(attentionSplits(Math.ceil((1030 * 8) / 8), 1030)).toBe(1); // PaliGemma-3B prefill at 448
+    expect(attentionSplits((256 / 8) * 16, 256)).toBe(1); // SigLIP at 224: 16 heads
+    expect(attentionSplits(1, 330)).toBe(1); // PaliGemma-3B decode at 224: few keys, no merge dispatch
+    expect(attentionSplits(1, 4100)).toBe(65); // one tile per split at most
+    expect(attentionSplits(4, 4100)).toBe(64); // PaliGemma 2 decode: 4 kv heads, 256 workgroups
   });
 });
 

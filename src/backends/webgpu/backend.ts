@@ -11,8 +11,10 @@
 //   natively where the device has shader-f16, else unpack them from u32 words. Quantized
 //   weights go through gemv-q (16-byte loads, a scale per group) and the same matmul,
 //   dequantized in registers.
-// - attention streams over key tiles with an online softmax; argmax and sampling run on
-//   the GPU so that only token ids come back.
+// - attention streams over key tiles with an online softmax; where the queries are too
+//   few to fill the GPU (decode), several workgroups split a head's keys and a merge
+//   dispatch combines their partial softmaxes. argmax and sampling run on the GPU so
+//   that only token ids come back.
 // - One pipeline cache, one buffer pool, one uniform arena; bind groups cached by
 //   (pipeline, buffers, arena slot): a repeated decode step creates no GPU objects.
 // - Allocation failures and device loss reject the next read with errors saying what to do.
@@ -73,9 +75,32 @@ const matmulColumns = (N: number) => (N <= 16 ? 1 : 4);
 const WG = 256;
 /** Output features per workgroup of both GEMV kernels (their OUTS). */
 const GEMV_OUTS = 4;
-/** attention.wgsl's query slots per workgroup and its largest head dim. */
+/** attention.wgsl's query slots per workgroup, keys per tile and largest head dim. */
 const ATTENTION_SLOTS = 8;
+const ATTENTION_TILE = 64;
 const ATTENTION_MAX_HEAD_DIM = 256;
+/**
+ * Workgroups an attention dispatch should give a GPU (a few per compute unit of a big
+ * one): with fewer (decode: one per kv head) the keys are split over more, down to a tile each.
+ */
+const ATTENTION_WORKGROUPS = 256;
+/**
+ * Up to this many cached keys (8 tiles: PaliGemma at 224 holds ~330) one workgroup streams
+ * them about as fast as split workgroups and the merge dispatch they need would.
+ */
+const ATTENTION_SPLIT_MIN_KEYS = 512;
+/** attention-merge.wgsl's workgroup size. */
+const MERGE_WG = 64;
+
+/**
+ * Key splits for an attention of `workgroups` (query blocks × kv heads) over a cache of
+ * `keyRows` rows: 1 where the dispatch fills the GPU already (prefill, SigLIP) or the keys
+ * are few, else enough to reach ATTENTION_WORKGROUPS, at most one per tile the cache holds.
+ */
+export function attentionSplits(workgroups: number, keyRows: number): number {
+  if (workgroups >= ATTENTION_WORKGROUPS || keyRows <= ATTENTION_SPLIT_MIN_KEYS) return 1;
+  return Math.max(1, Math.min(Math.ceil(ATTENTION_WORKGROUPS / workgroups), Math.ceil(keyRows / ATTENTION_TILE)));
+}
 
 // Bits of the matmul/gemv `flags` parameter.
 const BIAS = 1;
@@ -120,6 +145,8 @@ export class WebGPUBackend implements Backend {
   /** Bound where a kernel reads an optional input that is absent (no bias). */
   private readonly placeholder: GPUBuffer;
   private readonly ropeTables = new Map<string, GPUBuffer>();
+  /** Intermediates one op keeps between its dispatches (split attention's partials), by label. */
+  private readonly scratch = new Map<string, GPUBuffer>();
   /** Errors WebGPU reports asynchronously (allocation, pipeline creation): thrown by the next read. */
   private pendingErrors: Promise<Error | null>[] = [];
   private lost: DeviceLostError | null = null;
@@ -211,6 +238,7 @@ export class WebGPUBackend implements Backend {
     this.disposed = true;
     this.pool.destroyAll();
     this.ropeTables.clear();
+    this.scratch.clear();
     if (this.ownsDevice) this.device.destroy();
   }
 
@@ -293,17 +321,25 @@ export class WebGPUBackend implements Backend {
 
   attention(out: Buf, q: Buf, k: Buf, v: Buf, meta: Buf, rows: number, o: AttentionOptions): void {
     const { heads, kvHeads, headDim } = o;
-    if (headDim % 4 !== 0 || headDim > ATTENTION_MAX_HEAD_DIM || heads % kvHeads !== 0) {
-      throw new Error(`attention needs headDim % 4 == 0, headDim <= 256 and heads % kvHeads == 0; got ${headDim}, ${heads}/${kvHeads}`);
+    if (headDim > ATTENTION_MAX_HEAD_DIM || heads % kvHeads !== 0) {
+      throw new Error(`attention needs headDim <= 256 and heads % kvHeads == 0; got ${headDim}, ${heads}/${kvHeads}`);
     }
     const group = heads / kvHeads;
-    this.recorder.dispatch(
-      this.pipelines.get("attention", { HD: headDim }),
-      [gpu(out), gpu(q), gpu(k), gpu(v), gpu(meta)],
-      "uuuuffu",
-      [rows, heads, kvHeads, group, o.scale, o.softcap ?? 0, o.window ?? 0],
-      [Math.ceil((rows * group) / ATTENTION_SLOTS), kvHeads],
-    );
+    const blocks = Math.ceil((rows * group) / ATTENTION_SLOTS);
+    const splits = attentionSplits(blocks * kvHeads, Math.floor(k.length / (kvHeads * headDim)));
+    const pipeline = this.pipelines.get("attention", { HD: headDim });
+    const params = [rows, heads, kvHeads, group, o.scale, o.softcap ?? 0, o.window ?? 0, splits];
+    const inputs = [gpu(q), gpu(k), gpu(v), gpu(meta)];
+    if (splits === 1) {
+      this.recorder.dispatch(pipeline, [gpu(out), ...inputs, this.placeholder], "uuuuffuu", params, [blocks, kvHeads]);
+      return;
+    }
+    // Split keys: partials [splits, rows, heads, headDim] and (m, l) [splits, rows, heads], then a merge.
+    const partial = this.scratchBuffer("attention.partial", splits * rows * heads * headDim * 4);
+    const stats = this.scratchBuffer("attention.stats", splits * rows * heads * 8);
+    this.recorder.dispatch(pipeline, [partial, ...inputs, stats], "uuuuffuu", params, [blocks, kvHeads * splits]);
+    const vec4s = rows * heads * Math.ceil(headDim / 4);
+    this.run("attention-merge", [gpu(out), partial, stats], "uuu", [rows, heads, splits], Math.ceil(vec4s / MERGE_WG), { HD: headDim });
   }
 
   scatterRows(dst: Buf, idx: Buf, src: Buf, rows: number, width: number, scale = 1): void {
@@ -385,6 +421,20 @@ export class WebGPUBackend implements Backend {
       [M, Cout, Cin * tapsY * tapsX, Cout, 0, flags, o.height, o.width, Cin, o.kernel, o.stride, o.padding, Ho, Wo, gridH, gridW, phaseY, phaseX, tapY, tapX, tapsX],
       [Math.ceil(Cout / (16 * TN)), Math.ceil(M / MATMUL_TILE)],
     );
+  }
+
+  /**
+   * The buffer kept under `label`, grown to `bytes` when smaller: made on the first calls
+   * of a shape, then the same every token (so are the bind groups naming it).
+   */
+  private scratchBuffer(label: string, bytes: number): GPUBuffer {
+    let buf = this.scratch.get(label);
+    if (!buf || buf.size < bytes) {
+      if (buf) this.pool.release(buf); // ordered like free(): recorded ops still read it first
+      buf = this.pool.storage(label, Math.max(16, Math.ceil(bytes / 16) * 16));
+      this.scratch.set(label, buf);
+    }
+    return buf;
   }
 
   /** inv_freq[i] = theta^(-2i/headDim), rounded to f32 as the reference implementations compute it; made once per (theta, headDim). */

@@ -14,6 +14,7 @@
 // (modules named `<kernel>.subgroups`), else 32 lanes through shared memory.
 import argmax from "../../../shaders/argmax.wgsl?raw";
 import attention from "../../../shaders/attention.wgsl?raw";
+import attentionMerge from "../../../shaders/attention-merge.wgsl?raw";
 import embed from "../../../shaders/embed.wgsl?raw";
 import gatherRows from "../../../shaders/gather-rows.wgsl?raw";
 import geluMul from "../../../shaders/gelu-mul.wgsl?raw";
@@ -32,6 +33,7 @@ import softcap from "../../../shaders/softcap.wgsl?raw";
 const SOURCES = {
   argmax,
   attention,
+  "attention-merge": attentionMerge,
   embed,
   "gather-rows": gatherRows,
   "gelu-mul": geluMul,
@@ -132,6 +134,31 @@ fn team_sum(acc: array<f32, MAX_ROWS>, lid: u32, lanes: u32) -> array<f32, MAX_R
   },
 };
 
+/**
+ * attention's rows of HD f32 values (`Elem`, load_<name>, store_<name>, see attention.wgsl):
+ * vec4 loads where HD % 4 == 0 (modules `<kernel>`), else f32s gathered into zero-padded
+ * vec4s (modules `<kernel>.unaligned`), so the kernels take any head dim.
+ */
+const ROW_KERNELS: Partial<Record<Kernel, { loads: string[]; stores: string[] }>> = {
+  attention: { loads: ["q", "k", "v"], stores: ["out"] },
+  "attention-merge": { loads: ["partial"], stores: ["out"] },
+};
+function rowAccess(aligned: boolean, { loads, stores }: { loads: string[]; stores: string[] }): string {
+  if (aligned) {
+    return [
+      "alias Elem = vec4<f32>;",
+      ...loads.map((n) => `fn load_${n}(row: u32, d: u32) -> vec4<f32> { return ${n}[row * HD4 + d]; }`),
+      ...stores.map((n) => `fn store_${n}(row: u32, d: u32, x: vec4<f32>) { ${n}[row * HD4 + d] = x; }`),
+    ].join("\n");
+  }
+  const lanes = (body: string) => `for (var c = 0u; c < 4u; c++) { if (4u * d + c < HD) { ${body} } }`;
+  return [
+    "alias Elem = f32;",
+    ...loads.map((n) => `fn load_${n}(row: u32, d: u32) -> vec4<f32> { var x = vec4<f32>(0.0); ${lanes(`x[c] = ${n}[row * HD + 4u * d + c];`)} return x; }`),
+    ...stores.map((n) => `fn store_${n}(row: u32, d: u32, x: vec4<f32>) { ${lanes(`${n}[row * HD + 4u * d + c] = x[c];`)} }`),
+  ].join("\n");
+}
+
 export class PipelineCache {
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
@@ -154,7 +181,9 @@ export class PipelineCache {
     const pairs = F16_PAIR_KERNELS.includes(kernel);
     const f16 = pairs && this.f16 && !constants.W_F32 && !constants.BITS;
     const team = TEAM_KERNELS.includes(kernel) ? TEAMS[this.subgroups ? "subgroups" : "shared"] : null;
-    const name = f16 ? `${kernel}.f16` : team && this.subgroups ? `${kernel}.subgroups` : kernel;
+    const rows = ROW_KERNELS[kernel];
+    const aligned = !rows || (constants.HD ?? 64) % 4 === 0;
+    const name = f16 ? `${kernel}.f16` : team && this.subgroups ? `${kernel}.subgroups` : aligned ? kernel : `${kernel}.unaligned`;
     const key = `${name}${Object.keys(constants).length ? JSON.stringify(constants) : ""}`;
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
@@ -165,6 +194,7 @@ export class PipelineCache {
         let code: string = SOURCES[kernel];
         if (pairs) code = f16 ? `enable f16;\n${code}\n${WORDS.f16}` : `${code}\n${WORDS.u32}`;
         if (team) code = `${team.directives}${code}\n${team.code}`;
+        if (rows) code = `${code}\n${rowAccess(aligned, rows)}\n`;
         module = this.device.createShaderModule({ label: name, code });
         this.modules.set(name, module);
       }
