@@ -12,6 +12,7 @@ import {
   type BufKind,
   type ConvOptions,
   type LinearOptions,
+  type RopeAppendOptions,
   type SampleOptions,
   type UploadOptions,
   type Weight,
@@ -77,6 +78,29 @@ export class ReferenceBackend implements Backend {
     return new RefWeight(label, shape, dequantizeMatrix(data, shape[0], shape[1]), `q${data.bits}`);
   }
 
+  joinRows(label: string, parts: readonly Weight[], opts: { interleave?: boolean } = {}): Weight {
+    const p = parts as readonly RefWeight[];
+    const K = p[0].data.length / p[0].shape[0];
+    if (p.some((x) => x.precision !== p[0].precision || x.data.length / x.shape[0] !== K)) {
+      throw new Error(`joinRows ${label}: parts differ in precision or row length`);
+    }
+    const N = p.reduce((n, x) => n + x.shape[0], 0);
+    const data = new Float32Array(N * K);
+    if (opts.interleave) {
+      if (p.some((x) => x.shape[0] !== p[0].shape[0])) throw new Error(`joinRows ${label}: interleaved parts differ in rows`);
+      p.forEach((x, j) => {
+        for (let i = 0; i < x.shape[0]; i++) data.set(x.data.subarray(i * K, (i + 1) * K), (i * p.length + j) * K);
+      });
+    } else {
+      let at = 0;
+      for (const x of p) {
+        data.set(x.data, at);
+        at += x.data.length;
+      }
+    }
+    return new RefWeight(label, [N, ...p[0].shape.slice(1)], data, p[0].precision);
+  }
+
   alloc(label: string, length: number, kind: BufKind = "f32"): Buf {
     return new RefBuf(label, length, kind);
   }
@@ -134,14 +158,29 @@ export class ReferenceBackend implements Backend {
     const N = weight.shape[0];
     const K = weight.shape.slice(1).reduce((a, b) => a * b, 1);
     const W = w(weight);
-    const X = f(x);
+    const X = opts.rmsNorm ? f(x).slice(0, rows * K) : f(x);
+    if (opts.rmsNorm) {
+      f16Only("linear", opts.rmsNorm.weight);
+      const g = w(opts.rmsNorm.weight);
+      for (let r = 0; r < rows; r++) {
+        let ss = 0;
+        for (let k = 0; k < K; k++) ss += X[r * K + k] ** 2;
+        const inv = 1 / Math.sqrt(ss / K + opts.rmsNorm.eps);
+        for (let k = 0; k < K; k++) X[r * K + k] = fr(X[r * K + k] * inv * (1 + g[k]));
+      }
+    }
     const Y = f(y);
+    const dot = (r: number, n: number) => {
+      let s = bias ? w(bias)[n] : 0;
+      for (let k = 0; k < K; k++) s += X[r * K + k] * W[n * K + k];
+      return opts.gelu ? geluTanh(s) : s;
+    };
+    const outs = opts.geglu ? N / 2 : N;
     for (let r = 0; r < rows; r++)
-      for (let n = 0; n < N; n++) {
-        let s = bias ? w(bias)[n] : 0;
-        for (let k = 0; k < K; k++) s += X[r * K + k] * W[n * K + k];
-        if (opts.gelu) s = geluTanh(s);
-        Y[r * N + n] = opts.accumulate ? Y[r * N + n] + s : s;
+      for (let n = 0; n < outs; n++) {
+        let s = opts.geglu ? geluTanh(dot(r, 2 * n)) * dot(r, 2 * n + 1) : dot(r, n);
+        if (opts.softcap && opts.softcap > 0) s = opts.softcap * Math.tanh(s / opts.softcap);
+        Y[r * outs + n] = opts.accumulate ? Y[r * outs + n] + s : s;
       }
   }
 
@@ -176,6 +215,21 @@ export class ReferenceBackend implements Backend {
 
   geluMul(y: Buf, gate: Buf, up: Buf, n: number): void {
     for (let i = 0; i < n; i++) f(y)[i] = geluTanh(f(gate)[i]) * f(up)[i];
+  }
+
+  ropeAppend(q: Buf, kCache: Buf, vCache: Buf, qkv: Buf, positions: Buf, cacheRows: Buf, rows: number, o: RopeAppendOptions): void {
+    const [qw, kvw] = [o.heads * o.headDim, o.kvHeads * o.headDim];
+    const width = qw + 2 * kvw;
+    const k = new RefBuf("ropeAppend.k", rows * kvw, "f32");
+    for (let r = 0; r < rows; r++) {
+      const row = f(qkv).subarray(r * width, (r + 1) * width);
+      f(q).set(row.subarray(0, qw), r * qw);
+      f(k).set(row.subarray(qw, qw + kvw), r * kvw);
+      f(vCache).set(row.subarray(qw + kvw), i32(cacheRows)[r] * kvw);
+    }
+    this.rope(q, positions, rows, o.heads, o.headDim, o.theta);
+    this.rope(k, positions, rows, o.kvHeads, o.headDim, o.theta);
+    this.scatterRows(kCache, cacheRows, k, rows, kvw);
   }
 
   rope(x: Buf, positions: Buf, rows: number, heads: number, headDim: number, theta: number): void {
