@@ -48,8 +48,8 @@ fn main(
   for (var h = 0u; h < 2u; h++) {
     let e = 2u * word + h;
     if (e >= first && e < first + p.len) {
-      let from = p.src_start + s * p.len + (e - first);
-      out = (out & ~(0xffffu << (16u * h))) | (half_of(from) << (16u * h));
+      let at = p.src_start + s * p.len + (e - first);
+      out = (out & ~(0xffffu << (16u * h))) | (half_of(at) << (16u * h));
     }
   }
   dst[word] = out;
