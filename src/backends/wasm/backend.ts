@@ -478,6 +478,7 @@ class WasmBackend implements Backend {
     const { heads, kvHeads, headDim } = o;
     const [qw, kvw] = [heads * headDim, kvHeads * headDim];
     const width = qw + 2 * kvw;
+    const pos = this.ptr(positions, rows, "i32");
     this.indices(cacheRows, rows, Math.floor(Math.min(kCache.length, vCache.length) / kvw), "ropeAppend");
     const k = this.intermediate("ropeAppend.k", rows * kvw); // allocated before the views: growing memory detaches them
     const [src, qv, kv, vv] = [this.view(qkv, 0, rows * width), this.view(q, 0, rows * qw), this.view(k, 0, rows * kvw), this.view(vCache)];
@@ -488,7 +489,6 @@ class WasmBackend implements Backend {
       kv.set(row.subarray(qw, qw + kvw), r * kvw);
       vv.set(row.subarray(qw + kvw), to[r] * kvw);
     }
-    const pos = this.ptr(positions, rows, "i32");
     this.k.rope(this.ptr(q, rows * qw), pos, rows, heads, headDim, o.theta);
     this.k.rope(this.ptr(k, rows * kvw), pos, rows, kvHeads, headDim, o.theta);
     this.scatterRows(kCache, cacheRows, k, rows, kvw);
