@@ -4,8 +4,8 @@
 //   - random weights at PaliGemma-3B-224's real widths (SigLIP So400m/14 + Gemma-2B),
 //   - random weights at PaliGemma 2 3B's widths at 224, 448 and 896 (vision + prefill),
 // at reduced depth (--depth, default 2) so it fits a CPU-emulated GPU. On WebGPU it also
-// counts the API calls of a decode step (dispatches, submits, writeBuffers: a counting
-// proxy around the device) at PaliGemma-3B-224's widths for depth and depth + 1 layers,
+// counts the API calls of a decode step (dispatches, submits, writeBuffers, readbacks and
+// their bytes: a counting proxy around the device) at PaliGemma-3B-224's widths for depth and depth + 1 layers,
 // which gives the count per Gemma layer and, exactly, per token at the real 18 layers.
 //   node bench/run.mjs bench/model.ts [--backend webgpu|wasm|all] [--depth N] [--steps N] [--only tiny,pg1,pg2,calls]
 import "../src/runtime/node.js";
@@ -174,7 +174,8 @@ if (backendNames.includes("webgpu") && only.includes("calls")) {
     counted.push(await decodeCalls(model, 2));
     model.dispose();
   }
-  for (const call of ["dispatchWorkgroups", "submit", "writeBuffer", "copyBufferToBuffer"]) {
+  // Targets (issue 15): <= 130 dispatches per token, <= 7 per layer; one submit, one 4-byte readback.
+  for (const call of ["dispatchWorkgroups", "submit", "writeBuffer", "copyBufferToBuffer", "readback", "readbackBytes"]) {
     const [a, b] = counted.map((c) => c[call] ?? 0);
     const perLayer = b - a;
     const perToken = a + (REAL_LAYERS - depth) * perLayer;
