@@ -11,6 +11,9 @@
 //   natively where the device has shader-f16, else unpack them from u32 words. Quantized
 //   weights go through gemv-q (16-byte loads, a scale per group) and the same matmul,
 //   dequantized in registers.
+// - Decode is fused (issue 15): linear's rmsNorm, geglu and softcap options run inside the
+//   GEMVs (NORM, PAIRS, SOFTCAP); joinRows builds the joined Q/K/V and gate/up weights at
+//   load (copy-rows.wgsl); ropeAppend rotates q/k and appends k/v in one dispatch.
 // - attention streams over key tiles with an online softmax; argmax and sampling run on
 //   the GPU so that only token ids come back.
 // - One pipeline cache, one buffer pool, one uniform arena; bind groups cached by
@@ -254,7 +257,7 @@ export class WebGPUBackend implements Backend {
     const K = W.rowLength;
     const N = W.rows;
     const cap = opts.softcap && opts.softcap > 0 ? opts.softcap : 0;
-    if (opts.geglu && (bias || opts.accumulate || cap || N % 2 !== 0)) {
+    if (opts.geglu && (bias || opts.accumulate || cap || W.chunks.some((c) => c.rows % 2 !== 0))) {
       throw new Error(`linear: geglu takes an even number of rows and no bias, accumulate or softcap (${w.label})`);
     }
     const flags = (bias ? BIAS : 0) | (opts.gelu ? GELU : 0) | (opts.accumulate ? ACCUMULATE : 0) | (cap ? SOFTCAP : 0);
