@@ -57,6 +57,22 @@ export function geluTanh(x: number): number {
   return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
 }
 
+/** Rotary embedding of one head at x[o .. o + headDim), rotate-half convention, in place. */
+function rotate(x: Float32Array, o: number, pos: number, headDim: number, theta: number): void {
+  const half = headDim / 2;
+  for (let i = 0; i < half; i++) {
+    // f32 like the reference implementations: inv_freq and pos * inv_freq are f32.
+    const invFreq = fr(1 / fr(theta ** ((2 * i) / headDim)));
+    const angle = fr(pos * invFreq);
+    const c = fr(Math.cos(angle));
+    const s = fr(Math.sin(angle));
+    const a = x[o + i];
+    const b = x[o + i + half];
+    x[o + i] = a * c - b * s;
+    x[o + i + half] = b * c + a * s;
+  }
+}
+
 export class ReferenceBackend implements Backend {
   readonly name = "reference";
 
@@ -105,7 +121,19 @@ export class ReferenceBackend implements Backend {
     return new RefBuf(label, length, kind);
   }
 
-  free(): void {}
+  private readonly intermediates = new Map<string, Buf>();
+  /** A buffer of at least `length` f32s owned by the backend, reused by name (allocated through alloc). */
+  private intermediate(name: string, length: number): Buf {
+    let buf = this.intermediates.get(name);
+    if (!buf || buf.length < length) {
+      if (buf) this.free(buf);
+      buf = this.alloc(name, length);
+      this.intermediates.set(name, buf);
+    }
+    return buf;
+  }
+
+  free(_buf?: Buf): void {}
 
   write(buf: Buf, data: Float32Array | Int32Array, offset = 0): void {
     (buf as RefBuf).data.set(data, offset);
@@ -158,7 +186,8 @@ export class ReferenceBackend implements Backend {
     const N = weight.shape[0];
     const K = weight.shape.slice(1).reduce((a, b) => a * b, 1);
     const W = w(weight);
-    const X = opts.rmsNorm ? f(x).slice(0, rows * K) : f(x);
+    // The normalized x, held as the real backends hold it (RecordingBackend counts it).
+    const X = opts.rmsNorm ? f(this.intermediate("linear.normed", rows * K)) : f(x);
     if (opts.rmsNorm) {
       f16Only("linear", opts.rmsNorm.weight);
       const g = w(opts.rmsNorm.weight);
@@ -176,6 +205,7 @@ export class ReferenceBackend implements Backend {
       return opts.gelu ? geluTanh(s) : s;
     };
     const outs = opts.geglu ? N / 2 : N;
+    if (opts.geglu) this.intermediate("linear.gate_up", rows * N); // the (gate, up) pairs, as the real backends hold them
     for (let r = 0; r < rows; r++)
       for (let n = 0; n < outs; n++) {
         let s = opts.geglu ? geluTanh(dot(r, 2 * n)) * dot(r, 2 * n + 1) : dot(r, n);
@@ -220,36 +250,15 @@ export class ReferenceBackend implements Backend {
   ropeAppend(q: Buf, kCache: Buf, vCache: Buf, qkv: Buf, positions: Buf, cacheRows: Buf, rows: number, o: RopeAppendOptions): void {
     const [qw, kvw] = [o.heads * o.headDim, o.kvHeads * o.headDim];
     const width = qw + 2 * kvw;
-    const k = new RefBuf("ropeAppend.k", rows * kvw, "f32");
     for (let r = 0; r < rows; r++) {
       const row = f(qkv).subarray(r * width, (r + 1) * width);
+      const to = i32(cacheRows)[r] * kvw;
       f(q).set(row.subarray(0, qw), r * qw);
-      f(k).set(row.subarray(qw, qw + kvw), r * kvw);
-      f(vCache).set(row.subarray(qw + kvw), i32(cacheRows)[r] * kvw);
-    }
-    this.rope(q, positions, rows, o.heads, o.headDim, o.theta);
-    this.rope(k, positions, rows, o.kvHeads, o.headDim, o.theta);
-    this.scatterRows(kCache, cacheRows, k, rows, kvw);
-  }
-
-  rope(x: Buf, positions: Buf, rows: number, heads: number, headDim: number, theta: number): void {
-    const half = headDim / 2;
-    for (let r = 0; r < rows; r++) {
+      f(kCache).set(row.subarray(qw, qw + kvw), to);
+      f(vCache).set(row.subarray(qw + kvw), to);
       const pos = i32(positions)[r];
-      for (let h = 0; h < heads; h++) {
-        const o = (r * heads + h) * headDim;
-        for (let i = 0; i < half; i++) {
-          // f32 like the reference implementations: inv_freq and pos * inv_freq are f32.
-          const invFreq = fr(1 / fr(theta ** ((2 * i) / headDim)));
-          const angle = fr(pos * invFreq);
-          const c = fr(Math.cos(angle));
-          const s = fr(Math.sin(angle));
-          const a = f(x)[o + i];
-          const b = f(x)[o + i + half];
-          f(x)[o + i] = a * c - b * s;
-          f(x)[o + i + half] = b * c + a * s;
-        }
-      }
+      for (let h = 0; h < o.heads; h++) rotate(f(q), (r * o.heads + h) * o.headDim, pos, o.headDim, o.theta);
+      for (let h = 0; h < o.kvHeads; h++) rotate(f(kCache), to + h * o.headDim, pos, o.headDim, o.theta);
     }
   }
 

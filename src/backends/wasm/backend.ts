@@ -424,17 +424,17 @@ class WasmBackend implements Backend {
         if (cap) this.softcap(y, rows * N, cap);
         return;
       }
+      // (gate_i, up_i) pairs: up goes to y, gate is packed down in place, and geluMul runs
+      // in place over y (it reads each element before it writes it).
       const n = (rows * N) / 2;
-      const [pairs, gate, up] = [["linear.gate_up", 2 * n], ["linear.gate", n], ["linear.up", n]].map(([name, len]) =>
-        this.intermediate(name as string, len as number),
-      );
+      const pairs = this.intermediate("linear.gate_up", 2 * n);
       this.linear(pairs, input, w, null, rows);
-      const [p, g, u] = [pairs, gate, up].map((b) => this.view(b) as Float32Array);
+      const [p, out] = [this.view(pairs) as Float32Array, this.view(y, 0, n) as Float32Array];
       for (let i = 0; i < n; i++) {
-        g[i] = p[2 * i];
-        u[i] = p[2 * i + 1];
+        out[i] = p[2 * i + 1];
+        p[i] = p[2 * i];
       }
-      this.k.geluMul(this.ptr(y, n), this.ptr(gate, n), this.ptr(up, n), n);
+      this.k.geluMul(this.ptr(y, n), this.ptr(pairs, n), this.ptr(y, n), n);
       return;
     }
     this.plainLinear(y, x, w, bias, rows, opts);
@@ -480,18 +480,18 @@ class WasmBackend implements Backend {
     const width = qw + 2 * kvw;
     const pos = this.ptr(positions, rows, "i32");
     this.indices(cacheRows, rows, Math.floor(Math.min(kCache.length, vCache.length) / kvw), "ropeAppend");
-    const k = this.intermediate("ropeAppend.k", rows * kvw); // allocated before the views: growing memory detaches them
-    const [src, qv, kv, vv] = [this.view(qkv, 0, rows * width), this.view(q, 0, rows * qw), this.view(k, 0, rows * kvw), this.view(vCache)];
+    const [src, qv, kv, vv] = [this.view(qkv, 0, rows * width), this.view(q, 0, rows * qw), this.view(kCache), this.view(vCache)];
     const to = this.view(cacheRows, 0, rows);
     for (let r = 0; r < rows; r++) {
       const row = src.subarray(r * width, (r + 1) * width);
       qv.set(row.subarray(0, qw), r * qw);
-      kv.set(row.subarray(qw, qw + kvw), r * kvw);
+      kv.set(row.subarray(qw, qw + kvw), to[r] * kvw);
       vv.set(row.subarray(qw + kvw), to[r] * kvw);
     }
     this.k.rope(this.ptr(q, rows * qw), pos, rows, heads, headDim, o.theta);
-    this.k.rope(this.ptr(k, rows * kvw), pos, rows, kvHeads, headDim, o.theta);
-    this.scatterRows(kCache, cacheRows, k, rows, kvw);
+    // k is rotated where it landed: cache rows need not be consecutive, so one row at a time.
+    const kp = this.ptr(kCache, 0);
+    for (let r = 0; r < rows; r++) this.k.rope(kp + to[r] * kvw * 4, pos + 4 * r, 1, kvHeads, headDim, o.theta);
   }
 
   attention(out: Buf, q: Buf, k: Buf, v: Buf, meta: Buf, rows: number, o: AttentionOptions): void {
