@@ -189,6 +189,7 @@ export class ReferenceBackend implements Backend {
     // The normalized x, held as the real backends hold it (RecordingBackend counts it).
     const X = opts.rmsNorm ? f(this.intermediate("linear.normed", rows * K)) : f(x);
     if (opts.rmsNorm) {
+      X.set(f(x).subarray(0, rows * K));
       f16Only("linear", opts.rmsNorm.weight);
       const g = w(opts.rmsNorm.weight);
       for (let r = 0; r < rows; r++) {
