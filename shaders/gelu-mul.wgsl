@@ -1,5 +1,8 @@
-// geluMul: y[i] = gelu_tanh(gate[i]) * up[i] for i < n (Gemma's GeGLU).
-// Bindings: 0 params, 1 y f32 read_write, 2 gate f32, 3 up f32.
+// geluMul over interleaved pairs (Gemma's GeGLU after a many-row linear over the joined
+// gate/up weight, whose rows are interleaved, so each row of its output is
+// gate_0, up_0, gate_1, up_1, ...): y[i] = gelu_tanh(gu[2i]) * gu[2i + 1] for i < n.
+// (A GEMV fuses this into its epilogue: gemv*.wgsl's PAIRS.)
+// Bindings: 0 params, 1 y f32 [n] read_write, 2 gu f32 [2n].
 // One element per thread, 256 per workgroup; the grid is 2-D so that n may exceed
 // 65535 workgroups (i = (wid.y * groups.x + wid.x) * 256 + lid).
 
@@ -11,8 +14,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<storage, read> gate: array<f32>;
-@group(0) @binding(3) var<storage, read> up: array<f32>;
+@group(0) @binding(2) var<storage, read> gu: array<f32>;
 
 fn gelu_tanh(v: f32) -> f32 {
   // tanh's argument is clamped: |u| > 10 is ±1 in f32, and some tanh overflow beyond.
@@ -28,6 +30,6 @@ fn main(
 ) {
   let i = (wid.y * groups.x + wid.x) * WG + lid;
   if (i < p.n) {
-    y[i] = gelu_tanh(gate[i]) * up[i];
+    y[i] = gelu_tanh(gu[2u * i]) * gu[2u * i + 1u];
   }
 }

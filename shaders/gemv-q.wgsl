@@ -18,9 +18,13 @@
 // team: a subgroup, added with subgroupAdd, where the device has subgroups; else 32
 // lanes, added by a tree in shared memory. Elements past K (the padded last group) are
 // multiplied by x = 0, whatever the padding holds.
+// Fusions NORM, PAIRS and flags SOFTCAP as in gemv.wgsl (read its header); binding 6 norm
+// f16 [K] packed (read only with NORM).
 
 override ROWS: u32 = 1u;
 override BITS: u32 = 4u;
+override NORM: bool = false;
+override PAIRS: bool = false;
 
 const WG = 128u;
 const OUTS = 4u;
@@ -30,14 +34,17 @@ const GROUP = 32u;
 const BIAS = 1u;
 const GELU = 2u;
 const ACCUMULATE = 4u;
+const SOFTCAP = 16u;
 
 struct Params {
-  n: u32,       // output features in this weight chunk
+  n: u32,       // outputs in this weight chunk (features; with PAIRS, row pairs)
   k: u32,
   ldy: u32,     // row stride of y
-  n0: u32,      // first feature of this chunk
+  n0: u32,      // first output of this chunk
   flags: u32,
   groups: u32,  // groups (scales) per row: Kp / 32
+  eps: f32,     // NORM's epsilon
+  cap: f32,     // SOFTCAP's cap
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -46,6 +53,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> w: array<vec4<u32>>;
 @group(0) @binding(4) var<storage, read> scales: array<u32>;
 @group(0) @binding(5) var<storage, read> bias: array<u32>;
+@group(0) @binding(6) var<storage, read> norm: array<u32>;
 
 fn gelu_tanh(v: f32) -> f32 {
   // tanh's argument is clamped: |u| > 10 is ±1 in f32, and some tanh overflow beyond.
@@ -66,6 +74,19 @@ fn x4(r: u32, k: u32) -> vec4<f32> {
     }
   }
   return v;
+}
+
+/** (1 + norm[k .. k + 4)) with NORM, 1 past K (the padding is never read) and without NORM. */
+fn gain4(k: u32) -> vec4<f32> {
+  var g = vec4<f32>(1.0);
+  if (NORM) {
+    for (var i = 0u; i < 4u; i++) {
+      if (k + i < p.k) {
+        g[i] = 1.0 + unpack2x16float(norm[(k + i) >> 1u])[(k + i) & 1u];
+      }
+    }
+  }
+  return g;
 }
 
 /** Four q4 values of a word from nibble `first` on. */
@@ -90,50 +111,110 @@ fn main(i: Invocation) {
   for (var turn = 0u; turn * teams < OUTS; turn++) {
     let f = turn * teams + i.lid / lanes;
     let n = first + f;
+    // The weight row this team reads (with PAIRS, also the next one).
+    let wrow = select(n, 2u * n, PAIRS);
     var acc: array<f32, MAX_ROWS>;
+    var acc2: array<f32, MAX_ROWS>;
+    var ss: array<f32, MAX_ROWS>;
     for (var r = 0u; r < ROWS; r++) {
-      acc[r] = 0.0; // zeroed explicitly: a loop-body var may keep its last value on some compilers
+      // zeroed explicitly: a loop-body var may keep its last value on some compilers
+      acc[r] = 0.0;
+      acc2[r] = 0.0;
+      ss[r] = 0.0;
     }
     if (f < OUTS && n < p.n) {
       for (var g = lane; g < p.groups; g += lanes) {
-        let s = unpack2x16float(scales[(n * p.groups + g) >> 1u])[(n * p.groups + g) & 1u];
+        let at = wrow * p.groups + g;
+        let s = unpack2x16float(scales[at >> 1u])[at & 1u];
+        var s2 = 0.0;
+        if (PAIRS) {
+          s2 = unpack2x16float(scales[(at + p.groups) >> 1u])[(at + p.groups) & 1u];
+        }
         var part: array<f32, MAX_ROWS>;
+        var part2: array<f32, MAX_ROWS>;
         for (var r = 0u; r < ROWS; r++) {
           part[r] = 0.0;
+          part2[r] = 0.0;
         }
         for (var v = 0u; v < BITS / 4u; v++) {
-          let words = w[(n * p.groups + g) * (BITS / 4u) + v];
+          let words = w[at * (BITS / 4u) + v];
+          var words2 = vec4<u32>(0u);
+          if (PAIRS) {
+            words2 = w[(at + p.groups) * (BITS / 4u) + v];
+          }
           for (var j = 0u; j < 4u; j++) {
             let k = g * GROUP + (4u * v + j) * (32u / BITS);
             if (BITS == 4u) {
               let lo = q4(words[j], 0u);
               let hi = q4(words[j], 4u);
+              let lo2 = q4(words2[j], 0u);
+              let hi2 = q4(words2[j], 4u);
+              let g0 = gain4(k);
+              let g1 = gain4(k + 4u);
               for (var r = 0u; r < ROWS; r++) {
-                part[r] += dot(lo, x4(r, k)) + dot(hi, x4(r, k + 4u));
+                let a = x4(r, k);
+                let b = x4(r, k + 4u);
+                if (NORM) {
+                  ss[r] += dot(a, a) + dot(b, b);
+                }
+                part[r] += dot(lo, a * g0) + dot(hi, b * g1);
+                if (PAIRS) {
+                  part2[r] += dot(lo2, a * g0) + dot(hi2, b * g1);
+                }
               }
             } else {
               let q = q8(words[j]);
+              let q2 = q8(words2[j]);
+              let g0 = gain4(k);
               for (var r = 0u; r < ROWS; r++) {
-                part[r] += dot(q, x4(r, k));
+                let a = x4(r, k);
+                if (NORM) {
+                  ss[r] += dot(a, a);
+                }
+                part[r] += dot(q, a * g0);
+                if (PAIRS) {
+                  part2[r] += dot(q2, a * g0);
+                }
               }
             }
           }
         }
         for (var r = 0u; r < ROWS; r++) {
           acc[r] = fma(s, part[r], acc[r]);
+          acc2[r] = fma(s2, part2[r], acc2[r]);
         }
       }
     }
     let sums = team_sum(acc, i.lid, lanes);
+    var sums2: array<f32, MAX_ROWS>;
+    if (PAIRS) {
+      sums2 = team_sum(acc2, i.lid, lanes);
+    }
+    var squares: array<f32, MAX_ROWS>;
+    if (NORM) {
+      squares = team_sum(ss, i.lid, lanes);
+    }
     if (lane == 0u && f < OUTS && n < p.n) {
       let col = p.n0 + n;
       for (var r = 0u; r < ROWS; r++) {
         var v = sums[r];
+        var u = sums2[r];
+        if (NORM) {
+          let inv = inverseSqrt(squares[r] / f32(p.k) + p.eps);
+          v *= inv;
+          u *= inv;
+        }
         if ((p.flags & BIAS) != 0u) {
           v += unpack2x16float(bias[col >> 1u])[col & 1u];
         }
         if ((p.flags & GELU) != 0u) {
           v = gelu_tanh(v);
+        }
+        if (PAIRS) {
+          v = gelu_tanh(v) * u;
+        }
+        if ((p.flags & SOFTCAP) != 0u) {
+          v = p.cap * tanh(clamp(v / p.cap, -10.0, 10.0));
         }
         let at = r * p.ldy + col;
         if ((p.flags & ACCUMULATE) != 0u) {

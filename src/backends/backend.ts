@@ -38,6 +38,26 @@ export interface LinearOptions {
   gelu?: boolean;
   /** y += result instead of y = result (fuses the residual add). */
   accumulate?: boolean;
+  /**
+   * Gemma's RMSNorm applied to each row of x first: x / sqrt(mean(x²) + eps) * (1 + weight),
+   * weight [K] (fuses the norm into the linear that reads it).
+   */
+  rmsNorm?: { weight: Weight; eps: number };
+  /**
+   * GeGLU: W's rows are pairs (gate_i, up_i) (joinRows with interleave); the result is
+   * y[r, i] = gelu_tanh(gate_i · x[r]) * (up_i · x[r]), y [rows, N/2]. No bias,
+   * accumulate or softcap with it.
+   */
+  geglu?: boolean;
+  /** If > 0: y = cap * tanh(y / cap) on the result (Gemma 2's final logits); not with accumulate. */
+  softcap?: number;
+}
+
+export interface RopeAppendOptions {
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  theta: number;
 }
 
 export interface AttentionOptions {
@@ -148,6 +168,13 @@ export interface Backend {
    * take quantized weights; other ops refuse them.
    */
   uploadQuantized(label: string, data: QuantizedMatrix, shape: readonly [number, number]): Weight;
+  /**
+   * One weight whose rows are the parts' rows (matrices [N_j, K] of one precision and K):
+   * stacked in order, [ΣN_j, K]; or with `interleave` (parts of one shape [N, K]) row
+   * i·P + j is part j's row i. The parts are consumed: they must not be used again.
+   * Built at load, so that one linear reads what several would (Q/K/V, gate/up).
+   */
+  joinRows(label: string, parts: readonly Weight[], opts?: { interleave?: boolean }): Weight;
   alloc(label: string, length: number, kind?: BufKind): Buf;
   /** Releases a buffer from alloc (its memory may be reused by later allocs). */
   free(buf: Buf): void;
@@ -171,7 +198,7 @@ export interface Backend {
    */
   patchify(y: Buf, pixels: Buf, batch: number, channels: number, imageSize: number, patchSize: number): void;
 
-  /** y[rows, N] = x[rows, K] · W[N, K]ᵀ + bias[N], then options. */
+  /** y[rows, N] = x[rows, K] · W[N, K]ᵀ + bias[N], with the options (in the order listed there). */
   linear(y: Buf, x: Buf, w: Weight, bias: Weight | null, rows: number, opts?: LinearOptions): void;
 
   /** y = (x - mean) / sqrt(var + eps) * w + b over the last dim D = w.shape[0]. */
@@ -180,14 +207,23 @@ export interface Backend {
   /** y (+)= x / sqrt(mean(x²) + eps) * (1 + w) over D = w.shape[0] (Gemma's RMSNorm). */
   rmsNorm(y: Buf, x: Buf, w: Weight, rows: number, eps: number, opts?: { accumulate?: boolean }): void;
 
-  /** y[i] = gelu_tanh(gate[i]) * up[i] for i < n (Gemma's GeGLU). */
-  geluMul(y: Buf, gate: Buf, up: Buf, n: number): void;
-
   /**
-   * Rotary embedding in place, rotate-half convention: x [rows, heads, headDim];
-   * positions i32 [rows]; angle = pos * theta^(-2i/headDim) for i < headDim/2.
+   * Splits each row of qkv [rows, (heads + 2·kvHeads)·headDim] (q | k | v, as a joined
+   * Q/K/V linear writes it): q [rows, heads·headDim] gets its q part rotated (as `rope`),
+   * and the KV cache rows kCache[cacheRows[r]] and vCache[cacheRows[r]]
+   * ([*, kvHeads·headDim]) get its k part rotated and its v part as it is. The rotation:
+   * rotate-half, positions i32 [rows], angle = pos · theta^(-2i/headDim) for i < headDim/2.
    */
-  rope(x: Buf, positions: Buf, rows: number, heads: number, headDim: number, theta: number): void;
+  ropeAppend(
+    q: Buf,
+    kCache: Buf,
+    vCache: Buf,
+    qkv: Buf,
+    positions: Buf,
+    cacheRows: Buf,
+    rows: number,
+    opts: RopeAppendOptions,
+  ): void;
 
   /**
    * out[t, h, :] = softmax over visible keys j of (scale · q[t,h]·k[base+j, h/g]) · v[base+j, h/g],

@@ -6,6 +6,10 @@
 // softcaps on attention scores and final logits and scales queries by
 // query_pre_attn_scalar^-0.5. The sliding window is the caller's choice per layer
 // (`windows`): big_vision trained PaliGemma 2 without one, transformers applies it.
+//
+// Written for few dispatches per token: Q/K/V are one linear over one weight joined at
+// load (and gate/up one, its rows interleaved for the GeGLU), each pre-norm is fused
+// into the linear that reads it, and one op rotates q/k and appends k/v to the cache.
 import type { Backend, Buf, Weight } from "../backends/backend.js";
 import type { TextConfig } from "../config.js";
 import { GEMMA2_ONLY_NORM, LM_HEAD, TEXT } from "../weights/names.js";
@@ -14,17 +18,14 @@ import type { Workspace } from "./workspace.js";
 
 export interface GemmaLayerWeights {
   inputNorm: Weight; // [D]
-  q: Weight; // [H * hd, D]
-  k: Weight; // [KV * hd, D]
-  v: Weight; // [KV * hd, D]
+  qkv: Weight; // [(H + 2 KV) * hd, D]: q_proj, k_proj, v_proj rows joined
   o: Weight; // [D, H * hd]
   /** Gemma 1: the norm before the MLP. Gemma 2: the norm of the attention output. One name, two roles. */
   postAttentionNorm: Weight; // [D]
   /** Gemma 2 only. */
   preFeedforwardNorm?: Weight; // [D]
   postFeedforwardNorm?: Weight; // [D]
-  gate: Weight; // [I, D]
-  up: Weight; // [I, D]
+  gateUp: Weight; // [2 I, D]: gate_proj and up_proj rows interleaved (gate_0, up_0, gate_1, ...)
   down: Weight; // [D, I]
 }
 
@@ -35,24 +36,26 @@ export interface GemmaWeights {
   lmHead: Weight; // [V, D], the embeddings when tied
 }
 
-export function gemmaWeights(get: (name: string) => Weight, c: TextConfig): GemmaWeights {
+/** The decoder's weights; `get` hands over each checkpoint tensor once (the joined ones are consumed). */
+export function gemmaWeights(b: Backend, get: (name: string) => Weight, c: TextConfig): GemmaWeights {
   return {
     embed: get(`${TEXT}embed_tokens.weight`),
     layers: Array.from({ length: c.numLayers }, (_, i) => {
       const p = `${TEXT}layers.${i}.`;
       return {
         inputNorm: get(`${p}input_layernorm.weight`),
-        q: get(`${p}self_attn.q_proj.weight`),
-        k: get(`${p}self_attn.k_proj.weight`),
-        v: get(`${p}self_attn.v_proj.weight`),
+        qkv: b.joinRows(`${p}self_attn.qkv`, [
+          get(`${p}self_attn.q_proj.weight`),
+          get(`${p}self_attn.k_proj.weight`),
+          get(`${p}self_attn.v_proj.weight`),
+        ]),
         o: get(`${p}self_attn.o_proj.weight`),
         postAttentionNorm: get(`${p}post_attention_layernorm.weight`),
         ...(c.generation === 2 && {
           preFeedforwardNorm: get(`${p}${GEMMA2_ONLY_NORM}.weight`),
           postFeedforwardNorm: get(`${p}post_feedforward_layernorm.weight`),
         }),
-        gate: get(`${p}mlp.gate_proj.weight`),
-        up: get(`${p}mlp.up_proj.weight`),
+        gateUp: b.joinRows(`${p}mlp.gate_up`, [get(`${p}mlp.gate_proj.weight`), get(`${p}mlp.up_proj.weight`)], { interleave: true }),
         down: get(`${p}mlp.down_proj.weight`),
       };
     }),
@@ -87,13 +90,9 @@ export function gemmaLayers(
   const D = c.hiddenSize;
   const qWidth = c.numHeads * c.headDim;
   const kvWidth = c.numKvHeads * c.headDim;
-  const x = ws.get("x", T * D);
+  const qkv = ws.get("qkv", T * (qWidth + 2 * kvWidth));
   const q = ws.get("q", T * qWidth);
-  const k = ws.get("k", T * kvWidth);
-  const v = ws.get("v", T * kvWidth);
   const attn = ws.get("attn", T * qWidth);
-  const gate = ws.get("gate", T * c.intermediateSize);
-  const up = ws.get("up", T * c.intermediateSize);
   const act = ws.get("act", T * c.intermediateSize);
   const sub = c.generation === 2 ? ws.get("sub", T * D) : null; // a block's output before its post-norm
   const eps = c.rmsNormEps;
@@ -105,28 +104,21 @@ export function gemmaLayers(
     softcap: c.attnLogitSoftcap,
   };
   const windowed = windows.map((window) => (window > 0 ? { ...attention, window } : attention));
+  const rope = { heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim, theta: c.ropeTheta };
+  const norm = (weight: Weight) => ({ rmsNorm: { weight, eps } });
 
   w.layers.forEach((l, i) => {
-    b.rmsNorm(x, h, l.inputNorm, T, eps);
-    b.linear(q, x, l.q, null, T);
-    b.linear(k, x, l.k, null, T);
-    b.linear(v, x, l.v, null, T);
-    b.rope(q, at.positions, T, c.numHeads, c.headDim, c.ropeTheta);
-    b.rope(k, at.positions, T, c.numKvHeads, c.headDim, c.ropeTheta);
-    b.scatterRows(cache.keys[i], at.cacheRows, k, T, kvWidth);
-    b.scatterRows(cache.values[i], at.cacheRows, v, T, kvWidth);
+    b.linear(qkv, h, l.qkv, null, T, norm(l.inputNorm)); // [T, (H + 2 KV) hd] = Wqkv · rms(h)
+    b.ropeAppend(q, cache.keys[i], cache.values[i], qkv, at.positions, at.cacheRows, T, rope);
     b.attention(attn, q, cache.keys[i], cache.values[i], at.meta, T, windowed[i]);
     if (sub) {
       b.linear(sub, attn, l.o, null, T);
       b.rmsNorm(h, sub, l.postAttentionNorm, T, eps, { accumulate: true }); // h += rms(attn(rms(h)))
-      b.rmsNorm(x, h, l.preFeedforwardNorm!, T, eps);
     } else {
       b.linear(h, attn, l.o, null, T, { accumulate: true }); // h += attn(rms(h))
-      b.rmsNorm(x, h, l.postAttentionNorm, T, eps);
     }
-    b.linear(gate, x, l.gate, null, T);
-    b.linear(up, x, l.up, null, T);
-    b.geluMul(act, gate, up, T * c.intermediateSize);
+    const mlpNorm = sub ? l.preFeedforwardNorm! : l.postAttentionNorm;
+    b.linear(act, h, l.gateUp, null, T, { ...norm(mlpNorm), geglu: true }); // [T, I] = gelu(gate) · up of rms(h)
     if (sub) {
       b.linear(sub, act, l.down, null, T);
       b.rmsNorm(h, sub, l.postFeedforwardNorm!, T, eps, { accumulate: true }); // h += rms(mlp(rms(h)))
@@ -136,15 +128,15 @@ export function gemmaLayers(
   });
 }
 
-/** logits [R, V] for the R rows of h listed in `rows` (i32 [R]). */
-export function gemmaLogits(b: Backend, ws: Workspace, w: GemmaWeights, c: TextConfig, h: Buf, rows: Buf, R: number): Buf {
+/** logits [R, V] for the R rows of h listed in `rows` (i32 [R]), or h's first R rows when `rows` is null. */
+export function gemmaLogits(b: Backend, ws: Workspace, w: GemmaWeights, c: TextConfig, h: Buf, rows: Buf | null, R: number): Buf {
   const D = c.hiddenSize;
-  const picked = ws.get("picked", R * D);
-  b.gatherRows(picked, h, rows, R, D);
-  const normed = ws.get("normed", R * D);
-  b.rmsNorm(normed, picked, w.norm, R, c.rmsNormEps);
+  let picked = h;
+  if (rows) {
+    picked = ws.get("picked", R * D);
+    b.gatherRows(picked, h, rows, R, D);
+  }
   const logits = ws.get("logits", R * c.vocabSize);
-  b.linear(logits, normed, w.lmHead, null, R);
-  if (c.finalLogitSoftcap > 0) b.softcap(logits, R * c.vocabSize, c.finalLogitSoftcap);
+  b.linear(logits, picked, w.lmHead, null, R, { rmsNorm: { weight: w.norm, eps: c.rmsNormEps }, softcap: c.finalLogitSoftcap });
   return logits;
 }

@@ -76,8 +76,9 @@ function activationsBytes(c: PaliGemmaConfig, promptTokens: number): number {
   const T = promptTokens;
   const q = t.numHeads * t.headDim;
   const kv = t.numKvHeads * t.headDim;
-  const perToken = 2 * t.hiddenSize + 2 * q + 2 * kv + 3 * t.intermediateSize + (t.generation === 2 ? t.hiddenSize : 0) + 6;
-  const text = T * perToken + N + 2 * t.hiddenSize + t.vocabSize + 3;
+  // h, qkv, q, attn, act, and the backend's own: the normalized x and the (gate, up) pairs of a many-row linear.
+  const perToken = 2 * t.hiddenSize + 3 * q + 2 * kv + 3 * t.intermediateSize + (t.generation === 2 ? t.hiddenSize : 0) + 6;
+  const text = T * perToken + N + t.hiddenSize + t.vocabSize + 3;
   return (vision + text) * f32;
 }
 

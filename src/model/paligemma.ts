@@ -103,7 +103,7 @@ export class PaliGemmaForConditionalGeneration {
     };
     this.vision = siglipWeights(get, config.vision);
     this.projector = { w: get(`${PROJECTOR}weight`), b: get(`${PROJECTOR}bias`) };
-    this.text = gemmaWeights(get, config.text);
+    this.text = gemmaWeights(backend, get, config.text);
     this.visionWs = new Workspace(backend, "siglip");
     this.textWs = new Workspace(backend, "gemma");
   }
@@ -210,7 +210,10 @@ export class PaliGemmaForConditionalGeneration {
     return projected;
   }
 
-  /** Records the whole forward; returns the logits buffer and how many rows it holds. */
+  /**
+   * Records the whole forward (not submitted: the caller's read submits it with what it
+   * records next, so a decode step is one submit); returns the logits buffer and how many rows it holds.
+   */
   private record(inputs: ForwardInputs): { logits: Buf; rows: number; kvCache: KVCache } {
     this.assertUsable();
     const c = this.config;
@@ -286,8 +289,8 @@ export class PaliGemmaForConditionalGeneration {
     const rows = last
       ? Int32Array.from(lengths, (n, b) => b * L + Math.max(n - 1, 0))
       : Int32Array.from({ length: T }, (_, t) => t);
-    const logits = gemmaLogits(this.backend, ws, this.text, c.text, h, ws.ints("logitRows", rows), R);
-    this.backend.submit();
+    const inOrder = rows.every((r, i) => r === i); // decode, and logits "all": no gather
+    const logits = gemmaLogits(this.backend, ws, this.text, c.text, h, inOrder ? null : ws.ints("logitRows", rows), R);
 
     for (let b = 0; b < B; b++) {
       if (prefill) cache.prefix[b] = lengths[b];

@@ -2,7 +2,11 @@
 // groups, pipelines) and the per-step work (compute dispatches, queue submits and
 // writeBuffers). The device, its queue, command encoders and compute passes are wrapped
 // in proxies that count and forward to the real objects, so the work really runs.
+// Copies into a mappable (MAP_READ) buffer are what comes back to JS: counted as
+// "readback" (calls) and "readbackBytes".
 export type Counts = Map<string, number>;
+
+const MAP_READ = 0x1; // GPUBufferUsage.MAP_READ (Node's device comes without the globals)
 
 const COUNTED = new Set([
   "createBuffer",
@@ -25,6 +29,10 @@ function counting<T extends object>(target: T, counts: Counts, wrap: (prop: stri
       return (...args: unknown[]) => {
         const name = String(prop);
         if (COUNTED.has(name)) counts.set(name, (counts.get(name) ?? 0) + 1);
+        if (name === "copyBufferToBuffer" && ((args[2] as GPUBuffer).usage & MAP_READ) !== 0) {
+          counts.set("readback", (counts.get("readback") ?? 0) + 1);
+          counts.set("readbackBytes", (counts.get("readbackBytes") ?? 0) + (args[4] as number));
+        }
         return wrap(name, value.apply(t, args));
       };
     },

@@ -31,7 +31,7 @@ export interface OpError {
   maxValue: number;
 }
 
-type OpName = Exclude<keyof Backend, "name" | "memoryLimit" | "threads" | "uploadWeight" | "uploadQuantized" | "alloc" | "free" | "write" | "read" | "readI32" | "submit" | "dispose">;
+type OpName = Exclude<keyof Backend, "name" | "memoryLimit" | "threads" | "uploadWeight" | "uploadQuantized" | "joinRows" | "alloc" | "free" | "write" | "read" | "readI32" | "submit" | "dispose">;
 
 export class LockstepBackend implements Backend {
   readonly name: string;
@@ -48,6 +48,11 @@ export class LockstepBackend implements Backend {
   }
   uploadQuantized(label: string, data: QuantizedMatrix, shape: readonly [number, number]): Weight {
     return { label, shape, ref: this.ref.uploadQuantized(label, data, shape), test: this.test.uploadQuantized(label, data, shape) } as WeightPair;
+  }
+  joinRows(label: string, parts: readonly Weight[], opts?: { interleave?: boolean }): Weight {
+    const ps = parts as readonly WeightPair[];
+    const [ref, test] = [this.ref.joinRows(label, ps.map((p) => p.ref), opts), this.test.joinRows(label, ps.map((p) => p.test), opts)];
+    return { label, shape: ref.shape, ref, test } as WeightPair;
   }
   alloc(label: string, length: number, kind: BufKind = "f32"): Buf {
     return { label, kind, length, ref: this.ref.alloc(label, length, kind), test: this.test.alloc(label, length, kind) } as Pair;
@@ -76,8 +81,7 @@ export class LockstepBackend implements Backend {
   linear = this.op("linear");
   layerNorm = this.op("layerNorm");
   rmsNorm = this.op("rmsNorm");
-  geluMul = this.op("geluMul");
-  rope = this.op("rope");
+  ropeAppend = this.op("ropeAppend");
   attention = this.op("attention");
   scatterRows = this.op("scatterRows");
   gatherRows = this.op("gatherRows");
@@ -118,8 +122,13 @@ export class LockstepBackend implements Backend {
         const data = p.kind === "i32" ? await this.ref.readI32(p.ref) : await this.ref.read(p.ref);
         this.test.write(p.test, data);
       }
-      const side = (s: "ref" | "test") =>
-        args.map((a) => (typeof a === "object" && a !== null && "ref" in a && "test" in a ? (a as Pair)[s] : a));
+      // Buffers and weights, also inside options (linear's rmsNorm.weight), as each side's own.
+      const pick = (a: unknown, s: "ref" | "test"): unknown => {
+        if (typeof a !== "object" || a === null || ArrayBuffer.isView(a)) return a;
+        if ("ref" in a && "test" in a) return (a as Pair)[s];
+        return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, pick(v, s)]));
+      };
+      const side = (s: "ref" | "test") => args.map((a) => pick(a, s));
       (this.ref[op] as (...a: unknown[]) => void)(...side("ref"));
       (this.test[op] as (...a: unknown[]) => void)(...side("test"));
       const out = pairs[0];

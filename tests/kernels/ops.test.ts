@@ -185,36 +185,75 @@ describe.each(backends)("$name backend", ({ create }) => {
     }
   });
 
-  test("geluMul and softcap", async () => {
+  test("softcap", async () => {
     const rand = rng(17);
     const n = 1001;
-    const r = await runBoth(
-      b,
-      { g: randomArray(rand, n, 4), u: randomArray(rand, n, 2), x: randomArray(rand, n, 20) },
-      {},
-      { y: n, x: n },
-      (be, t) => {
-        be.geluMul(t.y, t.g, t.u, n);
-        be.softcap(t.x, n, 3);
-      },
-    );
-    expectClose(r.y.got, r.y.want, { atol: 1e-5, rtol: 1e-5 }, "geluMul");
+    const r = await runBoth(b, { x: randomArray(rand, n, 20) }, {}, { x: n }, (be, t) => be.softcap(t.x, n, 3));
     expectClose(r.x.got, r.x.want, { atol: 1e-5, rtol: 1e-5 }, "softcap");
   });
 
+  // The decode path's fused linear: weights joined at load (stacked like Q/K/V, or
+  // interleaved like gate/up), the input's RMSNorm, the GeGLU and the softcap inside the
+  // linear, on both sides of the GEMV/matmul switch, with odd K and part sizes.
   test.each([
-    [5, 3, 24],
-    [4, 2, 256],
-    [3, 1, 16],
-  ])("rope rows=%i heads=%i headDim=%i at positions up to 5000", async (rows, heads, hd) => {
-    const rand = rng(rows * hd);
+    [1, 37],
+    [3, 64],
+    [8, 130],
+    [17, 33],
+  ])("fused linear rows=%i K=%i: joinRows, rmsNorm, geglu, softcap", async (rows, K) => {
+    const rand = rng(rows * 100 + K);
+    const r = await runBoth(
+      b,
+      { x: randomArray(rand, rows * K, 3), y: randomArray(rand, rows * 11) },
+      {
+        q: weight(rand, [5, K], 1 / Math.sqrt(K)),
+        k: weight(rand, [3, K], 1 / Math.sqrt(K)),
+        v: weight(rand, [3, K], 1 / Math.sqrt(K)),
+        gate: weight(rand, [7, K], 1 / Math.sqrt(K)),
+        up: weight(rand, [7, K], 1 / Math.sqrt(K)),
+        head: weight(rand, [13, K], 3 / Math.sqrt(K)),
+        norm: weight(rand, [K]),
+      },
+      { qkv: rows * 11, y: rows * 11, act: rows * 7, logits: rows * 13 },
+      (be, t, w) => {
+        const rmsNorm = { weight: w.norm, eps: 1e-6 };
+        const qkv = be.joinRows("qkv", [w.q, w.k, w.v]);
+        const gateUp = be.joinRows("gate_up", [w.gate, w.up], { interleave: true });
+        be.linear(t.qkv, t.x, qkv, null, rows, { rmsNorm });
+        be.linear(t.y, t.x, qkv, null, rows, { accumulate: true });
+        be.linear(t.act, t.x, gateUp, null, rows, { rmsNorm, geglu: true });
+        be.linear(t.logits, t.x, w.head, null, rows, { rmsNorm, softcap: 2 });
+      },
+    );
+    for (const k of ["qkv", "y", "act", "logits"]) expectClose(r[k].got, r[k].want, { atol: 2e-5, rtol: 1e-4 }, `fused linear ${k}`);
+  });
+
+  test.each([
+    [5, 3, 1, 24],
+    [4, 2, 2, 256],
+    [3, 4, 1, 16],
+  ])("ropeAppend rows=%i heads=%i kvHeads=%i headDim=%i at positions up to 5000", async (rows, heads, kvHeads, hd) => {
+    const rand = rng(rows * hd + heads);
     const pos = Int32Array.from({ length: rows }, (_, i) => (i === 0 ? 1 : Math.floor(rand() * 5000)));
-    const r = await runBoth(b, { x: randomArray(rand, rows * heads * hd), pos }, {}, { x: rows * heads * hd }, (be, t) =>
-      be.rope(t.x, t.pos, rows, heads, hd, 10000),
+    const cacheRows = Int32Array.from({ length: rows }, (_, i) => 2 * rows - 1 - 2 * i); // scattered, backwards
+    const kvw = kvHeads * hd;
+    const r = await runBoth(
+      b,
+      {
+        qkv: randomArray(rand, rows * (heads + 2 * kvHeads) * hd),
+        pos,
+        cacheRows,
+        kc: randomArray(rand, 2 * rows * kvw),
+        vc: randomArray(rand, 2 * rows * kvw),
+      },
+      {},
+      { q: rows * heads * hd, kc: 2 * rows * kvw, vc: 2 * rows * kvw },
+      (be, t) => be.ropeAppend(t.q, t.kc, t.vc, t.qkv, t.pos, t.cacheRows, rows, { heads, kvHeads, headDim: hd, theta: 10000 }),
     );
     // The same f32 angles as the reference: cos and sin must be f32-accurate (WGSL's
     // builtins may be 2^-11 off, and SwiftShader's were: Gemma's logits moved 1e-3).
-    expectClose(r.x.got, r.x.want, { atol: 2e-6, rtol: 1e-5 }, "rope");
+    for (const k of ["q", "kc"]) expectClose(r[k].got, r[k].want, { atol: 2e-6, rtol: 1e-5 }, `ropeAppend ${k}`);
+    expectClose(r.vc.got, r.vc.want, { atol: 0 }, "ropeAppend v (copied; rows not appended to are kept)");
   });
 
   // meta rows: (base, slot, prefix) per query; see Backend.attention.

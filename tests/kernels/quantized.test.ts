@@ -88,6 +88,28 @@ describe.each(backends)("$name backend, quantized weights", ({ create }) => {
       expectClose(got, want, { atol: 1e-6, rtol: 1e-6 }, `q${bits} embed`);
     });
 
+    // Q/K/V-like and gate/up-like joins of quantized parts: words and scales rows move together
+    // (K = 75: 3 groups, so odd rows' scales start mid-word), with the fused norm and GeGLU.
+    test.each([1, 9])(`q${bits} joinRows, stacked and interleaved, rows=%i, rmsNorm and geglu`, async (rows) => {
+      const K = 75;
+      const run = async (be: Backend) => {
+        const rand = rng(rows * 13 + bits);
+        const part = (n: number) => be.uploadQuantized(`p${n}`, quantizeMatrix(randomArray(rand, n * K, 0.3), n, K, bits), [n, K]);
+        const rmsNorm = { weight: be.uploadWeight("norm", randomArray(rand, K, 0.2), [K]), eps: 1e-6 };
+        const stacked = be.joinRows("qkv", [part(9), part(3), part(3)]);
+        const pairs = be.joinRows("gate_up", [part(11), part(11)], { interleave: true });
+        const [x, y, act] = [be.alloc("x", rows * K), be.alloc("y", rows * 15), be.alloc("act", rows * 11)];
+        be.write(x, randomArray(rand, rows * K, 2));
+        be.linear(y, x, stacked, null, rows, { rmsNorm });
+        be.linear(act, x, pairs, null, rows, { rmsNorm, geglu: true });
+        be.submit();
+        return [await be.read(y), await be.read(act)];
+      };
+      const [got, want] = [await run(b), await run(ref)];
+      expectClose(got[0], want[0], { atol: 3e-5, rtol: 2e-4 }, `q${bits} joined, normed`);
+      expectClose(got[1], want[1], { atol: 3e-5, rtol: 2e-4 }, `q${bits} joined geglu`);
+    });
+
     test(`q${bits} weights refuse ops that take only f16 weights`, () => {
       const w = b.uploadQuantized("norm.q", quantizeMatrix(new Float32Array(32).fill(0.5), 1, 32, bits), [1, 32]);
       const x = b.alloc("x", 32);

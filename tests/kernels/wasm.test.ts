@@ -371,7 +371,11 @@ describe("ops refuse what would reach outside their buffers", () => {
     const w = b.uploadWeight("w", new Float32Array(12), [3, 4]);
     const x = b.alloc("x", 8);
     expect(() => b.linear(b.alloc("y", 5), x, w, null, 2)).toThrowError(/y holds 5 elements, the op touches 6/);
-    expect(() => b.rope(x, x, 1, 2, 4, 10000)).toThrowError(/x is f32, the op needs i32/);
+    const kv8 = b.alloc("kv8", 8);
+    const rope = { heads: 1, kvHeads: 1, headDim: 4, theta: 10000 };
+    expect(() => b.ropeAppend(x, kv8, kv8, b.alloc("qkv", 12), x, writeNew(b, "rows", Int32Array.of(0)), 1, rope)).toThrowError(
+      /x is f32, the op needs i32/,
+    );
     const idx = writeNew(b, "idx", Int32Array.from([0, 2]));
     expect(() => b.gatherRows(b.alloc("d", 8), x, idx, 2, 4)).toThrowError(/idx\[1\] = 2 outside \[0, 2\)/);
     const table = b.uploadWeight("table", new Float32Array(8), [2, 4]);
@@ -382,7 +386,7 @@ describe("ops refuse what would reach outside their buffers", () => {
       /reads keys past 4 cache rows/,
     );
     b.free(x);
-    expect(() => b.geluMul(x, x, x, 4)).toThrowError(/x was used after free\(\)/);
+    expect(() => b.softcap(x, 4, 3)).toThrowError(/x was used after free\(\)/);
     b.dispose();
     expect(() => b.alloc("late", 4)).toThrowError(/used after dispose/);
   });

@@ -108,6 +108,35 @@ describe("weights larger than one binding", () => {
     gpu.dispose();
   });
 
+  test.each([
+    [1, 37, 31],
+    [3, 64, 61],
+    [40, 37, 31],
+  ])("joinRows over row chunks: stacked and interleaved rows=%i K=%i N=%i, with the fused norm and GeGLU", async (rows, K, N) => {
+    const rand = rng(rows * K * N);
+    const gpu = createWebGPUBackend(device, { maxBindingBytes: SMALL });
+    const data = ["a", "b", "c", "norm"].map((n) => ({ n, data: randomArray(rand, n === "norm" ? K : N * K, 0.3) }));
+    const x = randomArray(rand, rows * K);
+    const run = async (b: Backend) => {
+      const [a, c, d, norm] = data.map(({ n, data }) => b.uploadWeight(n, data, n === "norm" ? [K] : [N, K]));
+      const stacked = b.joinRows("abc", [a, c, d]);
+      const [e, f] = data.slice(0, 2).map(({ n, data }) => b.uploadWeight(`${n}2`, data, [N, K]));
+      const pairs = b.joinRows("pairs", [e, f], { interleave: true });
+      const t = { x: b.alloc("x", rows * K), y: b.alloc("y", rows * 3 * N), act: b.alloc("act", rows * N) };
+      b.write(t.x, x);
+      b.linear(t.y, t.x, stacked, null, rows, { rmsNorm: { weight: norm, eps: 1e-6 } });
+      b.linear(t.act, t.x, pairs, null, rows, { geglu: true });
+      return { y: await b.read(t.y), act: await b.read(t.act), stacked, pairs };
+    };
+    const got = await run(gpu);
+    const want = await run(new ReferenceBackend());
+    expect((got.stacked as GPUWeight).chunks.length).toBeGreaterThan(3);
+    expect((got.pairs as GPUWeight).chunks.every((c) => c.rows % 2 === 0 && (c.row0 * K) % 2 === 0)).toBe(true);
+    expectClose(got.y, want.y, { atol: 2e-5, rtol: 1e-4 }, "joined stacked");
+    expectClose(got.act, want.act, { atol: 2e-5, rtol: 1e-4 }, "joined interleaved, geglu");
+    gpu.dispose();
+  });
+
   test.each(["f16", "f32"] as const)("embed reads each id from the chunk that holds its row (%s table)", async (precision) => {
     const rand = rng(3);
     const [V, D, rows] = [50, 37, 23];
@@ -152,7 +181,15 @@ describe("quantized weights over row chunks, with and without subgroups", () => 
     b.write(ids, Int32Array.of(0, N - 1, 7, N >> 1));
     const e = b.alloc("e", 4 * K);
     b.embed(e, ids, table, 4, { scale: 2 });
-    return { y: await b.read(y), e: await b.read(e), w };
+    // Joined at load, split into new chunks: stacked (Q/K/V-like) and interleaved (gate/up) with the fused norm and GeGLU.
+    const part = (n: number, name: string) => b.uploadQuantized(name, quantizeMatrix(randomArray(rand, n * K, 0.3), n, K, bits), [n, K]);
+    const norm = { weight: b.uploadWeight("norm", randomArray(rand, K), [K]), eps: 1e-6 };
+    const stacked = b.joinRows("qkv", [part(N, "q"), part(5, "k"), part(5, "v")]);
+    const pairs = b.joinRows("gate_up", [part(N, "gate"), part(N, "up")], { interleave: true });
+    const [qkv, act] = [b.alloc("qkv", rows * (N + 10)), b.alloc("act", rows * N)];
+    b.linear(qkv, x, stacked, null, rows, { rmsNorm: norm });
+    b.linear(act, x, pairs, null, rows, { rmsNorm: norm, geglu: true });
+    return { y: await b.read(y), e: await b.read(e), qkv: await b.read(qkv), act: await b.read(act), w, pairs };
   };
 
   for (const options of variants) {
@@ -173,6 +210,9 @@ describe("quantized weights over row chunks, with and without subgroups", () => 
         }
         expectClose(got.y, want.y, { atol: 3e-5, rtol: 2e-4 }, `q${bits} linear`);
         expectClose(got.e, want.e, { atol: 1e-6, rtol: 1e-6 }, `q${bits} embed`);
+        expectClose(got.qkv, want.qkv, { atol: 3e-5, rtol: 2e-4 }, `q${bits} joined, normed linear`);
+        expectClose(got.act, want.act, { atol: 3e-5, rtol: 2e-4 }, `q${bits} joined geglu`);
+        if (options.maxBindingBytes) expect((got.pairs as GPUWeight).chunks.every((c) => c.rows % 2 === 0)).toBe(true); // whole (gate, up) pairs
         gpu.dispose();
       });
     }
@@ -251,26 +291,28 @@ describe("a repeated decode step", () => {
       embed: { data: randomArray(rand, V * D), shape: [V, D] },
       norm: { data: randomArray(rand, D, 0.1), shape: [D] },
       q: { data: randomArray(rand, H * hd * D, 0.3), shape: [H * hd, D] },
-      kv: { data: randomArray(rand, KV * hd * D, 0.3), shape: [KV * hd, D] },
+      k: { data: randomArray(rand, KV * hd * D, 0.3), shape: [KV * hd, D] },
+      v: { data: randomArray(rand, KV * hd * D, 0.3), shape: [KV * hd, D] },
       o: { data: randomArray(rand, D * H * hd, 0.3), shape: [D, H * hd] },
+      gate: { data: randomArray(rand, I * D, 0.3), shape: [I, D] },
       up: { data: randomArray(rand, I * D, 0.3), shape: [I, D] },
       down: { data: randomArray(rand, D * I, 0.3), shape: [D, I] },
     };
     const setUp = (b: Backend) => {
       const w = Object.fromEntries(Object.entries(weights).map(([n, { data, shape }]) => [n, b.uploadWeight(n, data, shape)]));
+      w.qkv = b.joinRows("qkv", [w.q, w.k, w.v]);
+      w.gateUp = b.joinRows("gate_up", [w.gate, w.up], { interleave: true });
       const t = {
         ids: b.alloc("ids", 1, "i32"),
         pos: b.alloc("pos", 1, "i32"),
         slot: b.alloc("slot", 1, "i32"),
         meta: b.alloc("meta", 3, "i32"),
         h: b.alloc("h", D),
-        x: b.alloc("x", D),
+        qkv: b.alloc("qkv", (H + 2 * KV) * hd),
         q: b.alloc("q", H * hd),
-        k: b.alloc("k", KV * hd),
         cacheK: b.alloc("cacheK", L * KV * hd),
         cacheV: b.alloc("cacheV", L * KV * hd),
         attn: b.alloc("attn", H * hd),
-        up: b.alloc("up", I),
         act: b.alloc("act", I),
         logits: b.alloc("logits", V),
         next: b.alloc("next", 1, "i32"),
@@ -283,21 +325,14 @@ describe("a repeated decode step", () => {
       b.write(t.slot, Int32Array.of(s));
       b.write(t.meta, Int32Array.of(0, s, 0));
       b.embed(t.h, t.ids, w.embed, 1, { scale: Math.sqrt(D) });
-      b.rmsNorm(t.x, t.h, w.norm, 1, 1e-6);
-      b.linear(t.q, t.x, w.q, null, 1);
-      b.linear(t.k, t.x, w.kv, null, 1);
-      b.rope(t.q, t.pos, 1, H, hd, 10000);
-      b.rope(t.k, t.pos, 1, KV, hd, 10000);
-      b.scatterRows(t.cacheK, t.slot, t.k, 1, KV * hd);
-      b.scatterRows(t.cacheV, t.slot, t.k, 1, KV * hd, 0.5);
+      const rmsNorm = { weight: w.norm, eps: 1e-6 };
+      b.linear(t.qkv, t.h, w.qkv, null, 1, { rmsNorm });
+      b.ropeAppend(t.q, t.cacheK, t.cacheV, t.qkv, t.pos, t.slot, 1, { heads: H, kvHeads: KV, headDim: hd, theta: 10000 });
       b.attention(t.attn, t.q, t.cacheK, t.cacheV, t.meta, 1, { heads: H, kvHeads: KV, headDim: hd, scale: 0.3, softcap: 5 });
       b.linear(t.h, t.attn, w.o, null, 1, { accumulate: true });
-      b.rmsNorm(t.x, t.h, w.norm, 1, 1e-6);
-      b.linear(t.up, t.x, w.up, null, 1);
-      b.geluMul(t.act, t.up, t.up, I);
+      b.linear(t.act, t.h, w.gateUp, null, 1, { rmsNorm, geglu: true });
       b.linear(t.h, t.act, w.down, null, 1, { accumulate: true });
-      b.linear(t.logits, t.h, w.embed, null, 1);
-      b.softcap(t.logits, V, 30);
+      b.linear(t.logits, t.h, w.embed, null, 1, { rmsNorm, softcap: 30 });
       b.argmax(t.next, t.logits, 1, V);
       b.submit();
       return { next: (await b.readI32(t.next))[0], logits: await b.read(t.logits) };

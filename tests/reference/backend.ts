@@ -12,6 +12,7 @@ import {
   type BufKind,
   type ConvOptions,
   type LinearOptions,
+  type RopeAppendOptions,
   type SampleOptions,
   type UploadOptions,
   type Weight,
@@ -56,6 +57,22 @@ export function geluTanh(x: number): number {
   return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
 }
 
+/** Rotary embedding of one head at x[o .. o + headDim), rotate-half convention, in place. */
+function rotate(x: Float32Array, o: number, pos: number, headDim: number, theta: number): void {
+  const half = headDim / 2;
+  for (let i = 0; i < half; i++) {
+    // f32 like the reference implementations: inv_freq and pos * inv_freq are f32.
+    const invFreq = fr(1 / fr(theta ** ((2 * i) / headDim)));
+    const angle = fr(pos * invFreq);
+    const c = fr(Math.cos(angle));
+    const s = fr(Math.sin(angle));
+    const a = x[o + i];
+    const b = x[o + i + half];
+    x[o + i] = a * c - b * s;
+    x[o + i + half] = b * c + a * s;
+  }
+}
+
 export class ReferenceBackend implements Backend {
   readonly name = "reference";
 
@@ -77,11 +94,46 @@ export class ReferenceBackend implements Backend {
     return new RefWeight(label, shape, dequantizeMatrix(data, shape[0], shape[1]), `q${data.bits}`);
   }
 
+  joinRows(label: string, parts: readonly Weight[], opts: { interleave?: boolean } = {}): Weight {
+    const p = parts as readonly RefWeight[];
+    const K = p[0].data.length / p[0].shape[0];
+    if (p.some((x) => x.precision !== p[0].precision || x.data.length / x.shape[0] !== K)) {
+      throw new Error(`joinRows ${label}: parts differ in precision or row length`);
+    }
+    const N = p.reduce((n, x) => n + x.shape[0], 0);
+    const data = new Float32Array(N * K);
+    if (opts.interleave) {
+      if (p.some((x) => x.shape[0] !== p[0].shape[0])) throw new Error(`joinRows ${label}: interleaved parts differ in rows`);
+      p.forEach((x, j) => {
+        for (let i = 0; i < x.shape[0]; i++) data.set(x.data.subarray(i * K, (i + 1) * K), (i * p.length + j) * K);
+      });
+    } else {
+      let at = 0;
+      for (const x of p) {
+        data.set(x.data, at);
+        at += x.data.length;
+      }
+    }
+    return new RefWeight(label, [N, ...p[0].shape.slice(1)], data, p[0].precision);
+  }
+
   alloc(label: string, length: number, kind: BufKind = "f32"): Buf {
     return new RefBuf(label, length, kind);
   }
 
-  free(): void {}
+  private readonly intermediates = new Map<string, Buf>();
+  /** A buffer of at least `length` f32s owned by the backend, reused by name (allocated through alloc). */
+  private intermediate(name: string, length: number): Buf {
+    let buf = this.intermediates.get(name);
+    if (!buf || buf.length < length) {
+      if (buf) this.free(buf);
+      buf = this.alloc(name, length);
+      this.intermediates.set(name, buf);
+    }
+    return buf;
+  }
+
+  free(_buf?: Buf): void {}
 
   write(buf: Buf, data: Float32Array | Int32Array, offset = 0): void {
     (buf as RefBuf).data.set(data, offset);
@@ -134,14 +186,32 @@ export class ReferenceBackend implements Backend {
     const N = weight.shape[0];
     const K = weight.shape.slice(1).reduce((a, b) => a * b, 1);
     const W = w(weight);
-    const X = f(x);
+    // The normalized x, held as the real backends hold it (RecordingBackend counts it).
+    const X = opts.rmsNorm ? f(this.intermediate("linear.normed", rows * K)) : f(x);
+    if (opts.rmsNorm) {
+      X.set(f(x).subarray(0, rows * K));
+      f16Only("linear", opts.rmsNorm.weight);
+      const g = w(opts.rmsNorm.weight);
+      for (let r = 0; r < rows; r++) {
+        let ss = 0;
+        for (let k = 0; k < K; k++) ss += X[r * K + k] ** 2;
+        const inv = 1 / Math.sqrt(ss / K + opts.rmsNorm.eps);
+        for (let k = 0; k < K; k++) X[r * K + k] = fr(X[r * K + k] * inv * (1 + g[k]));
+      }
+    }
     const Y = f(y);
+    const dot = (r: number, n: number) => {
+      let s = bias ? w(bias)[n] : 0;
+      for (let k = 0; k < K; k++) s += X[r * K + k] * W[n * K + k];
+      return opts.gelu ? geluTanh(s) : s;
+    };
+    const outs = opts.geglu ? N / 2 : N;
+    if (opts.geglu) this.intermediate("linear.gate_up", rows * N); // the (gate, up) pairs, as the real backends hold them
     for (let r = 0; r < rows; r++)
-      for (let n = 0; n < N; n++) {
-        let s = bias ? w(bias)[n] : 0;
-        for (let k = 0; k < K; k++) s += X[r * K + k] * W[n * K + k];
-        if (opts.gelu) s = geluTanh(s);
-        Y[r * N + n] = opts.accumulate ? Y[r * N + n] + s : s;
+      for (let n = 0; n < outs; n++) {
+        let s = opts.geglu ? geluTanh(dot(r, 2 * n)) * dot(r, 2 * n + 1) : dot(r, n);
+        if (opts.softcap && opts.softcap > 0) s = opts.softcap * Math.tanh(s / opts.softcap);
+        Y[r * outs + n] = opts.accumulate ? Y[r * outs + n] + s : s;
       }
   }
 
@@ -178,24 +248,18 @@ export class ReferenceBackend implements Backend {
     for (let i = 0; i < n; i++) f(y)[i] = geluTanh(f(gate)[i]) * f(up)[i];
   }
 
-  rope(x: Buf, positions: Buf, rows: number, heads: number, headDim: number, theta: number): void {
-    const half = headDim / 2;
+  ropeAppend(q: Buf, kCache: Buf, vCache: Buf, qkv: Buf, positions: Buf, cacheRows: Buf, rows: number, o: RopeAppendOptions): void {
+    const [qw, kvw] = [o.heads * o.headDim, o.kvHeads * o.headDim];
+    const width = qw + 2 * kvw;
     for (let r = 0; r < rows; r++) {
+      const row = f(qkv).subarray(r * width, (r + 1) * width);
+      const to = i32(cacheRows)[r] * kvw;
+      f(q).set(row.subarray(0, qw), r * qw);
+      f(kCache).set(row.subarray(qw, qw + kvw), to);
+      f(vCache).set(row.subarray(qw + kvw), to);
       const pos = i32(positions)[r];
-      for (let h = 0; h < heads; h++) {
-        const o = (r * heads + h) * headDim;
-        for (let i = 0; i < half; i++) {
-          // f32 like the reference implementations: inv_freq and pos * inv_freq are f32.
-          const invFreq = fr(1 / fr(theta ** ((2 * i) / headDim)));
-          const angle = fr(pos * invFreq);
-          const c = fr(Math.cos(angle));
-          const s = fr(Math.sin(angle));
-          const a = f(x)[o + i];
-          const b = f(x)[o + i + half];
-          f(x)[o + i] = a * c - b * s;
-          f(x)[o + i + half] = b * c + a * s;
-        }
-      }
+      for (let h = 0; h < o.heads; h++) rotate(f(q), (r * o.heads + h) * o.headDim, pos, o.headDim, o.theta);
+      for (let h = 0; h < o.kvHeads; h++) rotate(f(kCache), to + h * o.headDim, pos, o.headDim, o.theta);
     }
   }
 

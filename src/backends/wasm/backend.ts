@@ -22,6 +22,7 @@ import {
   type BufKind,
   type ConvOptions,
   type LinearOptions,
+  type RopeAppendOptions,
   type SampleOptions,
   type UploadOptions,
   type Weight,
@@ -31,7 +32,7 @@ import {
 } from "../backend.js";
 import { DisposedError, InputError, WeightsError } from "../../errors.js";
 import { f16ArrayToF32, f32ArrayToF16 } from "../../weights/f16.js";
-import { checkQuantized, type QuantizedMatrix } from "../../weights/quantize.js";
+import { checkQuantized, groupsPerRow, type QuantizedMatrix, wordsPerRow } from "../../weights/quantize.js";
 import { compileWasm, instantiateWasm } from "../../wasm/load.js";
 import { WASM32_LIMIT, WasmHeap } from "./heap.js";
 import type { CpuKernels } from "./kernels.js";
@@ -127,6 +128,8 @@ class WasmBackend implements Backend {
   private live: { kernels: CpuKernels; heap: WasmHeap } | null;
   private scratchPtr = 0;
   private scratchBytes = 0;
+  /** Intermediates of the composed (fused-contract) ops, reused by name. */
+  private readonly internal = new Map<string, Buf>();
   private readonly minParallelWork: number;
 
   constructor(
@@ -259,6 +262,35 @@ class WasmBackend implements Backend {
     return new WasmWeight(label, [N, K], `q${bits}`, ptr, sp);
   }
 
+  /** Joins by copying the parts' bytes in the heap (f16 values, f32 values, or q words and f16 scales), then frees them. */
+  joinRows(label: string, parts: readonly Weight[], { interleave = false }: { interleave?: boolean } = {}): Weight {
+    const ps = parts as readonly WasmWeight[];
+    const [first] = ps;
+    const K = first.shape.slice(1).reduce((a, b) => a * b, 1);
+    if (ps.some((p) => p.precision !== first.precision || p.shape.slice(1).reduce((a, b) => a * b, 1) !== K || (interleave && p.shape[0] !== first.shape[0]))) {
+      throw new Error(`joinRows ${label}: the parts differ in precision, row length${interleave ? " or rows" : ""}`);
+    }
+    const N = ps.reduce((n, p) => n + p.shape[0], 0);
+    const bits = first.bits;
+    // Bytes per row of each array: values (or q words), and a quantized weight's scales.
+    const rowBytes = bits ? [4 * wordsPerRow(K, bits), 2 * groupsPerRow(K)] : [(first.precision === "f32" ? 4 : 2) * K];
+    const ptrs = rowBytes.map((b, i) => this.heap.alloc(N * b, i ? `${label} scales` : label));
+    const bytes = () => new Uint8Array(this.buffer);
+    let offset = 0;
+    for (const [j, p] of ps.entries()) {
+      const rows = p.shape[0];
+      rowBytes.forEach((b, i) => {
+        const from = i ? p.scales : p.ptr;
+        if (!interleave) return bytes().copyWithin(ptrs[i] + offset * b, from, from + rows * b);
+        for (let r = 0; r < rows; r++) bytes().copyWithin(ptrs[i] + (r * ps.length + j) * b, from + r * b, from + (r + 1) * b);
+      });
+      offset += rows;
+      this.heap.release(p.ptr);
+      if (p.scales) this.heap.release(p.scales);
+    }
+    return new WasmWeight(label, [N, ...first.shape.slice(1)], first.precision, ptrs[0], ptrs[1] ?? 0);
+  }
+
   alloc(label: string, length: number, kind: BufKind = "f32"): Buf {
     return new WasmBuf(label, kind, length, this.heap.alloc(length * 4, label));
   }
@@ -300,6 +332,7 @@ class WasmBackend implements Backend {
     this.pool?.dispose();
     this.pool = null;
     this.live = null;
+    this.internal.clear();
   }
 
   // ---- checks ----
@@ -360,7 +393,54 @@ class WasmBackend implements Backend {
     this.k.patchify(this.ptr(y, n), this.ptr(pixels, n), batch, channels, imageSize, patchSize);
   }
 
+  /** A buffer of at least `length` f32s owned by the backend, reused by name. */
+  private intermediate(name: string, length: number): Buf {
+    let buf = this.internal.get(name);
+    if (!buf || buf.length < length) {
+      if (buf) this.free(buf);
+      buf = this.alloc(name, length);
+      this.internal.set(name, buf);
+    }
+    return buf;
+  }
+
   linear(y: Buf, x: Buf, w: Weight, bias: Weight | null, rows: number, opts: LinearOptions = {}): void {
+    const cap = opts.softcap && opts.softcap > 0 ? opts.softcap : 0;
+    if (opts.rmsNorm || opts.geglu || cap) {
+      // The fused contract, composed of the plain kernels.
+      const N = w.shape[0];
+      const K = w.shape.slice(1).reduce((a, b) => a * b, 1);
+      if (opts.geglu && (bias || opts.accumulate || cap || N % 2 !== 0)) {
+        throw new Error(`linear: geglu takes an even number of rows and no bias, accumulate or softcap (${w.label})`);
+      }
+      if (cap && opts.accumulate) throw new Error(`linear: softcap with accumulate is not supported (${w.label})`);
+      let input = x;
+      if (opts.rmsNorm) {
+        input = this.intermediate("linear.normed", rows * K);
+        this.rmsNorm(input, x, opts.rmsNorm.weight, rows, opts.rmsNorm.eps);
+      }
+      if (!opts.geglu) {
+        this.linear(y, input, w, bias, rows, { gelu: opts.gelu, accumulate: opts.accumulate });
+        if (cap) this.softcap(y, rows * N, cap);
+        return;
+      }
+      // (gate_i, up_i) pairs: up goes to y, gate is packed down in place, and geluMul runs
+      // in place over y (it reads each element before it writes it).
+      const n = (rows * N) / 2;
+      const pairs = this.intermediate("linear.gate_up", 2 * n);
+      this.linear(pairs, input, w, null, rows);
+      const [p, out] = [this.view(pairs) as Float32Array, this.view(y, 0, n) as Float32Array];
+      for (let i = 0; i < n; i++) {
+        out[i] = p[2 * i + 1];
+        p[i] = p[2 * i];
+      }
+      this.k.geluMul(this.ptr(y, n), this.ptr(pairs, n), this.ptr(y, n), n);
+      return;
+    }
+    this.plainLinear(y, x, w, bias, rows, opts);
+  }
+
+  private plainLinear(y: Buf, x: Buf, w: Weight, bias: Weight | null, rows: number, opts: LinearOptions): void {
     const N = w.shape[0];
     const K = w.shape.slice(1).reduce((a, b) => a * b, 1);
     if (bias && bias.shape[0] !== N) throw new Error(`linear: bias ${bias.label} [${bias.shape}] for ${N} outputs`);
@@ -394,12 +474,24 @@ class WasmBackend implements Backend {
     this.k.rmsNorm(this.ptr(y, rows * D), this.ptr(x, rows * D), this.f16(w, "rmsNorm"), rows, D, eps, opts.accumulate ? 1 : 0);
   }
 
-  geluMul(y: Buf, gate: Buf, up: Buf, n: number): void {
-    this.k.geluMul(this.ptr(y, n), this.ptr(gate, n), this.ptr(up, n), n);
-  }
-
-  rope(x: Buf, positions: Buf, rows: number, heads: number, headDim: number, theta: number): void {
-    this.k.rope(this.ptr(x, rows * heads * headDim), this.ptr(positions, rows, "i32"), rows, heads, headDim, theta);
+  ropeAppend(q: Buf, kCache: Buf, vCache: Buf, qkv: Buf, positions: Buf, cacheRows: Buf, rows: number, o: RopeAppendOptions): void {
+    const { heads, kvHeads, headDim } = o;
+    const [qw, kvw] = [heads * headDim, kvHeads * headDim];
+    const width = qw + 2 * kvw;
+    const pos = this.ptr(positions, rows, "i32");
+    this.indices(cacheRows, rows, Math.floor(Math.min(kCache.length, vCache.length) / kvw), "ropeAppend");
+    const [src, qv, kv, vv] = [this.view(qkv, 0, rows * width), this.view(q, 0, rows * qw), this.view(kCache), this.view(vCache)];
+    const to = this.view(cacheRows, 0, rows);
+    for (let r = 0; r < rows; r++) {
+      const row = src.subarray(r * width, (r + 1) * width);
+      qv.set(row.subarray(0, qw), r * qw);
+      kv.set(row.subarray(qw, qw + kvw), to[r] * kvw);
+      vv.set(row.subarray(qw + kvw), to[r] * kvw);
+    }
+    this.k.rope(this.ptr(q, rows * qw), pos, rows, heads, headDim, o.theta);
+    // k is rotated where it landed: cache rows need not be consecutive, so one row at a time.
+    const kp = this.ptr(kCache, 0);
+    for (let r = 0; r < rows; r++) this.k.rope(kp + to[r] * kvw * 4, pos + 4 * r, 1, kvHeads, headDim, o.theta);
   }
 
   attention(out: Buf, q: Buf, k: Buf, v: Buf, meta: Buf, rows: number, o: AttentionOptions): void {

@@ -11,6 +11,9 @@
 //   natively where the device has shader-f16, else unpack them from u32 words. Quantized
 //   weights go through gemv-q (16-byte loads, a scale per group) and the same matmul,
 //   dequantized in registers.
+// - Decode is fused (issue 15): linear's rmsNorm, geglu and softcap options run inside the
+//   GEMVs (NORM, PAIRS, SOFTCAP); joinRows builds the joined Q/K/V and gate/up weights at
+//   load (copy-rows.wgsl); ropeAppend rotates q/k and appends k/v in one dispatch.
 // - attention streams over key tiles with an online softmax; where the queries are too
 //   few to fill the GPU (decode), several workgroups split a head's keys and a merge
 //   dispatch combines their partial softmaxes. argmax and sampling run on the GPU so
@@ -25,6 +28,7 @@ import type {
   BufKind,
   ConvOptions,
   LinearOptions,
+  RopeAppendOptions,
   SampleOptions,
   UploadOptions,
   Weight,
@@ -35,7 +39,7 @@ import { DisposedError } from "../../errors.js";
 import { DeviceLostError, GPUOutOfMemoryError } from "./errors.js";
 import { type Kernel, PipelineCache } from "./pipelines.js";
 import { Recorder } from "./recorder.js";
-import { GPUWeight, uploadQuantized, uploadWeight } from "./weights.js";
+import { GPUWeight, joinWeights, uploadQuantized, uploadWeight } from "./weights.js";
 
 export interface WebGPUBackendOptions {
   /**
@@ -107,6 +111,7 @@ const BIAS = 1;
 const GELU = 2;
 const ACCUMULATE = 4;
 const RELU = 8;
+const SOFTCAP = 16;
 
 // matmul.wgsl's MODE.
 const LINEAR = 0;
@@ -145,8 +150,9 @@ export class WebGPUBackend implements Backend {
   /** Bound where a kernel reads an optional input that is absent (no bias). */
   private readonly placeholder: GPUBuffer;
   private readonly ropeTables = new Map<string, GPUBuffer>();
-  /** Intermediates one op keeps between its dispatches (split attention's partials), by label. */
-  private readonly scratch = new Map<string, GPUBuffer>();
+  /** Intermediates an op keeps between its dispatches (the many-row linear's normalized x and
+   * gate/up pairs, split attention's partials), by name. */
+  private readonly scratch = new Map<string, GPUBuf>();
   /** Errors WebGPU reports asynchronously (allocation, pipeline creation): thrown by the next read. */
   private pendingErrors: Promise<Error | null>[] = [];
   private lost: DeviceLostError | null = null;
@@ -197,6 +203,18 @@ export class WebGPUBackend implements Backend {
 
   uploadQuantized(label: string, data: QuantizedMatrix, shape: readonly [number, number]): Weight {
     return uploadQuantized(this.device, this.pool, label, data, shape, this.maxBindingBytes);
+  }
+
+  joinRows(label: string, parts: readonly Weight[], { interleave = false }: { interleave?: boolean } = {}): Weight {
+    const ws = parts.map(weight);
+    const joined = joinWeights(this.pool, label, ws, interleave, this.maxBindingBytes, (dst, src, count, len, srcStart, dstStart, stride) => {
+      const words = Math.floor(len / 2) + 2;
+      this.run("copy-rows", [dst, src], "uuuuuu", [count, len, srcStart, dstStart, stride, words], Math.ceil((count * words) / WG));
+    });
+    // The copies must be submitted before their sources are destroyed.
+    this.submit();
+    this.pool.destroyNow(ws.flatMap((w) => w.chunks.flatMap((c) => (c.scales ? [c.buffer, c.scales] : [c.buffer]))));
+    return joined;
   }
 
   alloc(label: string, length: number, kind: BufKind = "f32"): Buf {
@@ -260,41 +278,59 @@ export class WebGPUBackend implements Backend {
 
   linear(y: Buf, x: Buf, w: Weight, bias: Weight | null, rows: number, opts: LinearOptions = {}): void {
     only("linear", ["q8", "q4"], w);
-    f16Only("linear", bias);
+    f16Only("linear", bias, opts.rmsNorm?.weight ?? null);
     if (rows === 0) return; // gemv.wgsl has no 0-row variant
     const W = weight(w);
     const K = W.rowLength;
     const N = W.rows;
-    const flags = (bias ? BIAS : 0) | (opts.gelu ? GELU : 0) | (opts.accumulate ? ACCUMULATE : 0);
+    const cap = opts.softcap && opts.softcap > 0 ? opts.softcap : 0;
+    if (opts.geglu && (bias || opts.accumulate || cap || W.chunks.some((c) => c.rows % 2 !== 0))) {
+      throw new Error(`linear: geglu takes an even number of rows and no bias, accumulate or softcap (${w.label})`);
+    }
+    const flags = (bias ? BIAS : 0) | (opts.gelu ? GELU : 0) | (opts.accumulate ? ACCUMULATE : 0) | (cap ? SOFTCAP : 0);
     const b = bias ? weight(bias).whole : this.placeholder;
-    if (W.bits && rows <= GEMV_MAX_ROWS) {
-      const constants = { ROWS: rows, BITS: W.bits };
-      for (const c of W.chunks) {
-        const params = [c.rows, K, N, c.row0, flags, groupsPerRow(K)];
-        this.run("gemv-q", [gpu(y), gpu(x), c.buffer, c.scales!, b], "uuuuuu", params, Math.ceil(c.rows / GEMV_OUTS), constants);
-      }
-      return;
-    }
     if (rows <= GEMV_MAX_ROWS) {
-      const kernel = this.subgroups ? "gemv-subgroups" : "gemv";
-      const constants = { ROWS: rows, K_EVEN: K % 2 === 0 ? 1 : 0 };
+      // Decode: the norm, the GeGLU and the softcap all happen inside the GEMV.
+      const norm = opts.rmsNorm ? weight(opts.rmsNorm.weight).whole : this.placeholder;
+      const eps = opts.rmsNorm?.eps ?? 0;
+      const fused = { NORM: opts.rmsNorm ? 1 : 0, PAIRS: opts.geglu ? 1 : 0 };
+      const per = opts.geglu ? 2 : 1; // weight rows per output
+      const ldy = N / per;
       for (const c of W.chunks) {
-        const params = [c.rows, K, N, c.row0, flags];
-        this.run(kernel, [gpu(y), gpu(x), c.buffer, b], "uuuuu", params, Math.ceil(c.rows / GEMV_OUTS), constants);
+        const [outs, n0] = [c.rows / per, c.row0 / per];
+        const groups = Math.ceil(outs / GEMV_OUTS);
+        if (W.bits) {
+          const params = [outs, K, ldy, n0, flags, groupsPerRow(K), eps, cap];
+          this.run("gemv-q", [gpu(y), gpu(x), c.buffer, c.scales!, b, norm], "uuuuuuff", params, groups, { ROWS: rows, BITS: W.bits, ...fused });
+        } else {
+          const kernel = this.subgroups ? "gemv-subgroups" : "gemv";
+          const constants = { ROWS: rows, K_EVEN: K % 2 === 0 ? 1 : 0, ...fused };
+          this.run(kernel, [gpu(y), gpu(x), c.buffer, b, norm], "uuuuuff", [outs, K, ldy, n0, flags, eps, cap], groups, constants);
+        }
       }
       return;
     }
+    // Many rows (prefill, SigLIP): the tiled matmul, with the fusions as their own passes.
+    let input = x;
+    if (opts.rmsNorm) {
+      input = this.scratchBuf("linear.normed", rows * K);
+      this.rmsNorm(input, x, opts.rmsNorm.weight, rows, opts.rmsNorm.eps);
+    }
+    const out = opts.geglu ? this.scratchBuf("linear.gate_up", rows * N) : y;
+    if (cap && opts.accumulate) throw new Error(`linear: softcap with accumulate over many rows is not supported (${w.label})`);
     const TN = matmulColumns(N);
     const pipeline = this.pipelines.get("matmul", { MODE: LINEAR, K_EVEN: K % 2 === 0 ? 1 : 0, TN, BITS: W.bits });
     for (const c of W.chunks) {
       this.recorder.dispatch(
         pipeline,
-        [gpu(y), gpu(x), c.buffer, b, c.scales ?? this.placeholder],
+        [gpu(out), gpu(input), c.buffer, b, c.scales ?? this.placeholder],
         "uuuuuu",
-        [rows, c.rows, K, N, c.row0, flags],
+        [rows, c.rows, K, N, c.row0, flags & ~SOFTCAP],
         [Math.ceil(c.rows / (16 * TN)), Math.ceil(rows / MATMUL_TILE)],
       );
     }
+    if (opts.geglu) this.run("gelu-mul", [gpu(y), gpu(out)], "u", [(rows * N) / 2], Math.ceil((rows * N) / 2 / WG));
+    if (cap) this.softcap(y, rows * N, cap);
   }
 
   layerNorm(y: Buf, x: Buf, w: Weight, b: Weight, rows: number, eps: number): void {
@@ -309,14 +345,10 @@ export class WebGPUBackend implements Backend {
     this.run("rms-norm", [gpu(y), gpu(x), weight(w).whole], "uufu", [rows, D, eps, opts.accumulate ? 1 : 0], rows);
   }
 
-  geluMul(y: Buf, gate: Buf, up: Buf, n: number): void {
-    this.run("gelu-mul", [gpu(y), gpu(gate), gpu(up)], "u", [n], Math.ceil(n / WG));
-  }
-
-  rope(x: Buf, positions: Buf, rows: number, heads: number, headDim: number, theta: number): void {
-    const pairs = (rows * heads * headDim) / 2;
-    const buffers = [gpu(x), gpu(positions), this.ropeTable(theta, headDim)];
-    this.run("rope", buffers, "uuu", [rows, heads, headDim], Math.ceil(pairs / WG));
+  ropeAppend(q: Buf, kCache: Buf, vCache: Buf, qkv: Buf, positions: Buf, cacheRows: Buf, rows: number, o: RopeAppendOptions): void {
+    const pairs = (rows * (o.heads + 2 * o.kvHeads) * o.headDim) / 2;
+    const buffers = [gpu(q), gpu(kCache), gpu(vCache), gpu(qkv), gpu(positions), gpu(cacheRows), this.ropeTable(o.theta, o.headDim)];
+    this.run("rope-append", buffers, "uuuu", [rows, o.heads, o.kvHeads, o.headDim], Math.ceil(pairs / WG));
   }
 
   attention(out: Buf, q: Buf, k: Buf, v: Buf, meta: Buf, rows: number, o: AttentionOptions): void {
@@ -335,8 +367,8 @@ export class WebGPUBackend implements Backend {
       return;
     }
     // Split keys: partials [splits, rows, heads, headDim] and (m, l) [splits, rows, heads], then a merge.
-    const partial = this.scratchBuffer("attention.partial", splits * rows * heads * headDim * 4);
-    const stats = this.scratchBuffer("attention.stats", splits * rows * heads * 8);
+    const partial = gpu(this.scratchBuf("attention.partial", splits * rows * heads * headDim));
+    const stats = gpu(this.scratchBuf("attention.stats", splits * rows * heads * 2));
     this.recorder.dispatch(pipeline, [partial, ...inputs, stats], "uuuuffuu", params, [blocks, kvHeads * splits]);
     const vec4s = rows * heads * Math.ceil(headDim / 4);
     this.run("attention-merge", [gpu(out), partial, stats], "uuu", [rows, heads, splits], Math.ceil(vec4s / MERGE_WG), { HD: headDim });
@@ -423,16 +455,13 @@ export class WebGPUBackend implements Backend {
     );
   }
 
-  /**
-   * The buffer kept under `label`, grown to `bytes` when smaller: made on the first calls
-   * of a shape, then the same every token (so are the bind groups naming it).
-   */
-  private scratchBuffer(label: string, bytes: number): GPUBuffer {
-    let buf = this.scratch.get(label);
-    if (!buf || buf.size < bytes) {
-      if (buf) this.pool.release(buf); // ordered like free(): recorded ops still read it first
-      buf = this.pool.storage(label, Math.max(16, Math.ceil(bytes / 16) * 16));
-      this.scratch.set(label, buf);
+  /** A backend-owned buffer of at least `length` f32s, reused by name. */
+  private scratchBuf(name: string, length: number): GPUBuf {
+    let buf = this.scratch.get(name);
+    if (!buf || buf.length < length) {
+      if (buf) this.free(buf);
+      buf = this.alloc(name, length) as GPUBuf;
+      this.scratch.set(name, buf);
     }
     return buf;
   }

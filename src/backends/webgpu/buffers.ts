@@ -68,6 +68,12 @@ export class BufferPool {
     this.onDestroy();
   }
 
+  /** Destroys buffers no recorded work uses any more (submitted work may: WebGPU waits for it). */
+  destroyNow(bufs: readonly GPUBuffer[]): void {
+    for (const buf of bufs) this.destroy(buf);
+    this.onDestroy();
+  }
+
   /** A MAP_READ buffer for copies back to JS, in power-of-two sizes so reads of any length reuse a few. */
   stagingBuffer(bytes: number): GPUBuffer {
     const size = Math.max(256, 2 ** Math.ceil(Math.log2(bytes)));

@@ -15,6 +15,7 @@
 import argmax from "../../../shaders/argmax.wgsl?raw";
 import attention from "../../../shaders/attention.wgsl?raw";
 import attentionMerge from "../../../shaders/attention-merge.wgsl?raw";
+import copyRows from "../../../shaders/copy-rows.wgsl?raw";
 import embed from "../../../shaders/embed.wgsl?raw";
 import gatherRows from "../../../shaders/gather-rows.wgsl?raw";
 import geluMul from "../../../shaders/gelu-mul.wgsl?raw";
@@ -25,7 +26,7 @@ import layerNorm from "../../../shaders/layer-norm.wgsl?raw";
 import matmul from "../../../shaders/matmul.wgsl?raw";
 import patchify from "../../../shaders/patchify.wgsl?raw";
 import rmsNorm from "../../../shaders/rms-norm.wgsl?raw";
-import rope from "../../../shaders/rope.wgsl?raw";
+import ropeAppend from "../../../shaders/rope-append.wgsl?raw";
 import sample from "../../../shaders/sample.wgsl?raw";
 import scatterRows from "../../../shaders/scatter-rows.wgsl?raw";
 import softcap from "../../../shaders/softcap.wgsl?raw";
@@ -34,6 +35,7 @@ const SOURCES = {
   argmax,
   attention,
   "attention-merge": attentionMerge,
+  "copy-rows": copyRows,
   embed,
   "gather-rows": gatherRows,
   "gelu-mul": geluMul,
@@ -44,7 +46,7 @@ const SOURCES = {
   matmul,
   patchify,
   "rms-norm": rmsNorm,
-  rope,
+  "rope-append": ropeAppend,
   sample,
   "scatter-rows": scatterRows,
   softcap,

@@ -9,7 +9,7 @@
 // per u32; the kernels dequantize in registers.
 import { firstNonFinite, nonFiniteWeightError, type Weight, type WeightPrecision, weightLength } from "../backend.js";
 import { f16ArrayToF32, f32ArrayToF16 } from "../../weights/f16.js";
-import { checkQuantized, groupsPerRow, type QuantizedMatrix, wordsPerRow } from "../../weights/quantize.js";
+import { checkQuantized, groupsPerRow, type QuantBits, type QuantizedMatrix, wordsPerRow } from "../../weights/quantize.js";
 import { type BufferPool, USAGE } from "./buffers.js";
 
 export interface WeightChunk {
@@ -100,6 +100,76 @@ export function uploadQuantized(
     chunks.push({ buffer, scales, row0, rows: n });
   }
   return new GPUWeight(label, [N, K], N, K, chunks, m.bits === 4 ? "q4" : "q8");
+}
+
+/**
+ * Records copying spans of f16 halves (copy-rows.wgsl): `count` spans of `len` halves,
+ * span s from half srcStart + s·len of `src` to half dstStart + s·dstStride of `dst`.
+ */
+export type CopyHalves = (dst: GPUBuffer, src: GPUBuffer, count: number, len: number, srcStart: number, dstStart: number, dstStride: number) => void;
+
+/**
+ * Backend.joinRows: a new weight whose rows are the parts' rows, stacked or interleaved,
+ * in new row chunks (of whole groups of parts when interleaved, so that a GEMV over
+ * (gate_i, up_i) pairs never finds a pair split over two chunks), filled by `copy` on the
+ * device. The caller submits the copies and then destroys the parts.
+ */
+export function joinWeights(
+  pool: BufferPool,
+  label: string,
+  parts: readonly GPUWeight[],
+  interleave: boolean,
+  maxBindingBytes: number,
+  copy: CopyHalves,
+): GPUWeight {
+  const [first] = parts;
+  const { precision, rowLength: K } = first;
+  if (parts.some((p) => p.precision !== precision || p.rowLength !== K || (interleave && p.rows !== first.rows))) {
+    throw new Error(`joinRows ${label}: the parts differ in precision, row length${interleave ? " or rows" : ""}`);
+  }
+  const P = parts.length;
+  const N = parts.reduce((n, p) => n + p.rows, 0);
+  const bits = first.bits;
+  // Halves per row of each buffer of a chunk: the values (or q words), and a quantized weight's scales.
+  const lens = bits ? [2 * wordsPerRow(K, bits as QuantBits), groupsPerRow(K)] : [precision === "f32" ? 2 * K : K];
+  const evenRows = lens[lens.length - 1] % 2 === 1;
+  let perChunk = rowsPerChunk(label, N, 2 * lens[0], evenRows, maxBindingBytes);
+  const whole = (interleave ? P : 1) * (evenRows && (!interleave || P % 2 === 1) ? 2 : 1);
+  if (perChunk < N) perChunk -= perChunk % whole;
+  if (perChunk < 1) throw new Error(`${label}: ${whole} rows exceed the ${maxBindingBytes}-byte binding limit`);
+  const chunks: WeightChunk[] = [];
+  for (let row0 = 0; row0 < N; row0 += perChunk) {
+    const rows = Math.min(perChunk, N - row0);
+    const name = perChunk < N ? `${label}[${row0}:${row0 + rows}]` : label;
+    const [buffer, scales] = lens.map((len, i) =>
+      pool.create(i ? `${name}.scales` : name, Math.max(16, Math.ceil((rows * len * 2) / 16) * 16), USAGE.STORAGE | USAGE.COPY_DST),
+    );
+    chunks.push({ buffer, scales, row0, rows });
+  }
+  let offset = 0; // stacked: the part's first row
+  parts.forEach((part, j) => {
+    for (const c of part.chunks) {
+      for (const d of chunks) {
+        // Part rows i in [i0, i1] land in this destination chunk, at rows to(i).
+        const to = (i: number) => (interleave ? i * P + j : offset + i);
+        const i0 = Math.max(c.row0, interleave ? Math.ceil((d.row0 - j) / P) : d.row0 - offset);
+        const i1 = Math.min(c.row0 + c.rows - 1, interleave ? Math.floor((d.row0 + d.rows - 1 - j) / P) : d.row0 + d.rows - 1 - offset);
+        if (i1 < i0) continue;
+        lens.forEach((len, b) => {
+          const [dst, src] = b ? [d.scales!, c.scales!] : [d.buffer, c.buffer];
+          const srcStart = (i0 - c.row0) * len;
+          const dstStart = (to(i0) - d.row0) * len;
+          if (!interleave) return copy(dst, src, 1, (i1 - i0 + 1) * len, srcStart, dstStart, 0);
+          // Spans one half apart would share a word: those go one per dispatch.
+          const stride = P * len;
+          if (stride >= len + 2) return copy(dst, src, i1 - i0 + 1, len, srcStart, dstStart, stride);
+          for (let i = 0; i <= i1 - i0; i++) copy(dst, src, 1, len, srcStart + i * len, dstStart + i * stride, 0);
+        });
+      }
+    }
+    offset += part.rows;
+  });
+  return new GPUWeight(label, [N, ...first.shape.slice(1)], N, K, chunks, precision);
 }
 
 /** Rows per chunk for rows of `rowBytes`; `evenRows` when odd rows would start mid-word. */
