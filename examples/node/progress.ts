@@ -5,14 +5,15 @@ import type { LoadProgress } from "../../src/runtime/node.js";
 const MB = 1024 * 1024;
 const WIDTH = 30;
 
-export function progressBar(stream: NodeJS.WriteStream = process.stderr): (p: LoadProgress) => void {
+/** `verb` is what the line says of a file read to its end ("loaded" by a task, "quantized" by quantize); a hub download says "downloaded". */
+export function progressBar(stream: NodeJS.WriteStream = process.stderr, verb = "loaded"): (p: LoadProgress) => void {
   let current = "";
   let lastDraw = 0;
-  return ({ file, loaded, total }) => {
+  return ({ stage, file, loaded, total }) => {
     const done = total !== undefined && loaded >= total;
     const size = total === undefined ? `${(loaded / MB).toFixed(1)} MB` : `${(loaded / MB).toFixed(1)}/${(total / MB).toFixed(1)} MB`;
     if (!stream.isTTY) {
-      if (done) stream.write(`loaded ${file} (${size})\n`);
+      if (done) stream.write(`${stage === "download" ? "downloaded" : verb} ${file} (${size})\n`);
       return;
     }
     // Redraw at most ~20 times a second: a terminal write per chunk slows big downloads.
