@@ -128,7 +128,7 @@ export function nonFiniteWeightError(label: string, index: number, data: Uint16A
 export interface BindingLimits {
   weightBytes: number;
   bufferBytes: number;
-  /** Where the figures come from, for messages ("maxStorageBufferBindingSize 1.00 GiB, ..."). */
+  /** Where the figures come from, for messages ("this device's maxStorageBufferBindingSize is ..."). */
   source: string;
 }
 
