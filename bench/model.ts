@@ -114,8 +114,8 @@ const rows: string[][] = [];
 const report = (model: string, backend: string, figure: string, value: string, flops?: number, bytes?: number, ms?: number) =>
   rows.push([
     model, backend, figure, value,
-    flops && ms ? (flops / ms / 1e6).toFixed(2) : "",
-    bytes && ms ? (bytes / ms / 1e6).toFixed(2) : "",
+    flops && ms ? (flops / ms / 1e6).toPrecision(3) : "",
+    bytes && ms ? (bytes / ms / 1e6).toPrecision(3) : "",
   ]);
 
 /** API calls per decode token, counted over `steps` steps after a warm-up step. */
@@ -156,7 +156,7 @@ async function benchModel(label: string, model: PaliGemmaForConditionalGeneratio
   const t0 = performance.now();
   for (let s = 0; s < steps - 1; s++) next = (await model.nextTokens({ inputIds: next, kvCache })).ids;
   const perToken = (performance.now() - t0) / (steps - 1);
-  report(label, backend, dtype === "f16" ? "decode" : `decode ${dtype}`, `${(1000 / perToken).toFixed(2)} tok/s`, decodeFlops(c), decodeBytes(c, dtype), perToken);
+  report(label, backend, dtype === "f16" ? "decode" : `decode ${dtype}`, `${(1000 / perToken).toPrecision(3)} tok/s`, decodeFlops(c), decodeBytes(c, dtype), perToken);
   kvCache.dispose();
 }
 
