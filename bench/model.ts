@@ -3,19 +3,25 @@
 //   - the tiny test checkpoint (tests/fixtures/tiny-pg1),
 //   - random weights at PaliGemma-3B-224's real widths (SigLIP So400m/14 + Gemma-2B),
 //   - random weights at PaliGemma 2 3B's widths at 224, 448 and 896 (vision + prefill),
+//   - decode at PaliGemma-3B-224's widths with the weights held as f16, q8 and q4 (tokens/s
+//     and GB/s of weights read per token; ratios against f16 in the same run),
 // at reduced depth (--depth, default 2) so it fits a CPU-emulated GPU. On WebGPU it also
 // counts the API calls of a decode step (dispatches, submits, writeBuffers, readbacks and
 // their bytes: a counting proxy around the device) at PaliGemma-3B-224's widths for depth and depth + 1 layers,
 // which gives the count per Gemma layer and, exactly, per token at the real 18 layers.
-//   node bench/run.mjs bench/model.ts [--backend webgpu|wasm|all] [--depth N] [--steps N] [--only tiny,pg1,pg2,calls]
+// WebGPU here is Dawn on whatever adapter Node finds; on SwiftShader (CPU) its figures compare
+// kernels with each other (f16 vs q8 vs q4), not what a GPU does, and the bench says so.
+//   node bench/run.mjs bench/model.ts [--backend webgpu|wasm|all] [--depth N] [--steps N] [--only tiny,pg1,pg2,dtypes,calls]
 import "../src/runtime/node.js";
 import type { Backend, Weight } from "../src/backends/backend.js";
 import { createBackend } from "../src/backends/select.js";
 import { createWebGPUBackend } from "../src/backends/webgpu/backend.js";
+import { adapterName, isSoftwareAdapter } from "../src/backends/webgpu/device.js";
 import { parseConfig, type PaliGemmaConfig } from "../src/config.js";
 import { PaliGemmaForConditionalGeneration } from "../src/model/paligemma.js";
 import { f32ToF16 } from "../src/weights/f16.js";
-import { expectedTensors, LM_HEAD, TEXT } from "../src/weights/names.js";
+import { expectedTensors, isQuantizedWeight, LM_HEAD, TEXT } from "../src/weights/names.js";
+import { bitsOf, quantizedBytes, quantizeMatrix, type WeightDtype } from "../src/weights/quantize.js";
 import { folderFiles, FIXTURES } from "../tests/harness/fixtures.js";
 import { type Counts, countingDevice, countsSince } from "../tests/harness/counting-device.js";
 import { testDevice } from "../tests/harness/webgpu.js";
@@ -27,7 +33,7 @@ const arg = (name: string, fallback: string) => {
 };
 const depth = Number(arg("depth", "2"));
 const steps = Number(arg("steps", "8"));
-const only = arg("only", "tiny,pg1,pg2,calls").split(",");
+const only = arg("only", "tiny,pg1,pg2,dtypes,calls").split(",");
 const backendNames = arg("backend", "all") === "all" ? ["webgpu", "wasm"] : [arg("backend", "webgpu")];
 
 /** API calls made through the WebGPU backends' device, counted. */
@@ -37,8 +43,11 @@ async function makeBackend(name: string): Promise<Backend> {
   return name === "webgpu" ? createWebGPUBackend(countingDevice(await testDevice(), apiCalls).device) : createBackend("wasm");
 }
 
-/** Random f16 weights of the right shapes, uploaded directly (a 1 GB embedding would be slow to serialise). */
-function randomWeights(c: PaliGemmaConfig, backend: Backend): Map<string, Weight> {
+/**
+ * Random weights of the right shapes, uploaded directly (a 1 GB embedding would be slow to
+ * serialise): f16, or for q8/q4 the same values quantized as the loader does.
+ */
+function randomWeights(c: PaliGemmaConfig, backend: Backend, dtype: WeightDtype = "f16"): Map<string, Weight> {
   const table = new Uint16Array(4096);
   let s = 0x9e3779b9;
   const next = () => ((s ^= s << 13), (s ^= s >>> 17), (s ^= s << 5), s >>> 0);
@@ -50,7 +59,12 @@ function randomWeights(c: PaliGemmaConfig, backend: Backend): Map<string, Weight
     for (let i = 0; i < table.length; i++) table[i] = f32ToF16(((next() / 2 ** 32) * 2 - 1) * scale);
     const bits = new Uint16Array(n);
     for (let i = 0; i < n; i++) bits[i] = table[next() & 4095];
-    out.set(name, backend.uploadWeight(name, bits, shape));
+    out.set(
+      name,
+      dtype !== "f16" && isQuantizedWeight(name)
+        ? backend.uploadQuantized(name, quantizeMatrix(bits, shape[0], shape[1], bitsOf(dtype)), [shape[0], shape[1]])
+        : backend.uploadWeight(name, bits, shape),
+    );
   }
   out.set(LM_HEAD, out.get(`${TEXT}embed_tokens.weight`)!);
   return out;
@@ -71,9 +85,19 @@ function prefillFlops(c: PaliGemmaConfig, T: number): number {
   const t = c.text;
   return t.numLayers * (2 * T * textLayerParams(c) + 4 * T * T * t.numHeads * t.headDim) + 2 * t.hiddenSize * t.vocabSize;
 }
-/** Per decoded token: every decoder weight and the LM head are read once (f16). */
-function decodeBytes(c: PaliGemmaConfig): number {
+/** 2 FLOPs per decoder weight and LM-head weight: what one decoded token computes. */
+function decodeFlops(c: PaliGemmaConfig): number {
   return 2 * (c.text.numLayers * textLayerParams(c) + c.text.hiddenSize * c.text.vocabSize);
+}
+/** Per decoded token, every decoder matrix and the LM head (the tied embedding) are read once, as `dtype` holds them. */
+function decodeBytes(c: PaliGemmaConfig, dtype: WeightDtype = "f16"): number {
+  let bytes = 0;
+  for (const [name, [N, K]] of expectedTensors(c)) {
+    if (!name.startsWith(`${TEXT}layers.`) && name !== LM_HEAD) continue;
+    if (!isQuantizedWeight(name)) continue; // norms: a few KB
+    bytes += dtype === "f16" ? 2 * N * K : quantizedBytes(N, K, bitsOf(dtype));
+  }
+  return bytes;
 }
 
 async function time(f: () => Promise<unknown>, reps = 3): Promise<number> {
@@ -91,8 +115,8 @@ const rows: string[][] = [];
 const report = (model: string, backend: string, figure: string, value: string, flops?: number, bytes?: number, ms?: number) =>
   rows.push([
     model, backend, figure, value,
-    flops && ms ? (flops / ms / 1e6).toFixed(2) : "",
-    bytes && ms ? (bytes / ms / 1e6).toFixed(2) : "",
+    flops && ms ? (flops / ms / 1e6).toPrecision(3) : "",
+    bytes && ms ? (bytes / ms / 1e6).toPrecision(3) : "",
   ]);
 
 /** API calls per decode token, counted over `steps` steps after a warm-up step. */
@@ -110,7 +134,8 @@ async function decodeCalls(model: PaliGemmaForConditionalGeneration, steps: numb
   return Object.fromEntries(Object.entries(total).map(([k, v]) => [k, v / steps]));
 }
 
-async function benchModel(label: string, model: PaliGemmaForConditionalGeneration, backend: string, decode: boolean) {
+/** Vision, prefill and (with `decode`) decode figures; `prefill: false` measures decode alone. */
+async function benchModel(label: string, model: PaliGemmaForConditionalGeneration, backend: string, decode: boolean, dtype: WeightDtype = "f16", prefill = true) {
   const c = model.config;
   const N = c.vision.numPatches;
   const S = c.vision.imageSize;
@@ -118,10 +143,12 @@ async function benchModel(label: string, model: PaliGemmaForConditionalGeneratio
   const ids = Int32Array.from([...Array(N).fill(c.imageTokenId), c.bosTokenId, 3, 4, 5, 6, 7, 8, 9, 10, 108]);
   const T = ids.length;
 
-  const visionMs = await time(() => model.encodeImages(pixels));
-  report(label, backend, "vision encoder", `${visionMs.toFixed(1)} ms`, visionFlops(c), undefined, visionMs);
-  const prefillMs = await time(() => model.forward({ inputIds: ids, pixelValues: pixels, logits: "last" }));
-  report(label, backend, `prefill ${T} tokens (vision incl.)`, `${prefillMs.toFixed(1)} ms`, visionFlops(c) + prefillFlops(c, T), undefined, prefillMs);
+  if (prefill) {
+    const visionMs = await time(() => model.encodeImages(pixels));
+    report(label, backend, "vision encoder", `${visionMs.toFixed(1)} ms`, visionFlops(c), undefined, visionMs);
+    const prefillMs = await time(() => model.forward({ inputIds: ids, pixelValues: pixels, logits: "last" }));
+    report(label, backend, `prefill ${T} tokens (vision incl.)`, `${prefillMs.toFixed(1)} ms`, visionFlops(c) + prefillFlops(c, T), undefined, prefillMs);
+  }
   if (!decode) return;
   const kvCache = model.createKVCache({ maxLength: T + steps + 1 });
   let { ids: next } = await model.nextTokens({ inputIds: ids, pixelValues: pixels, kvCache });
@@ -129,8 +156,7 @@ async function benchModel(label: string, model: PaliGemmaForConditionalGeneratio
   const t0 = performance.now();
   for (let s = 0; s < steps - 1; s++) next = (await model.nextTokens({ inputIds: next, kvCache })).ids;
   const perToken = (performance.now() - t0) / (steps - 1);
-  // 2 FLOPs per f16 weight of 2 bytes: FLOPs and bytes per token are the same number.
-  report(label, backend, "decode", `${(1000 / perToken).toFixed(2)} tok/s`, decodeBytes(c), decodeBytes(c), perToken);
+  report(label, backend, dtype === "f16" ? "decode" : `decode ${dtype}`, `${(1000 / perToken).toPrecision(3)} tok/s`, decodeFlops(c), decodeBytes(c, dtype), perToken);
   kvCache.dispose();
 }
 
@@ -164,6 +190,19 @@ for (const name of backendNames) {
   }
 }
 
+/** Decode at PaliGemma-3B-224's widths with the weights held as f16, q8 and q4, on `name`. */
+async function benchDtypes(name: string) {
+  for (const dtype of ["f16", "q8", "q4"] as const) {
+    process.stderr.write(`decode at PG1-3B-224 widths as ${dtype} on ${name}...\n`); // minutes on a CPU-emulated GPU
+    const backend = await makeBackend(name);
+    const config = parseConfig(pg1(depth));
+    const model = new PaliGemmaForConditionalGeneration(config, backend, randomWeights(config, backend, dtype));
+    await benchModel(`PG1-3B-224 widths, ${depth}+${depth} layers, ${dtype}`, model, name, true, dtype, false);
+    model.dispose();
+  }
+}
+if (only.includes("dtypes")) for (const name of backendNames) await benchDtypes(name);
+
 if (backendNames.includes("webgpu") && only.includes("calls")) {
   const REAL_LAYERS = 18; // PaliGemma-3B's Gemma-2B
   const counted: Record<string, number>[] = [];
@@ -192,11 +231,20 @@ const ratio = (model: string, figure: string) => {
 };
 if (backendNames.length === 2) for (const m of new Set(rows.map((r) => r[0]))) ratio(m, "prefill");
 
+// Each quantized decode against f16's, same backend, same run.
+for (const r of rows.filter((r) => /^decode q\d$/.test(r[2]))) {
+  const f16 = rows.find((b) => b[1] === r[1] && b[2] === "decode" && b[0] === r[0].replace(/, q\d$/, ", f16"));
+  if (f16) console.log(`${r[0]} on ${r[1]}: ${r[2]} ${(parseFloat(r[3]) / parseFloat(f16[3])).toFixed(2)}x f16's tokens/s`);
+}
 // WebGPU's decode GB/s against the adapter's peak memory bandwidth (bench/roofline.ts), where known.
 if (backendNames.includes("webgpu")) {
-  const peak = peakBandwidth((await testDevice()).adapterInfo, bandwidthFlag(process.argv));
-  for (const r of rows.filter((r) => r[1] === "webgpu" && r[2] === "decode" && r[5])) {
+  const device = await testDevice();
+  const peak = peakBandwidth(device.adapterInfo, bandwidthFlag(process.argv));
+  for (const r of rows.filter((r) => r[1] === "webgpu" && r[2].startsWith("decode") && r[5])) {
     const of = peak ? `${((100 * Number(r[5])) / peak.GBps).toFixed(1)}% of ${peak.source}'s ${peak.GBps} GB/s` : "peak bandwidth unknown (--bandwidth GBps)";
-    console.log(`${r[0]} decode on webgpu: ${r[5]} GB/s, ${of}`);
+    console.log(`${r[0]} ${r[2]} on webgpu: ${r[5]} GB/s, ${of}`);
+  }
+  if (isSoftwareAdapter(device)) {
+    console.log(`note: WebGPU ran on ${adapterName(device)}, which renders on the CPU: its figures compare kernels (f16 vs q8 vs q4, WebGPU vs WASM on one machine), not what a GPU does.`);
   }
 }

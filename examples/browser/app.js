@@ -10,6 +10,8 @@ const params = new URLSearchParams(location.search);
 const modelParam = params.get("model") ?? "/models/demo-shapes/";
 const MODEL = /^[./]/.test(modelParam) ? new URL(modelParam, location.href).href : modelParam;
 const DEVICE = params.get("device") ?? "auto";
+// How the weights are held: auto (the most precise that fits the device), f16, q8 or q4.
+const DTYPE = params.get("dtype") ?? "auto";
 // Okabe-Ito: distinct on photos and for common colour blindness (as the CLI draws).
 const PALETTE = ["#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7"];
 
@@ -155,6 +157,7 @@ async function load() {
     pg = await PaliGemma.load(MODEL, {
       worker: true,
       device: DEVICE,
+      dtype: DTYPE,
       // The bar shows the whole load (every file once); the status line this file's stage.
       onProgress: ({ stage, file, loaded, total, overall }) => {
         if (overall.total) $("progress").value = overall.loaded / overall.total;
@@ -168,7 +171,7 @@ async function load() {
   }
   loadMs = performance.now() - t0;
   $("progress").value = 1;
-  setState(bytes ? "ready" : "loaded", `model loaded on ${pg.device} in ${ms(loadMs)}`);
+  setState(bytes ? "ready" : "loaded", `model loaded on ${pg.device} as ${pg.memory.dtype} in ${ms(loadMs)}`);
 }
 
 await Promise.all([load(), fetch(new URL("../assets/shapes.png", import.meta.url)).then(async (r) => useImage(await r.blob()))]);

@@ -1,8 +1,11 @@
 // PaliGemma in Deno, on WebGPU when Deno finds an adapter (else WASM). From the repository
 // root, after `npm install && npm run build`:
 //   deno run --allow-read --allow-env examples/deno/caption.ts [IMAGE] [PROMPT] [--model=DIR|ID]
-//     [--device=auto|webgpu|wasm] [--max-tokens=N]
-// Defaults: examples/assets/shapes.png, "caption en", the bundled demo model, auto, 64.
+//     [--device=auto|webgpu|wasm] [--dtype=auto|f16|q8|q4] [--max-tokens=N]
+// Defaults: examples/assets/shapes.png, "caption en", the bundled demo model, auto, auto, 64.
+// --dtype is how the weights are held: auto picks the most precise that fits the device
+// (f16, else q8, else q4); q8/q4 quantize a full-precision checkpoint as it loads, and a
+// folder written by `paligemma-edge quantize` loads as its own dtype.
 // The demo model (models/demo-shapes) knows only synthetic scenes of coloured shapes and
 // the prompts it was trained on: PROMPT can also be e.g. "answer en how many stars?".
 // Hub models (--model=google/paligemma-3b-mix-224) also need --allow-net, --allow-write (the
@@ -18,6 +21,7 @@ const flag = (name: string) => Deno.args.find((a) => a.startsWith(`--${name}=`))
 const [imagePath, prompt = "caption en"] = Deno.args.filter((a) => !a.startsWith("--"));
 const modelFlag = flag("model");
 const device = (flag("device") ?? "auto") as "auto" | "webgpu" | "wasm";
+const dtype = (flag("dtype") ?? "auto") as "auto" | "f16" | "q8" | "q4"; // the SDK refuses any other
 const maxNewTokens = Number(flag("max-tokens") ?? 64);
 const model = modelFlag ?? fileURLToPath(new URL("../../models/demo-shapes", import.meta.url));
 if (!modelFlag) {
@@ -32,9 +36,9 @@ if (!modelFlag) {
 
 const image = await Deno.readFile(imagePath ?? new URL("../assets/shapes.png", import.meta.url));
 const t0 = performance.now();
-const pg = await PaliGemma.load(model, { device });
+const pg = await PaliGemma.load(model, { device, dtype });
 const t1 = performance.now();
-console.error(`loaded ${model} on ${pg.model.backend.name} in ${(t1 - t0).toFixed(0)} ms`);
+console.error(`loaded ${model} on ${pg.model.backend.name} as ${pg.memory.dtype} in ${(t1 - t0).toFixed(0)} ms`);
 
 const out = new TextEncoder();
 for await (const piece of pg.stream(image, prompt, { maxNewTokens })) await Deno.stdout.write(out.encode(piece));

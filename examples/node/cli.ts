@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // paligemma-edge's command line (package.json "bin", built to dist/cli.js):
-//   paligemma-edge caption|answer|ocr|detect|segment IMAGE [TEXT] [--model ID|DIR] ...
+//   paligemma-edge caption|answer|ocr|detect|segment IMAGE [TEXT] [--model ID|DIR] [--dtype D] ...
+//   paligemma-edge quantize SRC DST --dtype q4|q8
 // Text answers stream to stdout as they decode; load progress and notes go to stderr,
 // so `--json` output on stdout can be piped.
 import { mkdir, readFile, writeFile } from "node:fs/promises";
@@ -11,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import encodePng, { init as initPngEncoder } from "@jsquash/png/encode.js";
 import {
-  decodeImage, PaliGemma, PaliGemmaError, prompts, type Detection, type RawImage, type Segmentation,
+  decodeImage, PaliGemma, PaliGemmaError, prompts, quantize, type Detection, type RawImage, type Segmentation,
 } from "../../src/runtime/node.js";
 import { defaultCacheFolder } from "../../src/runtime/fs-cache.js";
 import { CACHE_USAGE, cacheCommand } from "./cache-command.js";
@@ -33,6 +34,7 @@ tasks:
   ocr IMAGE                read the text in the image
   detect IMAGE LABELS      boxes for each label ("cat ; dog")
   segment IMAGE LABEL      boxes and masks (the model folder needs vae-oid.npz)
+  quantize SRC DST         write a q4 or q8 copy of a model (paligemma-edge quantize --help)
 
 options:
   --model ID|DIR     a Hugging Face repository (google/paligemma-3b-mix-224; gated: set HF_TOKEN)
@@ -40,6 +42,8 @@ options:
                      (default: the bundled demo model, models/demo-shapes, which knows
                      only synthetic scenes of coloured shapes)
   --device D         auto (default: WebGPU on a hardware adapter, else WASM), webgpu or wasm
+  --dtype D          the weights in memory: auto (default: the most precise that fits the
+                     device), f16, q8 or q4 (a quantized folder loads only as its own dtype)
   --lang CODE        answer language for caption/answer (default en)
   --long             caption: a long description
   --max-tokens N     most new tokens (default 64)
@@ -52,12 +56,16 @@ ${CACHE_USAGE}`;
 
 class UsageError extends Error {}
 
+const DTYPES = ["auto", "f16", "q8", "q4"] as const;
+type Dtype = (typeof DTYPES)[number];
+
 interface Cli {
   task: Task;
   image: string;
   text?: string;
   model: string;
   device: "auto" | "webgpu" | "wasm";
+  dtype: Dtype;
   lang?: string;
   long: boolean;
   maxNewTokens?: number;
@@ -73,6 +81,7 @@ function parse(argv: string[]): Cli | undefined {
     options: {
       model: { type: "string" },
       device: { type: "string", default: "auto" },
+      dtype: { type: "string", default: "auto" },
       lang: { type: "string" },
       long: { type: "boolean", default: false },
       "max-tokens": { type: "string" },
@@ -95,6 +104,8 @@ function parse(argv: string[]): Cli | undefined {
   if (device !== "auto" && device !== "webgpu" && device !== "wasm") {
     throw new UsageError(`--device must be auto, webgpu or wasm, got "${device}"`);
   }
+  const dtype = values.dtype as Dtype;
+  if (!DTYPES.includes(dtype)) throw new UsageError(`--dtype must be auto, f16, q8 or q4, got "${dtype}"`);
   if (values.out && task !== "detect" && task !== "segment") throw new UsageError("--out draws detect and segment results");
   if (values.out && !values.out.toLowerCase().endsWith(".png")) throw new UsageError("--out writes a PNG: give a .png name");
   const maxTokens = values["max-tokens"];
@@ -109,6 +120,7 @@ function parse(argv: string[]): Cli | undefined {
     text,
     model,
     device,
+    dtype,
     lang: values.lang,
     long: values.long,
     maxNewTokens: maxTokens === undefined ? undefined : Number(maxTokens),
@@ -156,15 +168,21 @@ function toJson(value: unknown): string {
   );
 }
 
+/** A usage error (ours or parseArgs') is told with the usage text and exit code 2; anything else is thrown. */
+function usageError(e: unknown, usage: string): number {
+  if (!(e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))) throw e;
+  process.stderr.write(`error: ${(e as Error).message}\n\n${usage}\n`);
+  return 2;
+}
+
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "quantize") return quantizeCommand(argv.slice(1));
   let cli: Cli | undefined;
   try {
     if (argv[0] === "cache") return await cacheCommand(argv.slice(1), (message) => new UsageError(message));
     cli = parse(argv);
   } catch (e) {
-    if (!(e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))) throw e;
-    process.stderr.write(`error: ${(e as Error).message}\n\n${USAGE}\n`);
-    return 2;
+    return usageError(e, USAGE);
   }
   if (!cli) {
     process.stdout.write(USAGE + "\n");
@@ -175,9 +193,9 @@ async function main(argv: string[]): Promise<number> {
   const say = cli.quiet ? () => {} : (text: string) => void process.stderr.write(text);
   if (!cli.quiet && isBundledModel(cli.model) && (await demoNoteDue())) say(BUNDLED_MODEL_NOTE + "\n");
   const t0 = performance.now();
-  const pg = await PaliGemma.load(cli.model, { device: cli.device, onProgress: cli.quiet ? undefined : progressBar() });
+  const pg = await PaliGemma.load(cli.model, { device: cli.device, dtype: cli.dtype, onProgress: cli.quiet ? undefined : progressBar() });
   const t1 = performance.now();
-  say(`model loaded on ${pg.model.backend.name} in ${((t1 - t0) / 1000).toFixed(1)} s\n`);
+  say(`model loaded on ${pg.model.backend.name} as ${pg.memory.dtype} in ${((t1 - t0) / 1000).toFixed(1)} s\n`);
   try {
     const gen = { maxNewTokens: cli.maxNewTokens };
     if (cli.task === "detect" || cli.task === "segment") {
@@ -205,6 +223,51 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     pg.dispose();
   }
+  return 0;
+}
+
+const QUANTIZE_USAGE = `usage: paligemma-edge quantize SRC DST --dtype q4|q8
+
+  SRC            a Hugging Face repository (gated ones need HF_TOKEN) or a folder with
+                 config.json and model.safetensors (bf16, f16 or f32; one file, or shards
+                 with model.safetensors.index.json)
+  DST            a new or empty folder; it gets the quantized weights (at most 2 GB per file),
+                 config.json with quantization_config, and SRC's tokenizer and side files
+  --dtype q4|q8  4 or 8 bits per weight, in groups of 32 with one f16 scale each
+                 (the format: README, "Weights: dtypes and quantization")
+
+Load DST like any model (--model DST); it gives the weights that --model SRC --dtype q4|q8
+quantizes at load time, bit for bit, without reading the full-precision file each time.`;
+
+/** `paligemma-edge quantize SRC DST --dtype q4|q8`: the exported quantize(), one tensor at a time. */
+async function quantizeCommand(argv: string[]): Promise<number> {
+  let src: string, dst: string, dtype: "q4" | "q8";
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { dtype: { type: "string" }, help: { type: "boolean", short: "h", default: false } },
+    });
+    if (values.help) {
+      process.stdout.write(QUANTIZE_USAGE + "\n");
+      return 0;
+    }
+    if (positionals.length !== 2) {
+      throw new UsageError(positionals.length < 2 ? "quantize needs SRC and DST" : `quantize takes SRC and DST, got ${positionals.length} arguments`);
+    }
+    [src, dst] = positionals;
+    if (values.dtype === undefined) throw new UsageError("quantize needs --dtype q4 or --dtype q8");
+    if (values.dtype !== "q4" && values.dtype !== "q8") throw new UsageError(`--dtype must be q4 or q8, got "${values.dtype}"`);
+    dtype = values.dtype;
+  } catch (e) {
+    return usageError(e, QUANTIZE_USAGE);
+  }
+  const t0 = performance.now();
+  const result = await quantize(src, dst, { dtype, onProgress: progressBar(process.stderr, "quantized") });
+  const mb = (result.bytes / 2 ** 20).toFixed(1);
+  process.stderr.write(
+    `wrote ${dst}: ${result.files.join(", ")} (${mb} MB; ${result.quantized} matrices quantized to ${dtype}, ${result.copied} tensors copied) in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
+  );
   return 0;
 }
 

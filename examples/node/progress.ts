@@ -10,7 +10,8 @@ const WIDTH = 30;
 const mb = (n: number) => (n / MB).toFixed(1);
 const kb = (n: number) => (n / 1024).toFixed(1);
 
-export function progressBar(stream: NodeJS.WriteStream = process.stderr): (p: LoadProgress) => void {
+/** `verb` is what the line says of a file read to its end ("loaded" by a task, "quantized" by quantize). */
+export function progressBar(stream: NodeJS.WriteStream = process.stderr, verb = "loaded"): (p: LoadProgress) => void {
   let current = "";
   return ({ stage, file, loaded, total, overall }) => {
     if (stage === "ready") {
@@ -23,7 +24,7 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): (p: Lo
     const [unit, f] = (total ?? loaded) < MB ? ["kB", kb] : ["MB", mb];
     const size = total === undefined ? `${f(loaded)} ${unit}` : `${f(loaded)}/${f(total)} ${unit}`;
     if (!stream.isTTY) {
-      if (done && stage === "read") stream.write(`loaded ${file} (${size})\n`);
+      if (done && stage === "read") stream.write(`${verb} ${file} (${size})\n`);
       return;
     }
     // The tracker sends at most ~10 events a second per file and stage: each is drawn.

@@ -139,11 +139,29 @@ export function nonFiniteWeightError(label: string, index: number, data: Uint16A
   return new WeightsError(`${label}: element ${index} is ${value}, ${why}`);
 }
 
+/**
+ * Caps on single buffers, which the memory plan checks before anything is uploaded. A
+ * weight is uploaded in row chunks of at most `weightBytes`: one read in chunks (linear,
+ * embed) needs one row (two, where odd rows start mid-word) to fit, one bound whole
+ * (norms, biases, convs) all of it. Every activation and KV-cache buffer must fit `bufferBytes`.
+ */
+export interface BindingLimits {
+  weightBytes: number;
+  bufferBytes: number;
+  /** Where the figures come from, for messages ("this device's maxStorageBufferBindingSize is ..."). */
+  source: string;
+}
+
 export interface Backend {
   /** "webgpu", "wasm", or "reference" for the plain-TS test oracle. */
   readonly name: string;
-  /** Bytes of memory this backend can never exceed, where it has such a cap (wasm32: 4 GiB). */
+  /**
+   * Bytes of memory this backend can never exceed, where it has such a cap (wasm32: 4 GiB;
+   * WebGPU: the adapter's largest device-local memory heap, where it reports its heaps).
+   */
   readonly memoryLimit?: number;
+  /** The most bytes one buffer may hold, where the backend caps single buffers (WebGPU's binding limits). */
+  readonly bindingLimits?: BindingLimits;
   /** Threads the ops run on, where the backend chooses (WASM; 1 = the calling thread only). */
   readonly threads?: number;
 

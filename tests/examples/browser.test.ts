@@ -64,7 +64,7 @@ describe("examples/browser in Chromium", () => {
     const api = onNodeWasm(async (pg, image) => ({ detect: await pg.detect(image, SHAPES), segment: await pg.segment(image, "star") }));
     const reference = nodeWasmReference("caption en", 16, PICKED);
     const page = await open("?device=wasm");
-    expect(await text(page, "status")).toMatch(/^model loaded on wasm in \d+ ms$/);
+    expect(await text(page, "status")).toMatch(/^model loaded on wasm as f16 in \d+ ms$/);
     expect(await page.$eval("#progress", (e) => (e as HTMLProgressElement).value)).toBe(1);
     expect(await text(page, "note")).toContain("the bundled demo model, a ~1.6M-parameter PaliGemma trained only on synthetic scenes");
     expect(await text(page, "note")).toContain("?model=google/paligemma-3b-mix-224");
@@ -93,7 +93,7 @@ describe("examples/browser in Chromium", () => {
     // Two tokens: the prefill and one cached decode step; SwiftShader takes seconds per step.
     const reference = nodeWasmReference("answer en how many stars?", 2);
     const page = await open("?device=webgpu");
-    expect(await text(page, "status")).toMatch(/^model loaded on webgpu in \d+ ms$/);
+    expect(await text(page, "status")).toMatch(/^model loaded on webgpu as f16 in \d+ ms$/);
     await page.select("#task", "answer");
     await page.$eval("#text", (e) => ((e as HTMLInputElement).value = "how many stars?"));
     await page.$eval("#max-tokens", (e) => ((e as HTMLInputElement).value = "2"));
@@ -123,13 +123,13 @@ describe("examples/browser in Chromium", () => {
     expect(await text(broken, "error")).toMatch(/^LOAD_FAILED: tokenizer\.json not found in http:/);
     expect(await broken.$eval("#run", (b) => (b as HTMLButtonElement).disabled)).toBe(true);
 
-    const page = await open("?device=wasm");
+    const page = await open("?device=wasm&dtype=q4");
     await page.select("#task", "detect");
     await page.$eval("#text", (e) => ((e as HTMLInputElement).value = " ; "));
     await page.click("#run");
     await page.waitForFunction(() => document.body.dataset.state === "error");
     expect(await text(page, "error")).toBe('detect needs what to look for, e.g. "star ; cross"');
-    expect(await text(page, "status")).toMatch(/^model loaded on wasm/);
+    expect(await text(page, "status")).toMatch(/^model loaded on wasm as q4 in \d+ ms$/); // ?dtype= reaches the load
     expect(await page.$eval("#run", (b) => (b as HTMLButtonElement).disabled)).toBe(false);
     await run(page, "caption", "", 4);
     expect((await text(page, "output")).length).toBeGreaterThan(0);

@@ -2,7 +2,7 @@
 // model and its example image, on the WASM backend. What it prints and draws must be
 // what the API gives in this process.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -145,6 +145,68 @@ describe("paligemma-edge CLI", () => {
     expect([badDevice.code, badDevice.stderr.split("\n")[0]]).toEqual([2, 'error: --device must be auto, webgpu or wasm, got "tpu"']);
     expect([outForText.code, outForText.stderr.split("\n")[0]]).toEqual([2, "error: --out draws detect and segment results"]);
     expect([missing.code, missing.stderr.trim()]).toEqual([1, "error: ENOENT: no such file or directory, open 'no-such-image.png'"]);
+  });
+});
+
+describe("paligemma-edge quantize", () => {
+  /** The header of a safetensors file: tensor name -> dtype and shape. */
+  const header = (path: string): Record<string, { dtype: string; shape: number[] }> => {
+    const buf = readFileSync(path);
+    return JSON.parse(buf.subarray(8, 8 + Number(buf.readBigUInt64LE(0))).toString());
+  };
+
+  it.each(["q4", "q8"])("--dtype %s writes the format; --model DST answers what --model SRC --dtype does", async (dtype) => {
+    const dst = join(mkdtempSync(join(tmpdir(), "pg-cli-")), dtype);
+    const q = await cli("quantize", DEMO_MODEL, dst, "--dtype", dtype);
+    expect(q.code, q.stderr).toBe(0);
+    const mb = (statSync(`${DEMO_MODEL}/model.safetensors`).size / 2 ** 20).toFixed(1);
+    expect(q.stderr).toContain(`quantized model.safetensors (${mb}/${mb} MB)`); // progress, on stderr
+    expect(q.stderr).toMatch(new RegExp(`wrote ${dst}: model\\.safetensors \\([\\d.]+ MB; \\d+ matrices quantized to ${dtype}, \\d+ tensors copied\\)`));
+    expect(q.stdout).toBe("");
+    expect(readdirSync(dst).sort()).toEqual(["config.json", "model.safetensors", "tokenizer.json", "vae-oid.npz"]);
+    expect(JSON.parse(readFileSync(join(dst, "config.json"), "utf8")).quantization_config).toEqual({
+      quant_method: "paligemma-edge", bits: Number(dtype.slice(1)), group_size: 32, symmetric: true,
+    });
+    const embed = Object.entries(header(join(dst, "model.safetensors"))).filter(([n]) => n.includes("embed_tokens"));
+    expect(embed.map(([n, t]) => [n.replace(/.*embed_tokens/, ""), t.dtype])).toEqual([[".qweight", "U32"], [".scales", "F16"]]);
+
+    // Masks (to 3 decimals) are the most sensitive output: the same weights give the same ones.
+    const [viaFolder, atLoad, f16] = await Promise.all([
+      cli("segment", SHAPES_PNG, "star", "--json", "--device", "wasm", "--model", dst),
+      cli("segment", SHAPES_PNG, "star", "--json", "--device", "wasm", "--dtype", dtype),
+      cli("segment", SHAPES_PNG, "star", "--json", "--device", "wasm", "--dtype", "f16"),
+    ]);
+    for (const r of [viaFolder, atLoad, f16]) expect(r.code, r.stderr).toBe(0);
+    expect(viaFolder.stderr).toContain(`model loaded on wasm as ${dtype}`);
+    expect(atLoad.stderr).toContain(`model loaded on wasm as ${dtype}`);
+    expect(f16.stderr).toContain("model loaded on wasm as f16");
+    expect(JSON.parse(viaFolder.stdout)).toEqual(JSON.parse(atLoad.stdout));
+    // ...and the dtype was used: at q4 the masks move from f16's (q8's stay within 3 decimals on this model).
+    if (dtype === "q4") expect(f16.stdout).not.toBe(atLoad.stdout);
+  });
+
+  it("refuses bad usage with exit code 2, and a bad source or destination with 1", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pg-cli-"));
+    const [noDtype, badDtype, noDst, badTaskDtype, missing, notEmpty, help] = await Promise.all([
+      cli("quantize", DEMO_MODEL, join(dir, "a")),
+      cli("quantize", DEMO_MODEL, join(dir, "b"), "--dtype", "f16"),
+      cli("quantize", DEMO_MODEL, "--dtype", "q4"),
+      cli("caption", SHAPES_PNG, "--dtype", "q2"),
+      cli("quantize", join(dir, "no-such-model"), join(dir, "c"), "--dtype", "q4"),
+      cli("quantize", DEMO_MODEL, DEMO_MODEL, "--dtype", "q4"),
+      cli("quantize", "--help"),
+    ]);
+    expect([noDtype.code, noDtype.stderr.split("\n")[0]]).toEqual([2, "error: quantize needs --dtype q4 or --dtype q8"]);
+    expect(noDtype.stderr).toContain("usage: paligemma-edge quantize SRC DST --dtype q4|q8");
+    expect([badDtype.code, badDtype.stderr.split("\n")[0]]).toEqual([2, 'error: --dtype must be q4 or q8, got "f16"']);
+    expect([noDst.code, noDst.stderr.split("\n")[0]]).toEqual([2, "error: quantize needs SRC and DST"]);
+    expect([badTaskDtype.code, badTaskDtype.stderr.split("\n")[0]]).toEqual([2, 'error: --dtype must be auto, f16, q8 or q4, got "q2"']);
+    expect([missing.code, missing.stderr.trim()]).toEqual([1, `error: config.json not found in ${join(dir, "no-such-model")}`]);
+    expect(notEmpty.code).toBe(1);
+    expect(notEmpty.stderr).toMatch(/^error: models\/demo-shapes is not empty \(.*\): quantize writes into a new or empty folder\n$/);
+    expect([help.code, help.stdout.split("\n")[0]]).toEqual([0, "usage: paligemma-edge quantize SRC DST --dtype q4|q8"]);
+    expect(readdirSync(dir)).toEqual(["c"]); // usage errors write nothing; the missing source left its DST empty
+    expect(readdirSync(join(dir, "c"))).toEqual([]);
   });
 });
 

@@ -21,7 +21,12 @@ beforeAll(async () => {
     cwd: EXAMPLE,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
   });
-  mf = new Miniflare({
+  mf = workerd();
+});
+
+/** The bundled worker in workerd; `bindings` are wrangler.toml's [vars] as a deploy sets them. */
+const workerd = (bindings?: Record<string, string>) =>
+  new Miniflare({
     modules: true,
     scriptPath: join(out, "worker.js"),
     modulesRoot: out,
@@ -31,8 +36,8 @@ beforeAll(async () => {
       { type: "Data", include: ["**/*.safetensors", "**/*.json"] },
     ],
     compatibilityDate: "2025-07-01",
+    bindings,
   });
-});
 
 afterAll(async () => {
   await mf?.dispose();
@@ -66,6 +71,17 @@ describe("examples/cloudflare-worker in workerd", () => {
     const gif = await post("/caption", new TextEncoder().encode("GIF89a not really"));
     expect(gif.status).toBe(400);
     expect(await gif.json()).toMatchObject({ code: "UNSUPPORTED_IMAGE_FORMAT", error: expect.stringContaining("GIF") });
+  });
+
+  it("loads with the DTYPE var: a bad one is the SDK's 400", async () => {
+    const other = workerd({ DTYPE: "q3" });
+    try {
+      const res = await other.dispatchFetch("http://worker/caption", { method: "POST", body: readFileSync(SHAPES_PNG) });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({ code: "INVALID_INPUT", error: 'dtype must be "f16", "q8", "q4" or "auto", got "q3"' });
+    } finally {
+      await other.dispose();
+    }
   });
 
   it("refuses GET and unknown tasks", async () => {

@@ -1,6 +1,6 @@
 // The worker engine from the built package (a worker thread runs dist/node-worker.js):
 // the same answers as the model in this process, streamed pieces that add up to them,
-// bytes transferred (detached here), progress, abort and typed errors across the thread,
+// bytes transferred (detached here), the memory plan, progress, abort and typed errors across the thread,
 // and a process that exits by itself when its engine is idle.
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -11,9 +11,10 @@ import { AbortedError, DisposedError, InputError, PaliGemma, type PaliGemmaEngin
 import { demoImage, demoModel } from "paligemma-edge/demo";
 import { onNodeWasm, SHAPES, SHAPES_PNG } from "../examples/reference.js";
 
-let want: { caption: { text: string }; detect: unknown; segment: { label: string; mask: { data: Float32Array } }[]; batch: { text: string }[] };
+let want: { memory: PaliGemmaEngine["memory"]; caption: { text: string }; detect: unknown; segment: { label: string; mask: { data: Float32Array } }[]; batch: { text: string }[] };
 beforeAll(async () => {
   want = await onNodeWasm(async (pg, image) => ({
+    memory: pg.memory,
     caption: await pg.caption(image),
     detect: await pg.detect(image, SHAPES),
     segment: await pg.segment(image, "star"),
@@ -27,6 +28,7 @@ describe("PaliGemma.load(source, { worker: true })", () => {
     const pg: PaliGemmaEngine = await PaliGemma.load(demoModel, { worker: true, device: "wasm", onProgress: (p) => stages.add(p.stage) });
     try {
       expect(pg.device).toBe("wasm");
+      expect(pg.memory).toEqual(want.memory); // the dtype and memory plan chosen over there
       expect(stages.size).toBeGreaterThan(0);
       const bytes = new Uint8Array(readFileSync(SHAPES_PNG));
       expect(await pg.caption(bytes)).toEqual(want.caption);

@@ -10,8 +10,11 @@
 // crosses (red, green, blue, yellow, purple, orange or white; small or large). It knows
 // nothing else: on photos its answers are meaningless. Ask it what it was trained on:
 //   POST /caption, /detect?labels=circle;square;triangle;star;cross, /answer?q=how many stars?
-// A worker holds at most 128 MB, far below a real PaliGemma (3B parameters, 6 GB in f16):
-// serve real checkpoints from self-hosted workerd or another runtime.
+// A worker holds at most 128 MB, far below a real PaliGemma (3B parameters, 6 GB in f16,
+// 1.7 GB in q4): serve real checkpoints from self-hosted workerd or another runtime.
+// The DTYPE var (wrangler.toml [vars]) is how the weights are held: "auto" (the most
+// precise that fits), "f16", "q8" or "q4" (a model bundled as written by
+// `paligemma-edge quantize` loads only as its own dtype, or "auto").
 import { ImageError, InputError, PaliGemma, UnsupportedImageFormatError } from "paligemma-edge";
 import config from "../../../models/demo-shapes/config.json";
 import weights from "../../../models/demo-shapes/model.safetensors";
@@ -20,10 +23,10 @@ import tokenizer from "../../../models/demo-shapes/tokenizer.json";
 // Loaded once per isolate and shared by the requests it serves.
 let loading;
 
-function model() {
+function model(env) {
   loading ??= PaliGemma.load(
     { "config.json": config, "model.safetensors": weights, "tokenizer.json": tokenizer },
-    { device: "wasm" },
+    { device: "wasm", dtype: env?.DTYPE ?? "auto" },
   ).catch((e) => {
     loading = undefined; // let the next request try again
     throw e;
@@ -43,7 +46,7 @@ async function run(pg, task, image, params) {
 }
 
 export default {
-  async fetch(request) {
+  async fetch(request, env) {
     const url = new URL(request.url);
     const task = url.pathname.slice(1);
     if (request.method !== "POST") {
@@ -51,7 +54,7 @@ export default {
     }
     try {
       const image = new Uint8Array(await request.arrayBuffer());
-      const result = await run(await model(), task, image, url.searchParams);
+      const result = await run(await model(env), task, image, url.searchParams);
       if (!result) return json({ error: `unknown task "${task}": use /caption, /answer, /ocr or /detect` }, 404);
       return json({ task, ...result });
     } catch (e) {

@@ -24,6 +24,7 @@
 import type {
   AttentionOptions,
   Backend,
+  BindingLimits,
   Buf,
   BufKind,
   ConvOptions,
@@ -54,6 +55,21 @@ export interface WebGPUBackendOptions {
   subgroups?: boolean;
   /** The device was made for this backend alone: dispose() destroys it (a caller's device is left alone). */
   ownsDevice?: boolean;
+}
+
+/** GPUHeapProperty DEVICE_LOCAL: memory on (or reserved for) the GPU. */
+const DEVICE_LOCAL = 0x1;
+
+/**
+ * The largest device-local heap of the adapter, where its info lists memory heaps
+ * (Chrome's GPUAdapterInfo.memoryHeaps, with WebGPU developer features on; Dawn's
+ * AdapterPropertiesMemoryHeaps). WebGPU itself reports no memory size, so elsewhere
+ * this is undefined and a load plans without a total (maxMemoryBytes sets one).
+ */
+export function deviceLocalMemory(device: GPUDevice): number | undefined {
+  const info = (device as { adapterInfo?: { memoryHeaps?: readonly { size: number; properties: number }[] } }).adapterInfo;
+  const sizes = (info?.memoryHeaps ?? []).filter((h) => h.properties & DEVICE_LOCAL).map((h) => Number(h.size));
+  return sizes.length ? Math.max(...sizes) : undefined;
 }
 
 export function createWebGPUBackend(device: GPUDevice, options: WebGPUBackendOptions = {}): WebGPUBackend {
@@ -139,6 +155,9 @@ const f16Only = (op: string, ...weights: (Weight | null)[]) => only(op, [], ...w
 
 export class WebGPUBackend implements Backend {
   readonly name = "webgpu";
+  /** The device-local memory the adapter reports (Chrome lists its heaps with WebGPU developer features); otherwise unknown. */
+  readonly memoryLimit?: number;
+  readonly bindingLimits: BindingLimits;
   private readonly pool: BufferPool;
   private readonly pipelines: PipelineCache;
   private readonly recorder: Recorder;
@@ -165,6 +184,13 @@ export class WebGPUBackend implements Backend {
   ) {
     const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     this.maxBindingBytes = Math.floor(Math.min(options.maxBindingBytes ?? limit, limit) / 16) * 16;
+    this.bindingLimits = {
+      weightBytes: this.maxBindingBytes,
+      bufferBytes: limit,
+      source: `this device's maxStorageBufferBindingSize is ${device.limits.maxStorageBufferBindingSize} and maxBufferSize ${device.limits.maxBufferSize}` +
+        (this.maxBindingBytes < Math.floor(limit / 16) * 16 ? `; weight chunks are capped at ${this.maxBindingBytes} (maxBindingBytes)` : ""),
+    };
+    this.memoryLimit = deviceLocalMemory(device);
     this.subgroups = device.features.has("subgroups") && options.subgroups !== false;
     this.ownsDevice = options.ownsDevice ?? false;
     this.lostPromise = device.lost.then((info) => {
