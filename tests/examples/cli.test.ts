@@ -103,7 +103,7 @@ describe("paligemma-edge CLI", () => {
     const r = await cli("caption", SHAPES_PNG, { XDG_RUNTIME_DIR: undefined, VK_ICD_FILENAMES: undefined, VK_DRIVER_FILES: undefined });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/XDG_RUNTIME_DIR|Warning|Vulkan|BackendType|dawn/i);
-    expect(r.stderr).toMatch(/^note: the bundled demo model[^]*\nmodel loaded on (wasm|webgpu) in [\d.]+ s\ncaption took [\d.]+ s\n$/);
+    expect(r.stderr).toMatch(/^note: the bundled demo model[^]*\nmodel loaded on (wasm|webgpu) as \w+ in [\d.]+ s\ncaption took [\d.]+ s\n$/);
   });
 
   it("says a --model folder that is not there does not exist", async () => {
@@ -201,7 +201,7 @@ describe("paligemma-edge quantize", () => {
     expect([badDtype.code, badDtype.stderr.split("\n")[0]]).toEqual([2, 'error: --dtype must be q4 or q8, got "f16"']);
     expect([noDst.code, noDst.stderr.split("\n")[0]]).toEqual([2, "error: quantize needs SRC and DST"]);
     expect([badTaskDtype.code, badTaskDtype.stderr.split("\n")[0]]).toEqual([2, 'error: --dtype must be auto, f16, q8 or q4, got "q2"']);
-    expect([missing.code, missing.stderr.trim()]).toEqual([1, `error: config.json not found in ${join(dir, "no-such-model")}`]);
+    expect([missing.code, missing.stderr.trim()]).toEqual([1, `error: the model folder ${join(dir, "no-such-model")} does not exist`]);
     expect(notEmpty.code).toBe(1);
     expect(notEmpty.stderr).toMatch(/^error: models\/demo-shapes is not empty \(.*\): quantize writes into a new or empty folder\n$/);
     expect([help.code, help.stdout.split("\n")[0]]).toEqual([0, "usage: paligemma-edge quantize SRC DST --dtype q4|q8"]);
