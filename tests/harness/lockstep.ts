@@ -31,7 +31,7 @@ export interface OpError {
   maxValue: number;
 }
 
-type OpName = Exclude<keyof Backend, "name" | "memoryLimit" | "threads" | "uploadWeight" | "uploadQuantized" | "alloc" | "free" | "write" | "read" | "readI32" | "submit" | "dispose">;
+type OpName = Exclude<keyof Backend, "name" | "memoryLimit" | "threads" | "build" | "threadNote" | "uploadWeight" | "uploadQuantized" | "alloc" | "free" | "write" | "read" | "readI32" | "submit" | "dispose">;
 
 export class LockstepBackend implements Backend {
   readonly name: string;

@@ -15,6 +15,10 @@
 // query rows, so every output is computed by one thread with the same code as on one
 // thread, and results do not depend on the thread count. Other ops are light
 // (norms, rope, embed: one row's worth of work per token) and stay on the caller.
+//
+// Where the engine has relaxed SIMD the kernels are the relaxed build (cpu-relaxed,
+// cpu-mt-relaxed: the q8/q4 GEMV's integer dot products, exact and deterministic,
+// see assembly/cpu/linear-q.ts); `build` says which runs.
 import {
   type AttentionOptions,
   type Backend,
@@ -32,7 +36,7 @@ import {
 import { DisposedError, InputError, WeightsError } from "../../errors.js";
 import { f16ArrayToF32, f32ArrayToF16 } from "../../weights/f16.js";
 import { checkQuantized, type QuantizedMatrix } from "../../weights/quantize.js";
-import { compileWasm, instantiateWasm } from "../../wasm/load.js";
+import { compileWasm, instantiateWasm, relaxedSimd, type WasmName } from "../../wasm/load.js";
 import { WASM32_LIMIT, WasmHeap } from "./heap.js";
 import type { CpuKernels } from "./kernels.js";
 import { controlBlockBytes, share, ThreadPool, threadsUnavailable, workerParallelism } from "./threads.js";
@@ -51,6 +55,12 @@ export interface WasmBackendOptions {
   minParallelWork?: number;
   /** How long a worker may take past the caller's own share before the pool is declared broken (default 60 s). */
   threadTimeoutMs?: number;
+  /**
+   * Run the relaxed-SIMD build of the kernels (cpu-relaxed.wasm: the q8/q4 GEMV's dot
+   * products in i32x4.relaxed_dot_i8x16_i7x16_add_s). Default: where the engine has
+   * relaxed SIMD. true where it has none is an InputError; false forces the plain build.
+   */
+  relaxedSimd?: boolean;
 }
 
 const MAX_THREADS = 8;
@@ -82,12 +92,17 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
     noteOnce(`the WASM backend runs on 1 thread: ${why}`);
     threads = 1;
   }
-  if (threads === 1) return new WasmBackend(await instantiateWasm<CpuKernels>("cpu"), limit, null, options);
+  const hasRelaxed = relaxedSimd();
+  if (options.relaxedSimd && !hasRelaxed) throw new InputError("relaxedSimd: true, but this engine has no relaxed SIMD (WebAssembly.validate refuses it)");
+  const relaxed = options.relaxedSimd ?? hasRelaxed;
+  const build: WasmName = `cpu${threads > 1 ? "-mt" : ""}${relaxed ? "-relaxed" : ""}`;
+  const note = why ? `1 thread of ${threadCount(options.threads)} asked: ${why}` : undefined;
+  if (threads === 1) return new WasmBackend(await instantiateWasm<CpuKernels>(build), limit, build, note, options);
   const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
-  const kernels = await instantiateWasm<CpuKernels>("cpu-mt", memory);
-  const backend = new WasmBackend(kernels, limit, null, options);
+  const kernels = await instantiateWasm<CpuKernels>(build, memory);
+  const backend = new WasmBackend(kernels, limit, build, note, options);
   const control = backend.reserve(controlBlockBytes(threads));
-  const pool = await ThreadPool.start(await compileWasm("cpu-mt"), memory, control, threads, POOLED, {
+  const pool = await ThreadPool.start(await compileWasm(build), memory, control, threads, POOLED, {
     timeoutMs: options.threadTimeoutMs,
   });
   backend.attach(pool);
@@ -129,10 +144,15 @@ class WasmBackend implements Backend {
   private scratchBytes = 0;
   private readonly minParallelWork: number;
 
+  private pool: ThreadPool | null = null;
+
   constructor(
     kernels: CpuKernels,
     readonly memoryLimit: number,
-    private pool: ThreadPool | null,
+    /** Which build of the kernels runs: cpu, cpu-mt, cpu-relaxed or cpu-mt-relaxed. */
+    readonly build: WasmName,
+    /** Why fewer threads run than were asked for, if so. */
+    readonly threadNote: string | undefined,
     options: WasmBackendOptions,
   ) {
     this.live = { kernels, heap: new WasmHeap(kernels.memory, kernels.heapBase(), memoryLimit) };
