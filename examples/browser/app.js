@@ -155,6 +155,8 @@ async function load() {
     pg = await PaliGemma.load(MODEL, {
       worker: true,
       device: DEVICE,
+      // Every core on WASM where the page is crossOriginIsolated (this example's server sends COOP/COEP); 1 elsewhere.
+      threads: "auto",
       onProgress: ({ stage, file, loaded, total }) => {
         $("progress").value = total ? loaded / total : 0;
         $("status").textContent = `${stage} ${file}…`;
@@ -167,7 +169,9 @@ async function load() {
   }
   loadMs = performance.now() - t0;
   $("progress").value = 1;
-  setState(bytes ? "ready" : "loaded", `model loaded on ${pg.device} in ${ms(loadMs)}`);
+  const { threads, threadNote } = pg.backendInfo;
+  const on = threads ? `${pg.device}, ${threads} thread${threads > 1 ? "s" : ""}${threadNote ? ` (${threadNote})` : ""}` : pg.device;
+  setState(bytes ? "ready" : "loaded", `model loaded on ${on} in ${ms(loadMs)}`);
 }
 
 await Promise.all([load(), fetch(new URL("../assets/shapes.png", import.meta.url)).then(async (r) => useImage(await r.blob()))]);

@@ -14,8 +14,10 @@ import type { PaliGemma, PaliGemmaLoadOptions } from "../paligemma.js";
 import type { ModelSource } from "../weights/files.js";
 import { type Method, type MessagePortLike, OPTIONS_AT, ownBuffer, type Reply, reviveError } from "./protocol.js";
 
-/** A PaliGemma in another thread: the same tasks, streaming and dispose; `device` is where it runs. */
-export type PaliGemmaEngine = Pick<PaliGemma, "caption" | "answer" | "ocr" | "detect" | "segment" | "stream" | "generate" | "dispose" | "device">;
+/** A PaliGemma in another thread: the same tasks, streaming and dispose; `device` and `backendInfo` say where it runs. */
+export type PaliGemmaEngine = Pick<
+  PaliGemma, "caption" | "answer" | "ocr" | "detect" | "segment" | "stream" | "generate" | "dispose" | "device" | "backendInfo"
+>;
 
 /** A Web Worker (browsers, Deno) or a node:worker_threads Worker running paligemma-edge/worker. */
 export type WorkerLike = MessagePortLike & {
@@ -181,9 +183,9 @@ export async function createWorkerEngine(
     });
   }
 
-  let loaded: { device: string };
+  let loaded: Pick<PaliGemmaEngine, "device" | "backendInfo">;
   try {
-    loaded = (await call("load", [source, opts])) as { device: string };
+    loaded = (await call("load", [source, opts])) as typeof loaded;
   } catch (e) {
     own?.worker.terminate?.();
     throw e;
@@ -196,6 +198,7 @@ export async function createWorkerEngine(
 
   return {
     device: loaded.device,
+    backendInfo: loaded.backendInfo,
     caption: task("caption"),
     answer: task("answer"),
     ocr: task("ocr"),

@@ -64,7 +64,10 @@ describe("examples/browser in Chromium", () => {
     const api = onNodeWasm(async (pg, image) => ({ detect: await pg.detect(image, SHAPES), segment: await pg.segment(image, "star") }));
     const reference = nodeWasmReference("caption en", 16, PICKED);
     const page = await open("?device=wasm");
-    expect(await text(page, "status")).toMatch(/^model loaded on wasm in \d+ ms$/);
+    // The example's server sends COOP/COEP: the page is isolated and the WASM backend runs on every core.
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    const cores = Math.min(8, await page.evaluate(() => navigator.hardwareConcurrency));
+    expect(await text(page, "status")).toMatch(new RegExp(`^model loaded on wasm, ${cores} threads? in \\d+ ms$`));
     expect(await page.$eval("#progress", (e) => (e as HTMLProgressElement).value)).toBe(1);
     expect(await text(page, "note")).toContain("the bundled demo model, a ~1.6M-parameter PaliGemma trained only on synthetic scenes");
     expect(await text(page, "note")).toContain("?model=google/paligemma-3b-mix-224");
