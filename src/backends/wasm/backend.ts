@@ -39,7 +39,7 @@ import { checkQuantized, type QuantizedMatrix } from "../../weights/quantize.js"
 import { compileWasm, instantiateWasm, relaxedSimd, type WasmName } from "../../wasm/load.js";
 import { WASM32_LIMIT, WasmHeap } from "./heap.js";
 import type { CpuKernels } from "./kernels.js";
-import { controlBlockBytes, share, ThreadPool, threadsUnavailable, workerParallelism } from "./threads.js";
+import { controlBlockBytes, ThreadPool, threadsUnavailable, workerParallelism } from "./threads.js";
 
 export interface WasmBackendOptions {
   /** Most bytes of WebAssembly memory to use (default and maximum: 4 GiB, the wasm32 limit). */
@@ -67,6 +67,10 @@ const MAX_THREADS = 8;
 /** The kernels the thread pool runs, by index. */
 const POOLED = ["linear", "quantGemv", "quantGemm", "attention"] as const;
 type Pooled = (typeof POOLED)[number];
+/** Where each pooled kernel takes its range [lo, hi) (columns n0, n1; attention's queries t0, t1) among its arguments (kernels.ts). */
+const RANGE_AT: Record<Pooled, number> = { linear: 7, quantGemv: 8, quantGemm: 8, attention: 5 };
+/** Chunks per thread an op is cut into: enough that a thread that starts late or runs slow leaves no one waiting long. */
+const CHUNKS_PER_THREAD = 8;
 
 let noted = false;
 function noteOnce(message: string): void {
@@ -174,9 +178,9 @@ class WasmBackend implements Backend {
 
   /**
    * Runs kernel `op` over [0, total): on the caller alone when there is no pool or
-   * `work` (multiply-adds) is small, else one share per thread in multiples of
-   * `align`. `args(lo, hi, scratch)` gives a share's arguments; each thread gets
-   * its own `scratchBytes` of scratch.
+   * `work` (multiply-adds) is small, else in chunks (multiples of `align`) that the
+   * pool's threads claim. `args(lo, hi, scratch)` gives a range's arguments; each
+   * thread gets its own `scratchBytes` of scratch.
    */
   private parallel(
     op: Pooled, work: number, total: number, align: number, scratchBytes: number,
@@ -190,11 +194,8 @@ class WasmBackend implements Backend {
     }
     const stride = Math.ceil(scratchBytes / 64) * 64;
     const base = this.scratch(stride * pool.size);
-    pool.run(
-      POOLED.indexOf(op),
-      (t) => args(...share(total, pool.size, align, t), base + t * stride),
-      (a) => run(...a),
-    );
+    const chunk = align * Math.ceil(total / align / (pool.size * CHUNKS_PER_THREAD));
+    pool.run(POOLED.indexOf(op), (t) => args(0, 0, base + t * stride), RANGE_AT[op], total, chunk, (a) => run(...a));
   }
 
   private get k(): CpuKernels {
