@@ -270,7 +270,8 @@ export class ThreadPool {
     if (this.broken) throw new ThreadError(`the WASM thread pool is broken: ${this.broken}`);
     const head = this.head;
     const chunks = Math.ceil(total / chunk);
-    if (chunks > 0xffff) throw new Error(`${this.names[op]}: ${chunks} chunks, the pool counts ${0xffff}`);
+    // Below 0xffff: the caller's claims may run one past the last chunk, and must not carry into the tag.
+    if (chunks >= 0xffff) throw new Error(`${this.names[op]}: ${chunks} chunks, the pool counts fewer than ${0xffff}`);
     const own = rowOf(0);
     for (let t = 1; t < this.size; t++) {
       const a = rowOf(t);
