@@ -125,8 +125,9 @@ class OrtWorker {
       this.worker.postMessage(message, transfer);
     });
   }
+  /** Hands `model` over (transferred, not copied: the LM head's is half a gigabyte). */
   load(model: Uint8Array, x: Float32Array | Uint16Array, dims: number[]): Promise<unknown> {
-    return this.ask({ cmd: "load", model, type: x instanceof Float32Array ? "float32" : "float16", x, dims });
+    return this.ask({ cmd: "load", model, type: x instanceof Float32Array ? "float32" : "float16", x, dims }, [model.buffer as ArrayBuffer]);
   }
   async run(): Promise<number> {
     return (await this.ask<{ ms: number }>({ cmd: "run" })).ms;
@@ -155,7 +156,7 @@ function printTable(head: string[], rows: string[][]): void {
   for (const r of rows) console.log(line(r));
 }
 
-/** One dtype's weights for one shape: what ours uploads, and ort's model of the same values (or why there is none). */
+/** One dtype's weights for one shape: what ours uploads, and ort's models of the same values (or why there are none). */
 function weightsFor(dtype: Dtype, R: number, K: number, N: number, next: () => number) {
   if (dtype === "f16") {
     const halfTable = f32ArrayToF16(Float32Array.from({ length: 4096 }, (_, i) => (i / 2048 - 1) / Math.sqrt(K)));
@@ -166,7 +167,13 @@ function weightsFor(dtype: Dtype, R: number, K: number, N: number, next: () => n
     if (N * K * 4 >= 2 ** 31) return { upload, bytes: N * K * 2, ort: [], why: `f32 B is ${((N * K * 4) / 1e9).toFixed(1)} GB, over protobuf's 2 GB` };
     const wT = new Uint16Array(K * N);
     for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) wT[k * N + n] = w[n * K + k];
-    return { upload, bytes: N * K * 2, ort: [{ label: "f32 MatMul", f16: false, model: matmulModel(R, K, N, f16ArrayToF32(wT)) }, { label: "f16 MatMul", f16: true, model: matmulModel(R, K, N, wT) }] };
+    return {
+      upload, bytes: N * K * 2, why: "",
+      ort: [
+        { label: "f32 MatMul", f16: false, model: () => matmulModel(R, K, N, f16ArrayToF32(wT)) },
+        { label: "f16 MatMul", f16: true, model: () => matmulModel(R, K, N, wT) },
+      ],
+    };
   }
   const bits: QuantBits = dtype === "q4" ? 4 : 8;
   const qweight = new Uint32Array(N * wordsPerRow(K, bits));
@@ -178,7 +185,7 @@ function weightsFor(dtype: Dtype, R: number, K: number, N: number, next: () => n
   return {
     upload: (b: Backend) => b.uploadQuantized(`w.${dtype}`, q, [N, K]),
     bytes: quantizedBytes(N, K, bits),
-    ort: [{ label: `MatMulNBits ${bits}`, f16: false, model: matmulNBitsModel(R, K, N, bits, blob, f16ArrayToF32(q.scales)) }],
+    ort: [{ label: `MatMulNBits ${bits}`, f16: false, model: () => matmulNBitsModel(R, K, N, bits, blob, f16ArrayToF32(q.scales)) }],
     why: "",
   };
 }
@@ -216,7 +223,7 @@ for (const [name, R, K, N, target] of shapes.filter(([n]) => n.includes(arg("sha
     for (const o of w.ort) {
       try {
         const xo = o.f16 ? f32ArrayToF16(x) : x;
-        for (const ort of orts) await ort.load(o.model, xo, [R, K]);
+        for (const ort of orts) await ort.load(o.model(), xo, [R, K]); // one fresh copy each, built when needed
         const err = relError(await orts[1].output(), want);
         if (!(err < (o.f16 ? 1e-2 : 1e-4))) throw new Error(`differs from ours by ${err.toExponential(1)} of max|y|`);
         ortLabel = o.label;
