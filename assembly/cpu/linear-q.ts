@@ -35,6 +35,31 @@
 // q4 nibbles hold q + 8: flipping bit 3 of each (xor 0x8888) makes them q in 4-bit
 // two's complement, which shl-then-arithmetic-shr sign-extends. (Starting each sum
 // at -8 Σx instead, loaded from the record, cost a third of the GEMV's speed.)
+//
+// The relaxed-SIMD build (ASC_FEATURE_RELAXED_SIMD: cpu-relaxed.wasm, cpu-mt-relaxed.wasm)
+// has its own GEMV records, made for i32x4.relaxed_dot_i8x16_i7x16_add_s (16 i8 · i7
+// products per instruction, summed in fours into i32 lanes). That instruction is exact
+// and the same on every engine when its second operand's lanes are in [0, 127] (the
+// only implementation-defined cases are a set top bit and i16 pair sums past 32767;
+// |a · b| ≤ 128 · 127 keeps a pair at 32512). So each product puts its 7-bit operand
+// second, splits the other into base-2^8 or 2^7 digits, and recombines the digit sums
+// in i32 (shifts and adds are modular: the exact final sum fits, so overflowed
+// intermediates do not matter):
+// - q4: the stored nibble q + 8 (in [0, 15]) is the 7-bit operand, as it is; x is
+//   xi = round(x · 2^e) with |xi| ≤ 2^22 (e = min(22 - E, 126)) in three signed
+//   base-256 digits, and the record's -8 Σxi per lane starts the low digit's sum.
+// - q8: q (two's complement i8) is the first operand; x is xi = round(x · 2^e) with
+//   |xi| < 2^20 (e = min(20 - E, 126), clamped), offset to xu = xi + 2^20 in [1, 2^21)
+//   and split into three base-128 digits; Σq·xi = Σq·xu - 2^20 Σq, with Σq from one
+//   more product with ones.
+// x then keeps 22 (q4) or 20 (q8) bits relative to its group's largest element, not 30:
+// within the same tolerances of the dequantize-then-f32 reference, deterministic, but
+// not bit-equal to the plain build.
+// Records (XG = 128 bytes):
+//   q4: [0, 96) digits 0, 1, 2 of xi, 32 i8 each: elements 0, 2, .., 30 (low nibbles),
+//       then 1, 3, .., 31 (high nibbles); [96, 112) -8 Σxi over elements 8j..8j+7, i32x4
+//       (lane j of a sum over both nibble halves); [112, 116) d = 2^-e, f32.
+//   q8: [0, 96) digits 0, 1, 2 of xu, 32 u7 each, elements in order; [112, 116) d.
 import { f16 } from "./f16";
 import { MAX_THREADS, perThread } from "./memory";
 import { geluf } from "./math";
@@ -44,7 +69,9 @@ import { LINEAR_ACCUMULATE, LINEAR_GELU, gemm4x8, storeTransposed } from "./line
 /** Fewest rows that take the panel path. */
 export const QUANT_GEMM_MIN_ROWS = 4;
 const GROUP = 32;
-const XG: usize = 144;
+const XG: usize = ASC_FEATURE_RELAXED_SIMD ? 128 : 144;
+/** Where a record keeps d = 2^-e. */
+const XD: usize = ASC_FEATURE_RELAXED_SIMD ? 112 : 128;
 const TWO_15: f32 = 32768;
 
 /** Bytes of the GEMV's prepared x for `rows` rows of K. */
@@ -63,6 +90,8 @@ function laneSlot(i: i32, bits: i32): i32 {
 /** Fills `rows` rows of group records at xq from x (see the layout above). */
 export function quantGemvPrepare(xq: usize, x: usize, rows: i32, K: i32, bits: i32): void {
   const groups = (K + GROUP - 1) / GROUP;
+  // Bits xi keeps below its group's largest element: the record's digits hold that many.
+  const top = ASC_FEATURE_RELAXED_SIMD ? (bits == 4 ? 22 : 20) : 30;
   for (let r = 0; r < rows; r++) {
     const xr = x + ((<usize>r * K) << 2);
     for (let g = 0; g < groups; g++) {
@@ -79,20 +108,46 @@ export function quantGemvPrepare(xq: usize, x: usize, rows: i32, K: i32, bits: i
       let e = 0;
       if (m > 0) {
         const field = <i32>(reinterpret<u32>(m) >> 23); // 0 for subnormal m: e clamps to 126 below
-        e = min(30 - (field - 126), 126);
+        e = min(top - (field - 126), 126);
       }
       const up = reinterpret<f64>(<u64>(e + 1023) << 52); // 2^e
+      if (ASC_FEATURE_RELAXED_SIMD) {
+        for (let j = 0; j < 4; j++) store<i32>(rec + (<usize>j << 2), 0, 96);
+      }
       for (let i = 0; i < GROUP; i++) {
         const v: f64 = i < len && finite ? <f64>load<f32>(xr + (<usize>(k0 + i) << 2)) : 0;
         const xi = <i32>nearest(v * up);
-        const hi = xi >> 15;
-        const lo = xi & 0x7fff;
-        const at = rec + (<usize>laneSlot(i, bits) << 1);
-        store<i16>(at, <i16>hi);
-        store<i16>(at, <i16>lo, 64);
+        if (ASC_FEATURE_RELAXED_SIMD) storeDigits(rec, i, xi, bits);
+        else {
+          const at = rec + (<usize>laneSlot(i, bits) << 1);
+          store<i16>(at, <i16>(xi >> 15));
+          store<i16>(at, <i16>(xi & 0x7fff), 64);
+        }
       }
-      store<f32>(rec, finite ? reinterpret<f32>((127 - e) << 23) : f32.NaN, 128);
+      store<f32>(rec, finite ? reinterpret<f32>((127 - e) << 23) : f32.NaN, XD);
     }
+  }
+}
+
+/** The relaxed build's record entries for element i of a group (see the layout above). */
+@inline
+function storeDigits(rec: usize, i: i32, xi: i32, bits: i32): void {
+  if (bits == 4) {
+    const at = rec + <usize>((i & 1) * 16 + (i >> 1));
+    const d0 = ((xi + 128) & 255) - 128;
+    const r = (xi - d0) >> 8;
+    const d1 = ((r + 128) & 255) - 128;
+    store<i8>(at, <i8>d0);
+    store<i8>(at, <i8>d1, 32);
+    store<i8>(at, <i8>((r - d1) >> 8), 64);
+    const sum = rec + 96 + (<usize>(i >> 3) << 2);
+    store<i32>(sum, load<i32>(sum) - 8 * xi);
+  } else {
+    const xu = min(max(xi, -0xfffff), 0xfffff) + 0x100000;
+    const at = rec + <usize>i;
+    store<u8>(at, <u8>(xu & 127));
+    store<u8>(at, <u8>((xu >> 7) & 127), 32);
+    store<u8>(at, <u8>(xu >> 14), 64);
   }
 }
 
@@ -135,10 +190,52 @@ function groupQ8(p: usize, xp: usize): v128 {
   return f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(h), f32x4.splat(TWO_15)), f32x4.convert_i32x4_s(l));
 }
 
+/** groupQ4 in the relaxed build: three digit sums over the nibbles as stored. */
+@inline
+function groupQ4r(p: usize, xp: usize): v128 {
+  const v = v128.load(p);
+  const lo = v128.and(v, i8x16.splat(0x0f));
+  const hi = v128.and(i16x8.shr_u(v, 4), i8x16.splat(0x0f));
+  // Digits 2 and 1 by Horner (· 2^8 between), digit 0 from -8 Σxi: two independent chains.
+  let a = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(xp, 64), lo, i32x4.splat(0));
+  a = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(xp, 80), hi, a);
+  a = i32x4.shl(a, 8);
+  a = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(xp, 32), lo, a);
+  a = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(xp, 48), hi, a);
+  let b = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(xp), lo, v128.load(xp, 96));
+  b = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(xp, 16), hi, b);
+  return f32x4.convert_i32x4_s(i32x4.add(i32x4.shl(a, 8), b));
+}
+
+/** groupQ8 in the relaxed build: q against three base-128 digits of xu, less 2^20 Σq. */
+@inline
+function groupQ8r(p: usize, xp: usize): v128 {
+  const q0 = v128.load(p);
+  const q1 = v128.load(p, 16);
+  let a = i32x4.relaxed_dot_i8x16_i7x16_add_s(q0, v128.load(xp, 64), i32x4.splat(0));
+  a = i32x4.relaxed_dot_i8x16_i7x16_add_s(q1, v128.load(xp, 80), a);
+  a = i32x4.shl(a, 7);
+  a = i32x4.relaxed_dot_i8x16_i7x16_add_s(q0, v128.load(xp, 32), a);
+  a = i32x4.relaxed_dot_i8x16_i7x16_add_s(q1, v128.load(xp, 48), a);
+  a = i32x4.shl(a, 7);
+  let b = i32x4.relaxed_dot_i8x16_i7x16_add_s(q0, v128.load(xp), i32x4.splat(0));
+  b = i32x4.relaxed_dot_i8x16_i7x16_add_s(q1, v128.load(xp, 16), b);
+  let sq = i32x4.relaxed_dot_i8x16_i7x16_add_s(q0, i8x16.splat(1), i32x4.splat(0));
+  sq = i32x4.relaxed_dot_i8x16_i7x16_add_s(q1, i8x16.splat(1), sq);
+  return f32x4.convert_i32x4_s(i32x4.sub(i32x4.add(a, b), i32x4.shl(sq, 20)));
+}
+
+/** One group's Σ q·x in units of 2^-e, spread over four lanes, in this build's way. */
+@inline
+function groupQ(p: usize, xp: usize, bits: i32): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return bits == 4 ? groupQ4r(p, xp) : groupQ8r(p, xp);
+  return bits == 4 ? groupQ4(p, xp) : groupQ8(p, xp);
+}
+
 /** A group's factor: its weight scale times its x's 2^-e. */
 @inline
 function groupScale(sp: usize, xp: usize): v128 {
-  return f32x4.splat(f16(sp) * load<f32>(xp, 128));
+  return f32x4.splat(f16(sp) * load<f32>(xp, XD));
 }
 
 /**
@@ -152,14 +249,14 @@ function dotQ(p: usize, sp: usize, xp: usize, groups: i32, bits: i32): f32 {
   let t = f32x4.splat(0);
   let g = 0;
   for (; g + 2 <= groups; g += 2) {
-    const fa = bits == 4 ? groupQ4(p, xp) : groupQ8(p, xp);
-    const fb = bits == 4 ? groupQ4(p + gb, xp + XG) : groupQ8(p + gb, xp + XG);
+    const fa = groupQ(p, xp, bits);
+    const fb = groupQ(p + gb, xp + XG, bits);
     t = f32x4.add(t, f32x4.add(f32x4.mul(fa, groupScale(sp, xp)), f32x4.mul(fb, groupScale(sp + 2, xp + XG))));
     p += gb << 1;
     sp += 4;
     xp += XG << 1;
   }
-  if (g < groups) t = f32x4.add(t, f32x4.mul(bits == 4 ? groupQ4(p, xp) : groupQ8(p, xp), groupScale(sp, xp)));
+  if (g < groups) t = f32x4.add(t, f32x4.mul(groupQ(p, xp, bits), groupScale(sp, xp)));
   return sumLanes(t);
 }
 

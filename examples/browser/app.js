@@ -158,6 +158,8 @@ async function load() {
       worker: true,
       device: DEVICE,
       dtype: DTYPE,
+      // Every core on WASM where the page is crossOriginIsolated (this example's server sends COOP/COEP); 1 elsewhere.
+      threads: "auto",
       // The bar shows the whole load (every file once); the status line this file's stage.
       onProgress: ({ stage, file, loaded, total, overall }) => {
         if (overall.total) $("progress").value = overall.loaded / overall.total;
@@ -171,7 +173,9 @@ async function load() {
   }
   loadMs = performance.now() - t0;
   $("progress").value = 1;
-  setState(bytes ? "ready" : "loaded", `model loaded on ${pg.device} as ${pg.memory.dtype} in ${ms(loadMs)}`);
+  const { threads, threadNote } = pg.backendInfo;
+  const on = threads ? `${pg.device}, ${threads} thread${threads > 1 ? "s" : ""}${threadNote ? ` (${threadNote})` : ""}` : pg.device;
+  setState(bytes ? "ready" : "loaded", `model loaded on ${on} as ${pg.memory.dtype} in ${ms(loadMs)}`);
 }
 
 await Promise.all([load(), fetch(new URL("../assets/shapes.png", import.meta.url)).then(async (r) => useImage(await r.blob()))]);

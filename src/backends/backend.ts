@@ -164,6 +164,10 @@ export interface Backend {
   readonly bindingLimits?: BindingLimits;
   /** Threads the ops run on, where the backend chooses (WASM; 1 = the calling thread only). */
   readonly threads?: number;
+  /** The build of the kernels that runs, where there are several (WASM: cpu, cpu-mt, cpu-relaxed, cpu-mt-relaxed). */
+  readonly build?: string;
+  /** Why fewer threads run than were asked for (WASM: no SharedArrayBuffer, no workers). */
+  readonly threadNote?: string;
 
   // ---- memory ----
   /**

@@ -24,7 +24,17 @@ export interface BackendInfo {
   name: string;
   /** The WebGPU adapter, as it describes itself (webgpu only). */
   adapter?: string;
+  /** Threads the ops run on (wasm only), and why fewer than asked, if so. */
+  threads?: number;
+  threadNote?: string;
+  /** The kernels' build (wasm only): cpu, cpu-mt (threads), cpu-relaxed, cpu-mt-relaxed (relaxed SIMD). */
+  build?: string;
   reason: string;
+}
+
+/** What a backend says of itself, for its BackendInfo. */
+export function backendDetails(b: Backend): Pick<BackendInfo, "threads" | "threadNote" | "build"> {
+  return { ...(b.threads && { threads: b.threads }), ...(b.threadNote && { threadNote: b.threadNote }), ...(b.build && { build: b.build }) };
 }
 
 /** Options of the WASM backend that selection passes on. */
@@ -67,5 +77,6 @@ export async function selectBackend(
       : 'device: "auto" found no WebGPU adapter';
   }
   const { createWasmBackend } = await import("./wasm/backend.js");
-  return { backend: await createWasmBackend({ threads: wasm.threads }), info: { name: "wasm", reason } };
+  const backend = await createWasmBackend({ threads: wasm.threads });
+  return { backend, info: { name: "wasm", ...backendDetails(backend), reason } };
 }

@@ -8,7 +8,7 @@
 //                   1/√D before the decoder multiplies everything by √D: they cancel)
 //   logits          = lmHead(rms(gemma(e)))
 import type { Backend, Buf, SampleOptions, Weight } from "../backends/backend.js";
-import { type BackendInfo, type DeviceOption, selectBackend } from "../backends/select.js";
+import { backendDetails, type BackendInfo, type DeviceOption, selectBackend } from "../backends/select.js";
 import type { PaliGemmaConfig } from "../config.js";
 import { DisposedError, InputError } from "../errors.js";
 import { type Checkpoint, type CheckpointOptions, loadCheckpoint } from "../weights/checkpoint.js";
@@ -94,7 +94,7 @@ export class PaliGemmaForConditionalGeneration {
     options: ModelOptions & { backendInfo?: BackendInfo; memory?: MemoryReport } = {},
   ) {
     this.windows = layerWindows(config, options.attention);
-    this.backendInfo = options.backendInfo ?? { name: backend.name, reason: "the caller passed this backend" };
+    this.backendInfo = options.backendInfo ?? { name: backend.name, ...backendDetails(backend), reason: "the caller passed this backend" };
     this.memory = options.memory;
     const get = (name: string) => {
       const w = tensors.get(name);

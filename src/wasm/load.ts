@@ -5,8 +5,11 @@
 // runtime adapter may replace the fetcher: Node reads files, workerd (which forbids
 // compiling WebAssembly from bytes) hands over modules imported at bundle time.
 
-/** cpu-mt: the cpu kernels on an imported shared memory (the WASM backend's threads). */
-export type WasmName = "image" | "tokenizer" | "cpu" | "cpu-mt";
+/**
+ * cpu-mt: the cpu kernels on an imported shared memory (the WASM backend's threads);
+ * *-relaxed: the same with relaxed SIMD, for engines that validate it (relaxedSimd()).
+ */
+export type WasmName = "image" | "tokenizer" | "cpu" | "cpu-mt" | "cpu-relaxed" | "cpu-mt-relaxed";
 
 export type WasmFetcher = (name: WasmName) => Promise<BufferSource | WebAssembly.Module>;
 
@@ -17,7 +20,39 @@ const urls: Record<WasmName, () => URL> = {
   tokenizer: () => new URL("./tokenizer.wasm", import.meta.url),
   cpu: () => new URL("./cpu.wasm", import.meta.url),
   "cpu-mt": () => new URL("./cpu-mt.wasm", import.meta.url),
+  "cpu-relaxed": () => new URL("./cpu-relaxed.wasm", import.meta.url),
+  "cpu-mt-relaxed": () => new URL("./cpu-mt-relaxed.wasm", import.meta.url),
 };
+
+// A module whose one export computes lane 0 of i32x4.relaxed_dot_i8x16_i7x16_add_s
+// (0xfd 0x113) on i8x16 splats of -3, 100 and 7: 4 · (-3 · 100) + 0x07070707 by the
+// spec. It validates only where the engine has relaxed SIMD (Node >= 21 or
+// --experimental-wasm-relaxed-simd, Deno, Chromium; not Safari), and running it catches
+// engines that have it wrong: Node 20's experimental baseline compiler doubles the sum.
+const splat = (v: number) => [0xfd, 0x0c, ...new Array(16).fill(v & 255)];
+const probeBody = [0x00, ...splat(-3), ...splat(100), ...splat(7), 0xfd, 0x93, 0x02, 0xfd, 0x1b, 0x00, 0x0b];
+const relaxedProbe = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f, // types: () -> i32
+  0x03, 0x02, 0x01, 0x00, // functions: one of type 0
+  0x07, 0x05, 0x01, 0x01, 0x66, 0x00, 0x00, // exports: "f"
+  0x0a, probeBody.length + 2, 0x01, probeBody.length, ...probeBody, // code
+]);
+
+/**
+ * Whether this engine has relaxed SIMD and computes the relaxed build's instruction
+ * right (asked each time: a Node flag may be set at run time). Where compiling from
+ * bytes is forbidden (workerd) the answer is no.
+ */
+export function relaxedSimd(): boolean {
+  if (!WebAssembly.validate(relaxedProbe)) return false;
+  try {
+    const probe = new WebAssembly.Instance(new WebAssembly.Module(relaxedProbe)).exports.f as () => number;
+    return probe() === 4 * -300 + 0x07070707;
+  } catch {
+    return false;
+  }
+}
 
 /** Where `name`.wasm sits: beside this module (in dist/, beside the bundle). */
 export function wasmUrl(name: WasmName): URL {

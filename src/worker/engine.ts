@@ -14,8 +14,10 @@ import type { PaliGemma, PaliGemmaLoadOptions } from "../paligemma.js";
 import type { ModelSource } from "../weights/files.js";
 import { type Method, type MessagePortLike, OPTIONS_AT, ownBuffer, type Reply, reviveError } from "./protocol.js";
 
-/** A PaliGemma in another thread: the same tasks, streaming and dispose; `device` is where it runs, `memory` the dtype and plan it loaded with. */
-export type PaliGemmaEngine = Pick<PaliGemma, "caption" | "answer" | "ocr" | "detect" | "segment" | "stream" | "generate" | "dispose" | "device" | "memory">;
+/** A PaliGemma in another thread: the same tasks, streaming and dispose; `device` and `backendInfo` say where it runs, `memory` the dtype and plan it loaded with. */
+export type PaliGemmaEngine = Pick<
+  PaliGemma, "caption" | "answer" | "ocr" | "detect" | "segment" | "stream" | "generate" | "dispose" | "device" | "backendInfo" | "memory"
+>;
 
 /** A Web Worker (browsers, Deno) or a node:worker_threads Worker running paligemma-edge/worker. */
 export type WorkerLike = MessagePortLike & {
@@ -181,7 +183,7 @@ export async function createWorkerEngine(
     });
   }
 
-  let loaded: Pick<PaliGemma, "device" | "memory">;
+  let loaded: Pick<PaliGemmaEngine, "device" | "backendInfo" | "memory">;
   try {
     loaded = (await call("load", [source, opts])) as typeof loaded;
   } catch (e) {
@@ -197,6 +199,7 @@ export async function createWorkerEngine(
   return {
     device: loaded.device,
     memory: loaded.memory,
+    backendInfo: loaded.backendInfo,
     caption: task("caption"),
     answer: task("answer"),
     ocr: task("ocr"),

@@ -34,7 +34,7 @@ export function serveModel(port: MessagePortLike, listen: (handle: (request: Req
       const options = { ...(args[at] as object), onProgress: o?.onProgress ? (progress: unknown) => reply({ id, progress }) : undefined };
       pg?.dispose();
       pg = await PaliGemma.load(args[0] as string, options);
-      return { device: pg.device, memory: pg.memory };
+      return { device: pg.device, backendInfo: pg.backendInfo, memory: pg.memory };
     }
     if (!pg) throw new InputError(`${method} before the model was loaded`);
     if (method === "dispose") {

@@ -19,7 +19,9 @@ describe("device", () => {
     const gpu = await selectBackend("webgpu");
     expect([gpu.backend.name, gpu.info.adapter]).toEqual(["webgpu", expect.stringMatching(/SwiftShader/)]);
     gpu.backend.dispose();
-    expect((await selectBackend("wasm")).info).toEqual({ name: "wasm", reason: 'device: "wasm" was asked for' });
+    expect((await selectBackend("wasm")).info).toEqual({
+      name: "wasm", threads: 1, build: expect.stringMatching(/^cpu(-relaxed)?$/), reason: 'device: "wasm" was asked for',
+    });
   });
 
   test("software adapters are known by isFallbackAdapter or by the driver their info names", () => {

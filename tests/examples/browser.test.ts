@@ -64,7 +64,10 @@ describe("examples/browser in Chromium", () => {
     const api = onNodeWasm(async (pg, image) => ({ detect: await pg.detect(image, SHAPES), segment: await pg.segment(image, "star") }));
     const reference = nodeWasmReference("caption en", 16, PICKED);
     const page = await open("?device=wasm");
-    expect(await text(page, "status")).toMatch(/^model loaded on wasm as f16 in \d+ ms$/);
+    // The example's server sends COOP/COEP: the page is isolated and the WASM backend runs on every core.
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    const cores = Math.min(8, await page.evaluate(() => navigator.hardwareConcurrency));
+    expect(await text(page, "status")).toMatch(new RegExp(`^model loaded on wasm, ${cores} threads? as f16 in \\d+ ms$`));
     expect(await page.$eval("#progress", (e) => (e as HTMLProgressElement).value)).toBe(1);
     expect(await text(page, "note")).toContain("the bundled demo model, a ~1.6M-parameter PaliGemma trained only on synthetic scenes");
     expect(await text(page, "note")).toContain("?model=google/paligemma-3b-mix-224");
@@ -129,7 +132,7 @@ describe("examples/browser in Chromium", () => {
     await page.click("#run");
     await page.waitForFunction(() => document.body.dataset.state === "error");
     expect(await text(page, "error")).toBe('detect needs what to look for, e.g. "star ; cross"');
-    expect(await text(page, "status")).toMatch(/^model loaded on wasm as q4 in \d+ ms$/); // ?dtype= reaches the load
+    expect(await text(page, "status")).toMatch(/^model loaded on wasm, \d+ threads? as q4 in \d+ ms$/); // ?dtype= reaches the load
     expect(await page.$eval("#run", (b) => (b as HTMLButtonElement).disabled)).toBe(false);
     await run(page, "caption", "", 4);
     expect((await text(page, "output")).length).toBeGreaterThan(0);

@@ -53,8 +53,11 @@ export interface FileServer {
   close(): Promise<void>;
 }
 
-/** Serves the files under `root`, as they are, on 127.0.0.1 at a free port. */
-export async function serveFiles(root: string): Promise<FileServer> {
+/** COOP/COEP: a page served with them is crossOriginIsolated (SharedArrayBuffer, so WASM threads). */
+export const ISOLATION_HEADERS = { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" };
+
+/** Serves the files under `root`, as they are, on 127.0.0.1 at a free port; `headers` go on every file. */
+export async function serveFiles(root: string, headers: Record<string, string> = {}): Promise<FileServer> {
   const base = resolve(root);
   const server = createServer(async (request, response) => {
     const path = join(base, decodeURIComponent(new URL(request.url ?? "/", "http://x").pathname));
@@ -64,7 +67,7 @@ export async function serveFiles(root: string): Promise<FileServer> {
       response.writeHead(404).end();
       return;
     }
-    response.writeHead(200, { "content-type": type, "cache-control": "no-store" }).end(await readFile(path));
+    response.writeHead(200, { "content-type": type, "cache-control": "no-store", ...headers }).end(await readFile(path));
   });
   await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening));
   const { port } = server.address() as AddressInfo;

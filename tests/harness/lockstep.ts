@@ -31,7 +31,7 @@ export interface OpError {
   maxValue: number;
 }
 
-type OpName = Exclude<keyof Backend, "name" | "memoryLimit" | "bindingLimits" | "threads" | "uploadWeight" | "uploadQuantized" | "joinRows" | "alloc" | "free" | "write" | "read" | "readI32" | "submit" | "dispose">;
+type OpName = Exclude<keyof Backend, "name" | "memoryLimit" | "bindingLimits" | "threads" | "build" | "threadNote" | "uploadWeight" | "uploadQuantized" | "joinRows" | "alloc" | "free" | "write" | "read" | "readI32" | "submit" | "dispose">;
 
 export class LockstepBackend implements Backend {
   readonly name: string;

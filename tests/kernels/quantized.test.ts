@@ -2,9 +2,14 @@
 // reference backend, which dequantizes (q · scale, exact in f32) and runs the f32 op.
 // Shapes are odd on purpose: K not a multiple of 32 (a padded last group), N not a
 // multiple of any workgroup or SIMD width, rows on both sides of the GEMV/matmul switch.
+// WASM runs twice: the plain-SIMD build and the relaxed-SIMD one (its own GEMV dot
+// products), under the same tolerances; each says which build ran.
+import { setFlagsFromString } from "node:v8";
 import { beforeAll, describe, expect, test } from "vitest";
 import type { Backend, Buf, LinearOptions, Weight } from "../../src/backends/backend.js";
 import { quantizeMatrix, type QuantBits } from "../../src/weights/quantize.js";
+import { createWasmBackend } from "../../src/backends/wasm/backend.js";
+import { relaxedSimd } from "../../src/wasm/load.js";
 import { backends } from "../harness/backends.js";
 import { expectClose } from "../harness/compare.js";
 import { randomArray, rng } from "../harness/random.js";
@@ -66,11 +71,22 @@ const LINEAR_CASES: LinearCase[] = [
   { rows: 129, K: 67, N: 31, bias: false, opts: { accumulate: true } },
 ];
 
-describe.each(backends)("$name backend, quantized weights", ({ create }) => {
+// Node 20's V8 has relaxed SIMD behind a flag (Node >= 21, Deno and Chromium ship it), and
+// its baseline compiler gets the dot product wrong (relaxedSimd() checks): both flags here.
+if (!relaxedSimd()) setFlagsFromString("--experimental-wasm-relaxed-simd --no-liftoff");
+const builds = [
+  { name: "wasm", create: () => createWasmBackend({ relaxedSimd: false }) },
+  ...(relaxedSimd() ? [{ name: "wasm relaxed-SIMD", create: () => createWasmBackend({ relaxedSimd: true }) }] : []),
+  ...backends.filter((f) => f.name !== "wasm"),
+];
+if (!relaxedSimd()) console.log("quantized: this engine has no relaxed SIMD, only the plain WASM build is tested");
+
+describe.each(builds)("$name backend, quantized weights", ({ create }) => {
   let b: Backend;
   const ref = new ReferenceBackend();
   beforeAll(async () => {
     b = await create();
+    if (b.build) console.log(`quantized: WASM build ${b.build}`);
   });
 
   for (const bits of [8, 4] as const) {

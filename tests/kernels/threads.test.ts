@@ -2,14 +2,17 @@
 // both paths, attention) on 1 and 2 threads equal to the reference, with sizes that do
 // not split evenly; the tiny-pg1 model on 2 threads token- and logit-identical to 1 and
 // to its golden; PaliGemma.load's threads option; more threads than cores; a crashed
-// worker failing the call with a ThreadError; dispose ending the workers.
+// worker failing the call with a ThreadError; dispose ending the workers. The q8/q4
+// cases run on the plain and the relaxed-SIMD build (where the engine has it).
 import { existsSync, readdirSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
 import { describe, expect, test } from "vitest";
 import type { Backend, Buf, LinearOptions } from "../../src/backends/backend.js";
 import { createWasmBackend } from "../../src/backends/wasm/backend.js";
 import { ThreadError } from "../../src/errors.js";
 import { PaliGemma } from "../../src/index.js";
 import { PaliGemmaForConditionalGeneration } from "../../src/model/paligemma.js";
+import { relaxedSimd } from "../../src/wasm/load.js";
 import { quantizeMatrix } from "../../src/weights/quantize.js";
 import { FIXTURES, folderFiles, readTensors } from "../harness/fixtures.js";
 import { expectClose } from "../harness/compare.js";
@@ -48,8 +51,12 @@ async function attention(b: Backend, rows: number, seed: number) {
   return b.read(out);
 }
 
+// Node 20: relaxed SIMD is behind a flag, and right only without the baseline compiler (see relaxedSimd()).
+if (!relaxedSimd()) setFlagsFromString("--experimental-wasm-relaxed-simd --no-liftoff");
+const builds = relaxedSimd() ? [false, true] : [false];
+
 // minParallelWork 0: every op goes through the pool, however small.
-const threaded = (threads: number) => createWasmBackend({ threads, minParallelWork: 0 });
+const threaded = (threads: number, relaxed = false) => createWasmBackend({ threads, minParallelWork: 0, relaxedSimd: relaxed });
 
 describe("WASM backend on threads", () => {
   const cases: [rows: number, K: number, N: number, opts: LinearOptions][] = [
@@ -59,10 +66,12 @@ describe("WASM backend on threads", () => {
     [5, 33, 65, { accumulate: true }],
     [13, 70, 23, { gelu: true }],
   ];
-  for (const dtype of ["f16", "q8", "q4"] as const) {
-    test(`${dtype} linear on 1 and 2 threads equals the reference; 2 threads equal 1 bit for bit`, async () => {
-      const [one, two, ref] = [await threaded(1), await threaded(2), new ReferenceBackend()];
+  for (const [dtype, relaxed] of [["f16", false], ...builds.flatMap((r) => [["q8", r], ["q4", r]])] as [Dtype, boolean][]) {
+    test(`${dtype} linear${relaxed ? " (relaxed SIMD)" : ""} on 1 and 2 threads equals the reference; 2 threads equal 1 bit for bit`, async () => {
+      const [one, two, ref] = [await threaded(1, relaxed), await threaded(2, relaxed), new ReferenceBackend()];
       expect(two.threads).toBe(2);
+      expect(two.build).toBe(relaxed ? "cpu-mt-relaxed" : "cpu-mt");
+      console.log(`threads: ${dtype} on builds ${one.build} and ${two.build}`);
       for (const [i, [rows, K, N, opts]] of cases.entries()) {
         const want = await linear(ref, dtype, rows, K, N, opts, i);
         const got1 = await linear(one, dtype, rows, K, N, opts, i);
@@ -122,6 +131,7 @@ describe("WASM backend on threads", () => {
     const [one, two] = [await PaliGemma.load(model, { device: "wasm" }), await PaliGemma.load(model, { device: "wasm", threads: 2 })];
     expect(one.model.backend.threads).toBe(1);
     expect(two.model.backend.threads).toBe(2);
+    expect(two.backendInfo).toMatchObject({ name: "wasm", threads: 2, build: relaxedSimd() ? "cpu-mt-relaxed" : "cpu-mt" });
     expect((await two.caption(image, { maxNewTokens: 6 })).text).toBe((await one.caption(image, { maxNewTokens: 6 })).text);
     one.dispose();
     two.dispose();

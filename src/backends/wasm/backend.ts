@@ -15,6 +15,10 @@
 // query rows, so every output is computed by one thread with the same code as on one
 // thread, and results do not depend on the thread count. Other ops are light
 // (norms, rope, embed: one row's worth of work per token) and stay on the caller.
+//
+// Where the engine has relaxed SIMD the kernels are the relaxed build (cpu-relaxed,
+// cpu-mt-relaxed: the q8/q4 GEMV's integer dot products, exact and deterministic,
+// see assembly/cpu/linear-q.ts); `build` says which runs.
 import {
   type AttentionOptions,
   type Backend,
@@ -33,10 +37,10 @@ import {
 import { DisposedError, InputError, WeightsError } from "../../errors.js";
 import { f16ArrayToF32, f32ArrayToF16 } from "../../weights/f16.js";
 import { checkQuantized, groupsPerRow, type QuantizedMatrix, wordsPerRow } from "../../weights/quantize.js";
-import { compileWasm, instantiateWasm } from "../../wasm/load.js";
+import { compileWasm, instantiateWasm, relaxedSimd, type WasmName } from "../../wasm/load.js";
 import { WASM32_LIMIT, WasmHeap } from "./heap.js";
 import type { CpuKernels } from "./kernels.js";
-import { controlBlockBytes, share, ThreadPool, threadsUnavailable, workerParallelism } from "./threads.js";
+import { controlBlockBytes, ThreadPool, threadsUnavailable, workerParallelism } from "./threads.js";
 
 export interface WasmBackendOptions {
   /** Most bytes of WebAssembly memory to use (default and maximum: 4 GiB, the wasm32 limit). */
@@ -52,12 +56,22 @@ export interface WasmBackendOptions {
   minParallelWork?: number;
   /** How long a worker may take past the caller's own share before the pool is declared broken (default 60 s). */
   threadTimeoutMs?: number;
+  /**
+   * Run the relaxed-SIMD build of the kernels (cpu-relaxed.wasm: the q8/q4 GEMV's dot
+   * products in i32x4.relaxed_dot_i8x16_i7x16_add_s). Default: where the engine has
+   * relaxed SIMD. true where it has none is an InputError; false forces the plain build.
+   */
+  relaxedSimd?: boolean;
 }
 
 const MAX_THREADS = 8;
 /** The kernels the thread pool runs, by index. */
 const POOLED = ["linear", "quantGemv", "quantGemm", "attention"] as const;
 type Pooled = (typeof POOLED)[number];
+/** Where each pooled kernel takes its range [lo, hi) (columns n0, n1; attention's queries t0, t1) among its arguments (kernels.ts). */
+const RANGE_AT: Record<Pooled, number> = { linear: 7, quantGemv: 8, quantGemm: 8, attention: 5 };
+/** Chunks per thread an op is cut into: enough that a thread that starts late or runs slow leaves no one waiting long. */
+const CHUNKS_PER_THREAD = 8;
 
 let noted = false;
 function noteOnce(message: string): void {
@@ -83,12 +97,17 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
     noteOnce(`the WASM backend runs on 1 thread: ${why}`);
     threads = 1;
   }
-  if (threads === 1) return new WasmBackend(await instantiateWasm<CpuKernels>("cpu"), limit, null, options);
+  const hasRelaxed = relaxedSimd();
+  if (options.relaxedSimd && !hasRelaxed) throw new InputError("relaxedSimd: true, but this engine has no relaxed SIMD (WebAssembly.validate refuses it)");
+  const relaxed = options.relaxedSimd ?? hasRelaxed;
+  const build: WasmName = `cpu${threads > 1 ? "-mt" : ""}${relaxed ? "-relaxed" : ""}`;
+  const note = why ? `1 thread of ${threadCount(options.threads)} asked: ${why}` : undefined;
+  if (threads === 1) return new WasmBackend(await instantiateWasm<CpuKernels>(build), limit, build, note, options);
   const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
-  const kernels = await instantiateWasm<CpuKernels>("cpu-mt", memory);
-  const backend = new WasmBackend(kernels, limit, null, options);
+  const kernels = await instantiateWasm<CpuKernels>(build, memory);
+  const backend = new WasmBackend(kernels, limit, build, note, options);
   const control = backend.reserve(controlBlockBytes(threads));
-  const pool = await ThreadPool.start(await compileWasm("cpu-mt"), memory, control, threads, POOLED, {
+  const pool = await ThreadPool.start(await compileWasm(build), memory, control, threads, POOLED, {
     timeoutMs: options.threadTimeoutMs,
   });
   backend.attach(pool);
@@ -132,10 +151,15 @@ class WasmBackend implements Backend {
   private readonly internal = new Map<string, Buf>();
   private readonly minParallelWork: number;
 
+  private pool: ThreadPool | null = null;
+
   constructor(
     kernels: CpuKernels,
     readonly memoryLimit: number,
-    private pool: ThreadPool | null,
+    /** Which build of the kernels runs: cpu, cpu-mt, cpu-relaxed or cpu-mt-relaxed. */
+    readonly build: WasmName,
+    /** Why fewer threads run than were asked for, if so. */
+    readonly threadNote: string | undefined,
     options: WasmBackendOptions,
   ) {
     this.live = { kernels, heap: new WasmHeap(kernels.memory, kernels.heapBase(), memoryLimit) };
@@ -157,9 +181,9 @@ class WasmBackend implements Backend {
 
   /**
    * Runs kernel `op` over [0, total): on the caller alone when there is no pool or
-   * `work` (multiply-adds) is small, else one share per thread in multiples of
-   * `align`. `args(lo, hi, scratch)` gives a share's arguments; each thread gets
-   * its own `scratchBytes` of scratch.
+   * `work` (multiply-adds) is small, else in chunks (multiples of `align`) that the
+   * pool's threads claim. `args(lo, hi, scratch)` gives a range's arguments; each
+   * thread gets its own `scratchBytes` of scratch.
    */
   private parallel(
     op: Pooled, work: number, total: number, align: number, scratchBytes: number,
@@ -173,11 +197,8 @@ class WasmBackend implements Backend {
     }
     const stride = Math.ceil(scratchBytes / 64) * 64;
     const base = this.scratch(stride * pool.size);
-    pool.run(
-      POOLED.indexOf(op),
-      (t) => args(...share(total, pool.size, align, t), base + t * stride),
-      (a) => run(...a),
-    );
+    const chunk = align * Math.ceil(total / align / (pool.size * CHUNKS_PER_THREAD));
+    pool.run(POOLED.indexOf(op), (t) => args(0, 0, base + t * stride), RANGE_AT[op], total, chunk, (a) => run(...a));
   }
 
   private get k(): CpuKernels {

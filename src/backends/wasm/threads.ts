@@ -1,18 +1,23 @@
 // The WASM backend's thread pool. The backend's module (cpu-mt.wasm, the kernels on an
 // imported shared WebAssembly.Memory) is instantiated once on the calling thread and
 // once in each of threads - 1 workers, all on the same memory, so a kernel call on any
-// thread reads and writes the backend's buffers directly. An op is split into shares
-// (output features of a linear, query rows of attention) and each thread runs the
-// kernel on its own share; thread 0 is the caller.
+// thread reads and writes the backend's buffers directly. An op's range (output
+// features of a linear, query rows of attention) is cut into chunks that threads claim
+// one at a time; thread 0 is the caller, which claims too.
 //
-// Per op, one barrier through a control block in the shared memory (Int32 header,
-// then one row of f64 arguments per thread, then an error text):
-//   the caller writes each worker's arguments, bumps GEN and notifies; each worker
-//   wakes (Atomics.wait on GEN), runs exports[names[OP]](...its row), adds 1 to DONE
-//   and notifies; the caller runs share 0, then waits until DONE = threads - 1.
-// The atomics order every plain store before them (arguments, kernel outputs) before
-// anything after them on the other side, as the JS memory model guarantees for
-// sequentially consistent atomics.
+// Per op, through a control block in the shared memory (Int32 header, then one row of
+// f64 arguments per thread, then an error text):
+//   the caller writes each thread's arguments (its own scratch among them) and the
+//   chunking, publishes TICKET = (generation << 16 | 0), bumps GEN and notifies;
+//   every thread, the caller included, claims chunk c by a compareExchange of TICKET
+//   from (generation, c) to (generation, c + 1), runs exports[names[OP]] on its row with
+//   the chunk's [lo, hi), and adds 1 to FINISHED; the caller, once no chunk is left,
+//   waits until FINISHED = CHUNKS.
+// So a worker that wakes late (a busy machine, a slow core) costs nothing: the others
+// take its chunks, and it finds none, or the next op's, whose generation it checks
+// before it reads that op's arguments. The atomics order every plain store before them
+// (arguments, kernel outputs) before anything after them on the other side, as the JS
+// memory model guarantees for sequentially consistent atomics.
 //
 // Failure never hangs a call: a worker catches whatever its kernel throws (a trap)
 // and reports it in the block; a worker that exits, or stops answering for
@@ -83,10 +88,17 @@ export function threadsUnavailable(): string | null {
 
 // Control block layout (Int32 indices, then bytes).
 const GEN = 0;
-const DONE = 1;
+const FINISHED = 1;
 const ERR = 2;
 const OP = 3;
 const NARGS = 4;
+/** (generation & 0xffff) << 16 | next unclaimed chunk. */
+const TICKET = 5;
+const CHUNKS = 6;
+/** Chunk c covers [c · CHUNK, min(TOTAL, (c + 1) · CHUNK)), passed as arguments LO_AT and LO_AT + 1. */
+const CHUNK = 7;
+const TOTAL = 8;
+const LO_AT = 9;
 const HEADER_BYTES = 64;
 /** f64 arguments per thread. */
 const MAX_ARGS = 16;
@@ -96,10 +108,15 @@ export const controlBlockBytes = (threads: number) => HEADER_BYTES + threads * M
 
 interface Layout {
   GEN: number;
-  DONE: number;
+  FINISHED: number;
   ERR: number;
   OP: number;
   NARGS: number;
+  TICKET: number;
+  CHUNKS: number;
+  CHUNK: number;
+  TOTAL: number;
+  LO_AT: number;
   argsAt: number;
   maxArgs: number;
   errorAt: number;
@@ -141,21 +158,35 @@ function workerMain(port: { on(f: (m: unknown) => void): void; post(m: unknown):
     let gen = Atomics.load(head, L.GEN);
     port.post({ ready: true });
     for (;;) {
+      // Ops come back to back in a forward pass: look for the next one briefly before sleeping.
+      for (let spin = 0; spin < 2000 && Atomics.load(head, L.GEN) === gen; spin++);
       Atomics.wait(head, L.GEN, gen);
       gen = Atomics.load(head, L.GEN);
       const op = head[L.OP];
       if (op < 0) break;
-      try {
-        exports[names[op]](...Array.from(args.subarray(0, head[L.NARGS])));
-      } catch (e) {
-        if (Atomics.compareExchange(head, L.ERR, 0, index) === 0) {
-          const bytes = new TextEncoder().encode(`thread ${index}: ${names[op]}: ${e instanceof Error ? e.message : String(e)}`);
-          text.fill(0);
-          text.set(bytes.subarray(0, L.errorBytes - 1));
+      const tag = (gen & 0xffff) << 16;
+      for (;;) {
+        const t = Atomics.load(head, L.TICKET);
+        if ((t & ~0xffff) !== tag || (t & 0xffff) >= head[L.CHUNKS]) break; // this op's chunks are all taken
+        // Read after seeing this op's ticket, so they are this op's.
+        const [name, n, chunk, total, at] = [names[head[L.OP]], head[L.NARGS], head[L.CHUNK], head[L.TOTAL], head[L.LO_AT]];
+        const a = Array.from(args.subarray(0, n));
+        if (Atomics.compareExchange(head, L.TICKET, t, t + 1) !== t) continue;
+        const c = t & 0xffff;
+        a[at] = c * chunk;
+        a[at + 1] = Math.min(total, (c + 1) * chunk);
+        try {
+          exports[name](...a);
+        } catch (e) {
+          if (Atomics.compareExchange(head, L.ERR, 0, index) === 0) {
+            const bytes = new TextEncoder().encode(`thread ${index}: ${name}: ${e instanceof Error ? e.message : String(e)}`);
+            text.fill(0);
+            text.set(bytes.subarray(0, L.errorBytes - 1));
+          }
         }
+        Atomics.add(head, L.FINISHED, 1);
+        Atomics.notify(head, L.FINISHED);
       }
-      Atomics.add(head, L.DONE, 1);
-      Atomics.notify(head, L.DONE);
     }
     port.close();
   });
@@ -202,7 +233,7 @@ export class ThreadPool {
     const spawn = spawner;
     new Int32Array(memory.buffer, control, controlBlockBytes(threads) / 4).fill(0);
     const layout: Layout = {
-      GEN, DONE, ERR, OP, NARGS, argsAt: HEADER_BYTES, maxArgs: MAX_ARGS,
+      GEN, FINISHED, ERR, OP, NARGS, TICKET, CHUNKS, CHUNK, TOTAL, LO_AT, argsAt: HEADER_BYTES, maxArgs: MAX_ARGS,
       errorAt: HEADER_BYTES + threads * MAX_ARGS * 8, errorBytes: ERROR_BYTES,
     };
     const workers: ThreadHost[] = [];
@@ -230,29 +261,50 @@ export class ThreadPool {
   }
 
   /**
-   * Runs kernel `names[op]` once per thread with `argsOf(t)` (at most 16 numbers):
-   * workers 1.. first, then share 0 here through `local`; returns when all are done.
+   * Runs kernel `names[op]` over [0, total) in chunks of `chunk` (the last one shorter):
+   * thread t calls it with `rowOf(t)` (at most 16 numbers), whose elements loAt and
+   * loAt + 1 are replaced by each chunk's [lo, hi); here through `local`. Returns when
+   * every chunk is done.
    */
-  run(op: number, argsOf: (t: number) => number[], local: (args: number[]) => void): void {
+  run(op: number, rowOf: (t: number) => number[], loAt: number, total: number, chunk: number, local: (args: number[]) => void): void {
     if (this.broken) throw new ThreadError(`the WASM thread pool is broken: ${this.broken}`);
     const head = this.head;
+    const chunks = Math.ceil(total / chunk);
+    // Below 0xffff: the caller's claims may run one past the last chunk, and must not carry into the tag.
+    if (chunks >= 0xffff) throw new Error(`${this.names[op]}: ${chunks} chunks, the pool counts fewer than ${0xffff}`);
+    const own = rowOf(0);
     for (let t = 1; t < this.size; t++) {
-      const a = argsOf(t);
+      const a = rowOf(t);
       if (a.length > MAX_ARGS) throw new Error(`${this.names[op]}: ${a.length} arguments, the pool passes ${MAX_ARGS}`);
       this.args.set(a, t * MAX_ARGS);
-      if (t === 1) head[NARGS] = a.length;
     }
+    const gen = (head[GEN] + 1) | 0;
     head[OP] = op;
-    Atomics.store(head, DONE, 0);
-    Atomics.add(head, GEN, 1);
+    head[NARGS] = own.length;
+    head[CHUNKS] = chunks;
+    head[CHUNK] = chunk;
+    head[TOTAL] = total;
+    head[LO_AT] = loAt;
+    Atomics.store(head, FINISHED, 0);
+    const tag = (gen & 0xffff) << 16;
+    Atomics.store(head, TICKET, tag);
+    Atomics.store(head, GEN, gen);
     Atomics.notify(head, GEN);
     let failure: unknown;
-    try {
-      local(argsOf(0));
-    } catch (e) {
-      failure = e;
+    for (;;) {
+      const t = Atomics.add(head, TICKET, 1);
+      const c = t & 0xffff;
+      if (c >= chunks) break;
+      own[loAt] = c * chunk;
+      own[loAt + 1] = Math.min(total, (c + 1) * chunk);
+      try {
+        if (!failure) local(own);
+      } catch (e) {
+        failure = e;
+      }
+      Atomics.add(head, FINISHED, 1);
     }
-    this.await(this.size - 1);
+    this.await(chunks);
     if (failure) throw failure;
     const bad = Atomics.load(head, ERR);
     if (bad) {
@@ -263,23 +315,24 @@ export class ThreadPool {
     }
   }
 
-  /** Waits for `n` workers: spins briefly, then sleeps in slices where this thread may block (not a browser's main thread). */
+  /** Waits until `n` chunks are finished: spins briefly, then sleeps in slices where this thread may block (not a browser's main thread). */
   private await(n: number): void {
     const head = this.head;
     const deadline = performance.now() + this.timeoutMs;
     for (let spins = 0; ; spins++) {
-      const done = Atomics.load(head, DONE);
+      const done = Atomics.load(head, FINISHED);
       if (done >= n) return;
       if (spins < 1000) continue;
       if (this.canBlock) {
         try {
-          Atomics.wait(head, DONE, done, 20);
+          Atomics.wait(head, FINISHED, done, 20);
         } catch {
           this.canBlock = false;
         }
       }
+      if (this.broken) throw new ThreadError(`the WASM thread pool is broken: ${this.broken}`);
       if (performance.now() > deadline) {
-        this.broken = `a worker thread did not answer for ${this.timeoutMs} ms`;
+        this.broken = `a worker thread did not finish its chunk in ${this.timeoutMs} ms`;
         throw new ThreadError(`the WASM thread pool is broken: ${this.broken}`);
       }
     }
@@ -294,10 +347,4 @@ export class ThreadPool {
     for (const w of this.workers) w.terminate();
     this.workers.length = 0;
   }
-}
-
-/** Thread t's share [lo, hi) of [0, total), in multiples of `align` (the last share takes the rest). */
-export function share(total: number, threads: number, align: number, t: number): [number, number] {
-  const chunk = Math.ceil(total / threads / align) * align;
-  return [Math.min(total, t * chunk), Math.min(total, (t + 1) * chunk)];
 }
