@@ -81,7 +81,7 @@ describe.skipIf(!ENABLED)("the packed package in a new project", () => {
     const [first, second, quiet] = [await cli(), await cli(), await cli("--quiet")];
     for (const r of [first, second, quiet]) expect(r.stdout).toBe(want.caption + "\n");
     expect(first.stderr).toMatch(/^note: the bundled demo model[^]*\nloaded model\.safetensors \([\d./]+ MB\)\nmodel loaded on \w+ as \w+ in [\d.]+ s\ncaption took [\d.]+ s\n$/);
-    expect(second.stderr).toMatch(/^loaded model\.safetensors \([\d./]+ MB\)\nmodel loaded on \w+ as \w+ in [\d.]+ s\ncaption took [\d.]+ s\n$/);
+    expect(second.stderr).toMatch(/^(loaded [\w.]+ \([\d./]+ [kM]B\)\n)*loaded model\.safetensors \([\d./]+ MB\)\nmodel loaded on \w+ as \w+ in [\d.]+ s\ncaption took [\d.]+ s\n$/);
     expect(quiet.stderr).toBe("");
   });
 
