@@ -9,7 +9,8 @@ import type { Backend, Weight } from "../backends/backend.js";
 import { checkConfigDocument, parseConfig, type PaliGemmaConfig } from "../config.js";
 import { ConfigError, InputError, LoadError, WeightsError } from "../errors.js";
 import { chooseDtype, type DtypeOption, type MemoryReport } from "../model/memory-plan.js";
-import { checkFileName, missingFile, type ModelFiles, readJson } from "./files.js";
+import { checkFileName } from "./file-names.js";
+import { missingFile, type ModelFiles, readJson } from "./files.js";
 import type { LoadTracker } from "./progress.js";
 import {
   canonicalName,

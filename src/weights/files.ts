@@ -6,6 +6,7 @@
 // - a Hugging Face hub repository, "owner/name" or "hf://owner/name" (hub.ts).
 import { LoadError, PaliGemmaError } from "../errors.js";
 import type { ModelCache } from "./cache.js";
+import { checkFileName } from "./file-names.js";
 import { hubFiles } from "./hub.js";
 import { type LoadProgress, trackerOf, type TrackedOptions, type LoadTracker } from "./progress.js";
 import { abortableBody, checkAborted, patience, patientBody, patientFetch } from "./stalls.js";
@@ -76,22 +77,6 @@ export interface FetchOptions extends TrackedOptions {
    * download into a cache resumes from there on the next load). Default 30000; Infinity waits.
    */
   idleTimeoutMs?: number;
-}
-
-/**
- * Names come from files too (an index's weight_map), so each is checked to be a relative
- * path of plain names before anything is opened: nothing outside the model folder, URL
- * prefix or cache entry can be reached. Returns the name.
- */
-export function checkFileName(name: unknown, where: string): string {
-  const plain = (part: string) => part !== "" && part !== "." && part !== ".." && !/[\\:\x00-\x1f]/.test(part);
-  if (typeof name !== "string" || !name.split("/").every(plain)) {
-    throw new LoadError(
-      `${JSON.stringify(name)} (a file of ${where}) is not a file name inside the model: expected a relative path of plain names, ` +
-        'without empty, "." or ".." parts, "\\" or ":"',
-    );
-  }
-  return name;
 }
 
 /** The wrappers guarded() made, with what they were made for. */

@@ -19,7 +19,8 @@
 import { AuthError, LoadError, PaliGemmaError } from "../errors.js";
 import { opfsCache } from "./browser-cache.js";
 import type { CacheMeta, ModelCache } from "./cache.js";
-import { checkFileName, type FetchOptions, type ModelFile, type ModelFiles } from "./files.js";
+import { checkFileName } from "./file-names.js";
+import type { FetchOptions, ModelFile, ModelFiles } from "./files.js";
 import { trackerOf } from "./progress.js";
 import { createSha256, type StreamingSha256 } from "./sha256.js";
 import { checkAborted, patience, patientBody, patientFetch } from "./stalls.js";
