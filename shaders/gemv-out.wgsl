@@ -1,7 +1,7 @@
 // gemv-out: the GEMVs' epilogue, one copy for gemv.wgsl and gemv-q.wgsl (the pipeline cache,
-// pipelines.ts, appends it to both): a feature's sums, fused ops applied, stored into y.
+// pipelines.ts, appends it to both): a feature's sums added, fused ops applied, stored into y.
 // Not a kernel of its own: it reads the kernel's p (n0, k, ldy, flags, eps, cap), bias and y
-// (bindings as in gemv.wgsl's header), and its ROWS, MAX_ROWS, NORM and PAIRS.
+// (bindings as in gemv.wgsl's header), its ROWS, MAX_ROWS, NORM and PAIRS, and team_sum.
 
 const BIAS = 1u;
 const GELU = 2u;
@@ -15,10 +15,24 @@ fn gelu_tanh(v: f32) -> f32 {
 }
 
 /**
- * y[r, n0 + n] for each row r from feature n's sums: with PAIRS, sums2 are the up row's;
- * with NORM, squares are Σx² of the row.
+ * A team's end of a feature: adds the lanes' sums (acc; with PAIRS acc2, the up row's; with
+ * NORM ss, Σx²) with team_sum, then `owner` (a team's lane 0, where n is a feature of this
+ * chunk) stores y[r, n0 + n] for each row r. Called in uniform control flow: team_sum may
+ * hold barriers.
  */
-fn store_feature(n: u32, sums: array<f32, MAX_ROWS>, sums2: array<f32, MAX_ROWS>, squares: array<f32, MAX_ROWS>) {
+fn finish_feature(n: u32, owner: bool, acc: array<f32, MAX_ROWS>, acc2: array<f32, MAX_ROWS>, ss: array<f32, MAX_ROWS>, lid: u32, lanes: u32) {
+  let sums = team_sum(acc, lid, lanes);
+  var sums2: array<f32, MAX_ROWS>;
+  if (PAIRS) {
+    sums2 = team_sum(acc2, lid, lanes);
+  }
+  var squares: array<f32, MAX_ROWS>;
+  if (NORM) {
+    squares = team_sum(ss, lid, lanes);
+  }
+  if (!owner) {
+    return;
+  }
   let col = p.n0 + n;
   for (var r = 0u; r < ROWS; r++) {
     var v = sums[r];

@@ -20,7 +20,7 @@
 // multiplied by x = 0, whatever the padding holds.
 // Fusions NORM, PAIRS and flags SOFTCAP as in gemv.wgsl (read its header); binding 6 norm
 // f16 [K] packed (read only with NORM).
-// The epilogue is gemv-out.wgsl's store_feature, shared with gemv.wgsl.
+// The epilogue is gemv-out.wgsl's finish_feature, shared with gemv.wgsl.
 
 override ROWS: u32 = 1u;
 override BITS: u32 = 4u;
@@ -98,7 +98,7 @@ fn main(i: Invocation) {
   let lane = i.lid % lanes;
   let teams = WG / lanes;
   let first = (i.wid.y * i.groups.x + i.wid.x) * OUTS;
-  // A uniform loop (lanes is), so team_sum may hold a barrier.
+  // A uniform loop (lanes is), so finish_feature's team_sum may hold a barrier.
   for (var turn = 0u; turn * teams < OUTS; turn++) {
     let f = turn * teams + i.lid / lanes;
     let n = first + f;
@@ -176,17 +176,6 @@ fn main(i: Invocation) {
         }
       }
     }
-    let sums = team_sum(acc, i.lid, lanes);
-    var sums2: array<f32, MAX_ROWS>;
-    if (PAIRS) {
-      sums2 = team_sum(acc2, i.lid, lanes);
-    }
-    var squares: array<f32, MAX_ROWS>;
-    if (NORM) {
-      squares = team_sum(ss, i.lid, lanes);
-    }
-    if (lane == 0u && f < OUTS && n < p.n) {
-      store_feature(n, sums, sums2, squares);
-    }
+    finish_feature(n, lane == 0u && f < OUTS && n < p.n, acc, acc2, ss, i.lid, lanes);
   }
 }

@@ -12,7 +12,7 @@
 // normalized copy of x is written. PAIRS (GeGLU): each team takes the weight rows 2n
 // and 2n + 1 (gate_n, up_n, interleaved at load) and stores gelu(gate)·up at column n:
 // x is read once for both. flags SOFTCAP: cap·tanh(v / cap) on the result.
-// The epilogue (these fusions, bias, GELU, ACCUMULATE) is gemv-out.wgsl's store_feature,
+// The epilogue (these fusions, bias, GELU, ACCUMULATE) is gemv-out.wgsl's finish_feature,
 // shared with gemv-q.wgsl and appended by the pipeline cache.
 // W's words are F16Pair, read with f16_pair: both defined by the pipeline cache
 // (pipelines.ts), a u32 unpacked, or a native vec2<f16> where the device has shader-f16.
@@ -77,7 +77,7 @@ fn main(i: Invocation) {
   let lane = i.lid % lanes;
   let teams = WG / lanes;
   let first = (i.wid.y * i.groups.x + i.wid.x) * OUTS;
-  // A uniform loop (lanes is), so team_sum may hold a barrier.
+  // A uniform loop (lanes is), so finish_feature's team_sum may hold a barrier.
   for (var turn = 0u; turn * teams < OUTS; turn++) {
     let f = turn * teams + i.lid / lanes;
     let n = first + f;
@@ -138,17 +138,6 @@ fn main(i: Invocation) {
         }
       }
     }
-    let sums = team_sum(acc, i.lid, lanes);
-    var sums2: array<f32, MAX_ROWS>;
-    if (PAIRS) {
-      sums2 = team_sum(acc2, i.lid, lanes);
-    }
-    var squares: array<f32, MAX_ROWS>;
-    if (NORM) {
-      squares = team_sum(ss, i.lid, lanes);
-    }
-    if (lane == 0u && f < OUTS && n < p.n) {
-      store_feature(n, sums, sums2, squares);
-    }
+    finish_feature(n, lane == 0u && f < OUTS && n < p.n, acc, acc2, ss, i.lid, lanes);
   }
 }

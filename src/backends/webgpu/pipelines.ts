@@ -12,7 +12,7 @@
 // The GEMV kernels (GEMV_KERNELS) add a team of lanes' partial sums with `team_sum`,
 // also defined here, once for all: one subgroup with subgroupAdd where the backend uses
 // subgroups (modules named `<kernel>.subgroups`), else TEAM lanes through shared memory.
-// Their epilogue (gemv-out.wgsl's store_feature) is appended to each as well.
+// Their epilogue (gemv-out.wgsl's finish_feature) is appended to each as well.
 import argmax from "../../../shaders/argmax.wgsl?raw";
 import attention from "../../../shaders/attention.wgsl?raw";
 import attentionMerge from "../../../shaders/attention-merge.wgsl?raw";
