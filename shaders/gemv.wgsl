@@ -12,8 +12,8 @@
 // normalized copy of x is written. PAIRS (GeGLU): each team takes the weight rows 2n
 // and 2n + 1 (gate_n, up_n, interleaved at load) and stores gelu(gate)·up at column n:
 // x is read once for both. flags SOFTCAP: cap·tanh(v / cap) on the result.
-// The epilogue (these fusions, bias, GELU, ACCUMULATE) is gemv-out.wgsl's finish_feature,
-// shared with gemv-q.wgsl and appended by the pipeline cache.
+// The epilogue (NORM's scaling, bias, GELU, PAIRS, SOFTCAP, ACCUMULATE) is gemv-out.wgsl's
+// finish_feature, shared with gemv-q.wgsl and appended by the pipeline cache.
 // W's words are F16Pair, read with f16_pair: both defined by the pipeline cache
 // (pipelines.ts), a u32 unpacked, or a native vec2<f16> where the device has shader-f16.
 //
@@ -34,7 +34,7 @@ override K_EVEN: bool = true;
 override NORM: bool = false;
 override PAIRS: bool = false;
 
-const WG = select(256u, 128u, SUBGROUPS);
+const WG = select(256u, 128u, SUBGROUPS); // SUBGROUPS from the team (see above)
 const TEAM = 64u; // the team's width in shared memory
 const OUTS = 4u;
 const MAX_ROWS = 8u;
