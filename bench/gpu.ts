@@ -27,6 +27,7 @@ import { maxAbsDiff } from "../tests/harness/compare.js";
 import { FIXTURES, folderFiles } from "../tests/harness/fixtures.js";
 import { testDevice } from "../tests/harness/webgpu.js";
 import { bandwidthFlag, decodeBytesPerToken, peakBandwidth, roofline } from "./roofline.js";
+import { medianMs } from "./timing.js";
 
 const argv = process.argv;
 const arg = (name: string, fallback: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : fallback);
@@ -195,17 +196,6 @@ async function countCalls(f: () => Promise<unknown>): Promise<Record<string, num
   return counts;
 }
 
-async function median(f: () => Promise<unknown>, reps: number): Promise<number> {
-  await f(); // warm-up: pipelines, buffers, bind groups
-  const ms: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await f();
-    ms.push(performance.now() - t0);
-  }
-  return ms.sort((a, b) => a - b)[Math.floor(reps / 2)];
-}
-
 const rows: string[][] = [];
 async function bench(dtype: WeightDtype, imageSize: number, full: boolean) {
   const c = benchConfig(imageSize);
@@ -220,8 +210,8 @@ async function bench(dtype: WeightDtype, imageSize: number, full: boolean) {
     console.log(`  ${rows.at(-1)!.filter(Boolean).join("  ")}`); // as measured: a run stopped by the time budget still shows it
   };
   if (full) {
-    row(`SigLIP (weights made in ${(built / 1000).toFixed(1)} s)`, await median(() => model.encodeImages(pixels), 3));
-    row(`SigLIP + prefill ${T} tokens`, await median(() => model.forward({ inputIds: ids, pixelValues: pixels, logits: "last" }), 3));
+    row(`SigLIP (weights made in ${(built / 1000).toFixed(1)} s)`, await medianMs(() => model.encodeImages(pixels), 3));
+    row(`SigLIP + prefill ${T} tokens`, await medianMs(() => model.forward({ inputIds: ids, pixelValues: pixels, logits: "last" }), 3));
   }
   const kvCache = model.createKVCache({ maxLength: T + 2 * steps + 4 });
   let { ids: next } = await model.nextTokens({ inputIds: ids, pixelValues: pixels, kvCache });

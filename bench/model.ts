@@ -26,6 +26,7 @@ import { folderFiles, FIXTURES } from "../tests/harness/fixtures.js";
 import { type Counts, countingDevice, countsSince } from "../tests/harness/counting-device.js";
 import { testDevice } from "../tests/harness/webgpu.js";
 import { bandwidthFlag, peakBandwidth } from "./roofline.js";
+import { medianMs } from "./timing.js";
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -100,17 +101,6 @@ function decodeBytes(c: PaliGemmaConfig, dtype: WeightDtype = "f16"): number {
   return bytes;
 }
 
-async function time(f: () => Promise<unknown>, reps = 3): Promise<number> {
-  await f(); // warm-up: pipelines, buffers
-  const ms: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await f();
-    ms.push(performance.now() - t0);
-  }
-  return ms.sort((a, b) => a - b)[Math.floor(reps / 2)];
-}
-
 const rows: string[][] = [];
 const report = (model: string, backend: string, figure: string, value: string, flops?: number, bytes?: number, ms?: number) =>
   rows.push([
@@ -144,9 +134,9 @@ async function benchModel(label: string, model: PaliGemmaForConditionalGeneratio
   const T = ids.length;
 
   if (prefill) {
-    const visionMs = await time(() => model.encodeImages(pixels));
+    const visionMs = await medianMs(() => model.encodeImages(pixels));
     report(label, backend, "vision encoder", `${visionMs.toFixed(1)} ms`, visionFlops(c), undefined, visionMs);
-    const prefillMs = await time(() => model.forward({ inputIds: ids, pixelValues: pixels, logits: "last" }));
+    const prefillMs = await medianMs(() => model.forward({ inputIds: ids, pixelValues: pixels, logits: "last" }));
     report(label, backend, `prefill ${T} tokens (vision incl.)`, `${prefillMs.toFixed(1)} ms`, visionFlops(c) + prefillFlops(c, T), undefined, prefillMs);
   }
   if (!decode) return;

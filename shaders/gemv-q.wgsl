@@ -20,6 +20,7 @@
 // multiplied by x = 0, whatever the padding holds.
 // Fusions NORM, PAIRS and flags SOFTCAP as in gemv.wgsl (read its header); binding 6 norm
 // f16 [K] packed (read only with NORM).
+// The epilogue is gemv-out.wgsl's finish_feature, shared with gemv.wgsl.
 
 override ROWS: u32 = 1u;
 override BITS: u32 = 4u;
@@ -28,13 +29,9 @@ override PAIRS: bool = false;
 
 const WG = 128u;
 const OUTS = 4u;
+const TEAM = 32u; // the team's width in shared memory
 const MAX_ROWS = 8u;
 const GROUP = 32u;
-
-const BIAS = 1u;
-const GELU = 2u;
-const ACCUMULATE = 4u;
-const SOFTCAP = 16u;
 
 struct Params {
   n: u32,       // outputs in this weight chunk (features; with PAIRS, row pairs)
@@ -54,12 +51,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read> scales: array<u32>;
 @group(0) @binding(5) var<storage, read> bias: array<u32>;
 @group(0) @binding(6) var<storage, read> norm: array<u32>;
-
-fn gelu_tanh(v: f32) -> f32 {
-  // tanh's argument is clamped: |u| > 10 is ±1 in f32, and some tanh overflow beyond.
-  let u = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -10.0, 10.0);
-  return 0.5 * v * (1.0 + tanh(u));
-}
 
 /** x[r, k .. k + 4), zero past K. */
 fn x4(r: u32, k: u32) -> vec4<f32> {
@@ -107,7 +98,7 @@ fn main(i: Invocation) {
   let lane = i.lid % lanes;
   let teams = WG / lanes;
   let first = (i.wid.y * i.groups.x + i.wid.x) * OUTS;
-  // A uniform loop (lanes is), so team_sum may hold a barrier.
+  // A uniform loop (lanes is), so finish_feature's team_sum may hold a barrier.
   for (var turn = 0u; turn * teams < OUTS; turn++) {
     let f = turn * teams + i.lid / lanes;
     let n = first + f;
@@ -185,43 +176,6 @@ fn main(i: Invocation) {
         }
       }
     }
-    let sums = team_sum(acc, i.lid, lanes);
-    var sums2: array<f32, MAX_ROWS>;
-    if (PAIRS) {
-      sums2 = team_sum(acc2, i.lid, lanes);
-    }
-    var squares: array<f32, MAX_ROWS>;
-    if (NORM) {
-      squares = team_sum(ss, i.lid, lanes);
-    }
-    if (lane == 0u && f < OUTS && n < p.n) {
-      let col = p.n0 + n;
-      for (var r = 0u; r < ROWS; r++) {
-        var v = sums[r];
-        var u = sums2[r];
-        if (NORM) {
-          let inv = inverseSqrt(squares[r] / f32(p.k) + p.eps);
-          v *= inv;
-          u *= inv;
-        }
-        if ((p.flags & BIAS) != 0u) {
-          v += unpack2x16float(bias[col >> 1u])[col & 1u];
-        }
-        if ((p.flags & GELU) != 0u) {
-          v = gelu_tanh(v);
-        }
-        if (PAIRS) {
-          v = gelu_tanh(v) * u;
-        }
-        if ((p.flags & SOFTCAP) != 0u) {
-          v = p.cap * tanh(clamp(v / p.cap, -10.0, 10.0));
-        }
-        let at = r * p.ldy + col;
-        if ((p.flags & ACCUMULATE) != 0u) {
-          v += y[at];
-        }
-        y[at] = v;
-      }
-    }
+    finish_feature(n, lane == 0u && f < OUTS && n < p.n, acc, acc2, ss, i.lid, lanes);
   }
 }

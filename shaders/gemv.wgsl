@@ -7,34 +7,37 @@
 // word e >> 1), 4 bias f16 [ldy] packed (read only when flags has BIAS), 5 norm f16 [K]
 // packed (read only with NORM).
 // Fusions, as override constants: NORM: x is Gemma's RMSNorm of the input, computed on
-// the way: each group also sums x² over the row it strides (every group reads all of x),
+// the way: each team also sums x² over the row it strides (every team reads all of x),
 // multiplies x by (1 + norm) and scales the dot by 1/sqrt(mean(x²) + eps), so no
-// normalized copy of x is written. PAIRS (GeGLU): each group takes the weight rows 2n
+// normalized copy of x is written. PAIRS (GeGLU): each team takes the weight rows 2n
 // and 2n + 1 (gate_n, up_n, interleaved at load) and stores gelu(gate)·up at column n:
 // x is read once for both. flags SOFTCAP: cap·tanh(v / cap) on the result.
+// The epilogue (NORM's scaling, bias, GELU, PAIRS, SOFTCAP, ACCUMULATE) is gemv-out.wgsl's
+// finish_feature, shared with gemv-q.wgsl and appended by the pipeline cache.
 // W's words are F16Pair, read with f16_pair: both defined by the pipeline cache
 // (pipelines.ts), a u32 unpacked, or a native vec2<f16> where the device has shader-f16.
 //
-// Workgroup: 256 threads in 4 groups of 64, one output feature per group. A group strides
-// along its feature's packed row, consecutive threads reading consecutive u32 words
-// (coalesced), each thread keeping ROWS f32 partial sums; then a tree reduction in shared
-// memory. With K even a word is the pair (k, k + 1) of one row (K_EVEN); with K odd rows
-// start mid-word, so elements are read one at a time.
+// Workgroup: teams of lanes, one output feature per team per turn (OUTS = 4 per workgroup).
+// A team strides along its feature's packed row, consecutive lanes reading consecutive u32
+// words (coalesced), each lane keeping ROWS f32 partial sums, which team_sum then adds.
+// The pipeline cache (pipelines.ts) appends the team (Invocation, team_lanes, team_sum):
+// - with subgroups: 128 threads, a team is a subgroup, added with subgroupAdd (no shared
+//   memory, no barrier: on SwiftShader, a CPU, a barrier costs far more than the work
+//   around it). 128 / 4 makes each of 4 subgroups of 32 (NVIDIA, Apple, RDNA) take one
+//   feature; wider subgroups take several in turn, narrower ones leave some idle.
+// - without: 256 threads in 4 teams of 64, added by a tree in shared memory.
+// With K even a word is the pair (k, k + 1) of one row (K_EVEN); with K odd rows start
+// mid-word, so elements are read one at a time.
 
 override ROWS: u32 = 1u;
 override K_EVEN: bool = true;
 override NORM: bool = false;
 override PAIRS: bool = false;
 
-const WG = 256u;
-const GROUP = 64u;
-const OUTS = WG / GROUP;
+const WG = select(256u, 128u, SUBGROUPS); // SUBGROUPS from the team (see above)
+const TEAM = 64u; // the team's width in shared memory
+const OUTS = 4u;
 const MAX_ROWS = 8u;
-
-const BIAS = 1u;
-const GELU = 2u;
-const ACCUMULATE = 4u;
-const SOFTCAP = 16u;
 
 struct Params {
   n: u32,    // outputs in this weight chunk (features; with PAIRS, row pairs)
@@ -53,13 +56,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read> bias: array<u32>;
 @group(0) @binding(5) var<storage, read> norm: array<u32>;
 
-var<workgroup> partial: array<f32, ROWS * WG>;
-
-fn gelu_tanh(v: f32) -> f32 {
-  let u = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -10.0, 10.0);
-  return 0.5 * v * (1.0 + tanh(u));
-}
-
 /** (1 + norm[k], 1 + norm[k + 1]) for even k with NORM, else (1, 1). */
 fn gain2(k: u32) -> vec2<f32> {
   if (NORM) {
@@ -75,126 +71,73 @@ fn gain(k: u32) -> f32 {
   return 1.0;
 }
 
-/** A group's sums (valid on its lane 0). Called in uniform control flow: it holds barriers. */
-fn group_sum(acc: array<f32, MAX_ROWS>, lid: u32, lane: u32) -> array<f32, MAX_ROWS> {
-  for (var r = 0u; r < ROWS; r++) {
-    partial[r * WG + lid] = acc[r];
-  }
-  workgroupBarrier();
-  for (var stride = GROUP / 2u; stride > 0u; stride /= 2u) {
-    if (lane < stride) {
-      for (var r = 0u; r < ROWS; r++) {
-        partial[r * WG + lid] += partial[r * WG + lid + stride];
-      }
-    }
-    workgroupBarrier();
-  }
-  var sums: array<f32, MAX_ROWS>;
-  for (var r = 0u; r < ROWS; r++) {
-    sums[r] = partial[r * WG + lid];
-  }
-  workgroupBarrier(); // the next call writes partial again
-  return sums;
-}
-
 @compute @workgroup_size(WG)
-fn main(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) groups: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let lane = lid % GROUP;
-  let n = (wid.y * groups.x + wid.x) * OUTS + lid / GROUP;
-  // The weight row this group reads (with PAIRS, also the next one).
-  let wrow = select(n, 2u * n, PAIRS);
-
-  var acc: array<f32, MAX_ROWS>;
-  var acc2: array<f32, MAX_ROWS>;
-  var ss: array<f32, MAX_ROWS>;
-  if (n < p.n) {
-    if (K_EVEN) {
-      let words = p.k / 2u;
-      let row = wrow * words;
-      for (var i = lane; i < words; i += GROUP) {
-        let pair = f16_pair(w[row + i]);
-        var pair2 = vec2<f32>(0.0);
-        if (PAIRS) {
-          pair2 = f16_pair(w[row + words + i]);
-        }
-        let g = gain2(2u * i);
-        for (var r = 0u; r < ROWS; r++) {
-          let at = r * p.k + 2u * i;
-          let xv = vec2<f32>(x[at], x[at + 1u]);
-          if (NORM) {
-            ss[r] = fma(xv.x, xv.x, fma(xv.y, xv.y, ss[r]));
-          }
-          let xg = xv * g;
-          acc[r] = fma(xg.x, pair.x, fma(xg.y, pair.y, acc[r]));
-          if (PAIRS) {
-            acc2[r] = fma(xg.x, pair2.x, fma(xg.y, pair2.y, acc2[r]));
-          }
-        }
-      }
-    } else {
-      for (var k = lane; k < p.k; k += GROUP) {
-        let e = wrow * p.k + k;
-        let h = f16_pair(w[e >> 1u])[e & 1u];
-        var h2 = 0.0;
-        if (PAIRS) {
-          h2 = f16_pair(w[(e + p.k) >> 1u])[(e + p.k) & 1u];
-        }
-        let g = gain(k);
-        for (var r = 0u; r < ROWS; r++) {
-          let xv = x[r * p.k + k];
-          if (NORM) {
-            ss[r] = fma(xv, xv, ss[r]);
-          }
-          acc[r] = fma(xv * g, h, acc[r]);
-          if (PAIRS) {
-            acc2[r] = fma(xv * g, h2, acc2[r]);
-          }
-        }
-      }
-    }
-  }
-
-  let sums = group_sum(acc, lid, lane);
-  var sums2: array<f32, MAX_ROWS>;
-  if (PAIRS) {
-    sums2 = group_sum(acc2, lid, lane);
-  }
-  var squares: array<f32, MAX_ROWS>;
-  if (NORM) {
-    squares = group_sum(ss, lid, lane);
-  }
-
-  if (lane == 0u && n < p.n) {
-    let col = p.n0 + n;
+fn main(i: Invocation) {
+  let lanes = team_lanes(i);
+  let lane = i.lid % lanes;
+  let teams = WG / lanes;
+  let first = (i.wid.y * i.groups.x + i.wid.x) * OUTS;
+  // A uniform loop (lanes is), so finish_feature's team_sum may hold a barrier.
+  for (var turn = 0u; turn * teams < OUTS; turn++) {
+    let f = turn * teams + i.lid / lanes;
+    let n = first + f;
+    // The weight row this team reads (with PAIRS, also the next one).
+    let wrow = select(n, 2u * n, PAIRS);
+    var acc: array<f32, MAX_ROWS>;
+    var acc2: array<f32, MAX_ROWS>;
+    var ss: array<f32, MAX_ROWS>;
     for (var r = 0u; r < ROWS; r++) {
-      var v = sums[r];
-      var u = sums2[r];
-      if (NORM) {
-        let inv = inverseSqrt(squares[r] / f32(p.k) + p.eps);
-        v *= inv;
-        u *= inv;
-      }
-      if ((p.flags & BIAS) != 0u) {
-        v += unpack2x16float(bias[col >> 1u])[col & 1u];
-      }
-      if ((p.flags & GELU) != 0u) {
-        v = gelu_tanh(v);
-      }
-      if (PAIRS) {
-        v = gelu_tanh(v) * u;
-      }
-      if ((p.flags & SOFTCAP) != 0u) {
-        v = p.cap * tanh(clamp(v / p.cap, -10.0, 10.0));
-      }
-      let at = r * p.ldy + col;
-      if ((p.flags & ACCUMULATE) != 0u) {
-        v += y[at];
-      }
-      y[at] = v;
+      // zeroed explicitly: a loop-body var may keep its last value on some compilers
+      acc[r] = 0.0;
+      acc2[r] = 0.0;
+      ss[r] = 0.0;
     }
+    if (f < OUTS && n < p.n) {
+      if (K_EVEN) {
+        let words = p.k / 2u;
+        let row = wrow * words;
+        for (var j = lane; j < words; j += lanes) {
+          let pair = f16_pair(w[row + j]);
+          var pair2 = vec2<f32>(0.0);
+          if (PAIRS) {
+            pair2 = f16_pair(w[row + words + j]);
+          }
+          let g = gain2(2u * j);
+          for (var r = 0u; r < ROWS; r++) {
+            let at = r * p.k + 2u * j;
+            let xv = vec2<f32>(x[at], x[at + 1u]);
+            if (NORM) {
+              ss[r] = fma(xv.x, xv.x, fma(xv.y, xv.y, ss[r]));
+            }
+            let xg = xv * g;
+            acc[r] = fma(xg.x, pair.x, fma(xg.y, pair.y, acc[r]));
+            if (PAIRS) {
+              acc2[r] = fma(xg.x, pair2.x, fma(xg.y, pair2.y, acc2[r]));
+            }
+          }
+        }
+      } else {
+        for (var k = lane; k < p.k; k += lanes) {
+          let e = wrow * p.k + k;
+          let h = f16_pair(w[e >> 1u])[e & 1u];
+          var h2 = 0.0;
+          if (PAIRS) {
+            h2 = f16_pair(w[(e + p.k) >> 1u])[(e + p.k) & 1u];
+          }
+          let g = gain(k);
+          for (var r = 0u; r < ROWS; r++) {
+            let xv = x[r * p.k + k];
+            if (NORM) {
+              ss[r] = fma(xv, xv, ss[r]);
+            }
+            acc[r] = fma(xv * g, h, acc[r]);
+            if (PAIRS) {
+              acc2[r] = fma(xv * g, h2, acc2[r]);
+            }
+          }
+        }
+      }
+    }
+    finish_feature(n, lane == 0u && f < OUTS && n < p.n, acc, acc2, ss, i.lid, lanes);
   }
 }

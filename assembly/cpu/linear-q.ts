@@ -151,6 +151,23 @@ function storeDigits(rec: usize, i: i32, xi: i32, bits: i32): void {
   }
 }
 
+/**
+ * Σ q·x of a group whose q are four i16x8 vectors in the record's lane order, against its
+ * record at xp (xh and xl), in units of 2^-e, spread over four lanes: groupQ4's and groupQ8's.
+ */
+@inline
+function groupDot(q0: v128, q1: v128, q2: v128, q3: v128, xp: usize): v128 {
+  let h = i32x4.dot_i16x8_s(q0, v128.load(xp));
+  let l = i32x4.dot_i16x8_s(q0, v128.load(xp, 64));
+  h = i32x4.add(h, i32x4.dot_i16x8_s(q1, v128.load(xp, 16)));
+  l = i32x4.add(l, i32x4.dot_i16x8_s(q1, v128.load(xp, 80)));
+  h = i32x4.add(h, i32x4.dot_i16x8_s(q2, v128.load(xp, 32)));
+  l = i32x4.add(l, i32x4.dot_i16x8_s(q2, v128.load(xp, 96)));
+  h = i32x4.add(h, i32x4.dot_i16x8_s(q3, v128.load(xp, 48)));
+  l = i32x4.add(l, i32x4.dot_i16x8_s(q3, v128.load(xp, 112)));
+  return f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(h), f32x4.splat(TWO_15)), f32x4.convert_i32x4_s(l));
+}
+
 /** Σ q·x of one q4 group (16 bytes at p) with its record at xp, in units of 2^-e, spread over four lanes. */
 @inline
 function groupQ4(p: usize, xp: usize): v128 {
@@ -159,15 +176,7 @@ function groupQ4(p: usize, xp: usize): v128 {
   const u1 = i16x8.shr_s(i16x8.shl(v, 8), 12);
   const u2 = i16x8.shr_s(i16x8.shl(v, 4), 12);
   const u3 = i16x8.shr_s(v, 12);
-  let h = i32x4.dot_i16x8_s(u0, v128.load(xp));
-  let l = i32x4.dot_i16x8_s(u0, v128.load(xp, 64));
-  h = i32x4.add(h, i32x4.dot_i16x8_s(u1, v128.load(xp, 16)));
-  l = i32x4.add(l, i32x4.dot_i16x8_s(u1, v128.load(xp, 80)));
-  h = i32x4.add(h, i32x4.dot_i16x8_s(u2, v128.load(xp, 32)));
-  l = i32x4.add(l, i32x4.dot_i16x8_s(u2, v128.load(xp, 96)));
-  h = i32x4.add(h, i32x4.dot_i16x8_s(u3, v128.load(xp, 48)));
-  l = i32x4.add(l, i32x4.dot_i16x8_s(u3, v128.load(xp, 112)));
-  return f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(h), f32x4.splat(TWO_15)), f32x4.convert_i32x4_s(l));
+  return groupDot(u0, u1, u2, u3, xp);
 }
 
 /** groupQ4 for a q8 group (32 bytes at p). */
@@ -179,15 +188,7 @@ function groupQ8(p: usize, xp: usize): v128 {
   const a1 = i16x8.shr_s(v0, 8);
   const a2 = i16x8.shr_s(i16x8.shl(v1, 8), 8);
   const a3 = i16x8.shr_s(v1, 8);
-  let h = i32x4.dot_i16x8_s(a0, v128.load(xp));
-  let l = i32x4.dot_i16x8_s(a0, v128.load(xp, 64));
-  h = i32x4.add(h, i32x4.dot_i16x8_s(a1, v128.load(xp, 16)));
-  l = i32x4.add(l, i32x4.dot_i16x8_s(a1, v128.load(xp, 80)));
-  h = i32x4.add(h, i32x4.dot_i16x8_s(a2, v128.load(xp, 32)));
-  l = i32x4.add(l, i32x4.dot_i16x8_s(a2, v128.load(xp, 96)));
-  h = i32x4.add(h, i32x4.dot_i16x8_s(a3, v128.load(xp, 48)));
-  l = i32x4.add(l, i32x4.dot_i16x8_s(a3, v128.load(xp, 112)));
-  return f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(h), f32x4.splat(TWO_15)), f32x4.convert_i32x4_s(l));
+  return groupDot(a0, a1, a2, a3, xp);
 }
 
 /** groupQ4 in the relaxed build: three digit sums over the nibbles as stored. */

@@ -329,9 +329,8 @@ export class WebGPUBackend implements Backend {
           const params = [outs, K, ldy, n0, flags, groupsPerRow(K), eps, cap];
           this.run("gemv-q", [gpu(y), gpu(x), c.buffer, c.scales!, b, norm], "uuuuuuff", params, groups, { ROWS: rows, BITS: W.bits, ...fused });
         } else {
-          const kernel = this.subgroups ? "gemv-subgroups" : "gemv";
           const constants = { ROWS: rows, K_EVEN: K % 2 === 0 ? 1 : 0, ...fused };
-          this.run(kernel, [gpu(y), gpu(x), c.buffer, b, norm], "uuuuuff", [outs, K, ldy, n0, flags, eps, cap], groups, constants);
+          this.run("gemv", [gpu(y), gpu(x), c.buffer, b, norm], "uuuuuff", [outs, K, ldy, n0, flags, eps, cap], groups, constants);
         }
       }
       return;

@@ -9,9 +9,10 @@
 // f32 either way. Kernels over quantized weights (override BITS = 4 or 8) read the words
 // as they are, so they take the u32 module.
 //
-// The team kernels (TEAM_KERNELS) add a team of lanes' partial sums with `team_sum`,
-// also defined here: one subgroup with subgroupAdd where the backend uses subgroups
-// (modules named `<kernel>.subgroups`), else 32 lanes through shared memory.
+// The GEMV kernels (GEMV_KERNELS) add a team of lanes' partial sums with `team_sum`,
+// also defined here, once for all: one subgroup with subgroupAdd where the backend uses
+// subgroups (modules named `<kernel>.subgroups`), else TEAM lanes through shared memory.
+// Their epilogue (gemv-out.wgsl's finish_feature) is appended to each as well.
 import argmax from "../../../shaders/argmax.wgsl?raw";
 import attention from "../../../shaders/attention.wgsl?raw";
 import attentionMerge from "../../../shaders/attention-merge.wgsl?raw";
@@ -20,8 +21,8 @@ import embed from "../../../shaders/embed.wgsl?raw";
 import gatherRows from "../../../shaders/gather-rows.wgsl?raw";
 import geluMul from "../../../shaders/gelu-mul.wgsl?raw";
 import gemv from "../../../shaders/gemv.wgsl?raw";
+import gemvOut from "../../../shaders/gemv-out.wgsl?raw";
 import gemvQ from "../../../shaders/gemv-q.wgsl?raw";
-import gemvSubgroups from "../../../shaders/gemv-subgroups.wgsl?raw";
 import layerNorm from "../../../shaders/layer-norm.wgsl?raw";
 import matmul from "../../../shaders/matmul.wgsl?raw";
 import patchify from "../../../shaders/patchify.wgsl?raw";
@@ -41,7 +42,6 @@ const SOURCES = {
   "gelu-mul": geluMul,
   gemv,
   "gemv-q": gemvQ,
-  "gemv-subgroups": gemvSubgroups,
   "layer-norm": layerNorm,
   matmul,
   patchify,
@@ -54,8 +54,8 @@ const SOURCES = {
 
 export type Kernel = keyof typeof SOURCES;
 
-const F16_PAIR_KERNELS: readonly Kernel[] = ["gemv", "gemv-subgroups", "matmul"];
-const TEAM_KERNELS: readonly Kernel[] = ["gemv-q"];
+const F16_PAIR_KERNELS: readonly Kernel[] = ["gemv", "matmul"];
+const GEMV_KERNELS: readonly Kernel[] = ["gemv", "gemv-q"];
 
 /**
  * The declarations appended to those kernels: how a weight word is read, without and with
@@ -76,15 +76,17 @@ fn u32_word(v: F16Pair) -> u32 { return 0u; } // unused: BITS pipelines take the
 };
 
 /**
- * The entry point's builtins (`Invocation`), a team's width and its sum, appended to the
- * team kernels (which define WG, ROWS and MAX_ROWS). A team's lanes are consecutive
+ * The entry point's builtins (`Invocation`), a team's width and its sum, and SUBGROUPS
+ * (whether a team is a subgroup), appended to the GEMV kernels, which define WG, ROWS,
+ * MAX_ROWS and TEAM (a team's width in shared memory). A team's lanes are consecutive
  * local_invocation_index values; a subgroup is assumed to be such a run, as it is on
  * every implementation (WGSL leaves it unspecified), hence the uniformity diagnostic off.
  */
 const TEAMS = {
   subgroups: {
     directives: "enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n",
-    code: `struct Invocation {
+    code: `const SUBGROUPS = true;
+struct Invocation {
   @builtin(workgroup_id) wid: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
@@ -102,13 +104,13 @@ fn team_sum(acc: array<f32, MAX_ROWS>, lid: u32, lanes: u32) -> array<f32, MAX_R
   },
   shared: {
     directives: "",
-    code: `struct Invocation {
+    code: `const SUBGROUPS = false;
+struct Invocation {
   @builtin(workgroup_id) wid: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 }
-const TEAM = 32u;
-var<workgroup> partial: array<f32, MAX_ROWS * WG>;
+var<workgroup> partial: array<f32, ROWS * WG>;
 fn team_lanes(i: Invocation) -> u32 { return TEAM; }
 // Called in uniform control flow: it holds barriers. The sums are valid on a team's lane 0.
 fn team_sum(acc: array<f32, MAX_ROWS>, lid: u32, lanes: u32) -> array<f32, MAX_ROWS> {
@@ -169,7 +171,7 @@ export class PipelineCache {
 
   /**
    * `onError` receives the compile or validation error of a pipeline, which WebGPU reports
-   * asynchronously; `subgroups`: the team kernels add with subgroupAdd.
+   * asynchronously; `subgroups`: the GEMV kernels add with subgroupAdd.
    */
   constructor(
     private readonly device: GPUDevice,
@@ -182,10 +184,10 @@ export class PipelineCache {
   get(kernel: Kernel, constants: Record<string, number> = {}): GPUComputePipeline {
     const pairs = F16_PAIR_KERNELS.includes(kernel);
     const f16 = pairs && this.f16 && !constants.W_F32 && !constants.BITS;
-    const team = TEAM_KERNELS.includes(kernel) ? TEAMS[this.subgroups ? "subgroups" : "shared"] : null;
+    const team = GEMV_KERNELS.includes(kernel) ? TEAMS[this.subgroups ? "subgroups" : "shared"] : null;
     const rows = ROW_KERNELS[kernel];
     const aligned = !rows || (constants.HD ?? 64) % 4 === 0;
-    const name = f16 ? `${kernel}.f16` : team && this.subgroups ? `${kernel}.subgroups` : aligned ? kernel : `${kernel}.unaligned`;
+    const name = [kernel, f16 && "f16", team && this.subgroups && "subgroups", !aligned && "unaligned"].filter(Boolean).join(".");
     const key = `${name}${Object.keys(constants).length ? JSON.stringify(constants) : ""}`;
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
@@ -195,7 +197,7 @@ export class PipelineCache {
         // Declarations may follow their use in WGSL; directives (enable) must come first.
         let code: string = SOURCES[kernel];
         if (pairs) code = f16 ? `enable f16;\n${code}\n${WORDS.f16}` : `${code}\n${WORDS.u32}`;
-        if (team) code = `${team.directives}${code}\n${team.code}`;
+        if (team) code = `${team.directives}${code}\n${team.code}\n${gemvOut}`;
         if (rows) code = `${code}\n${rowAccess(aligned, rows)}\n`;
         module = this.device.createShaderModule({ label: name, code });
         this.modules.set(name, module);
