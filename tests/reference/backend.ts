@@ -244,10 +244,6 @@ export class ReferenceBackend implements Backend {
     }
   }
 
-  geluMul(y: Buf, gate: Buf, up: Buf, n: number): void {
-    for (let i = 0; i < n; i++) f(y)[i] = geluTanh(f(gate)[i]) * f(up)[i];
-  }
-
   ropeAppend(q: Buf, kCache: Buf, vCache: Buf, qkv: Buf, positions: Buf, cacheRows: Buf, rows: number, o: RopeAppendOptions): void {
     const [qw, kvw] = [o.heads * o.headDim, o.kvHeads * o.headDim];
     const width = qw + 2 * kvw;

@@ -445,17 +445,11 @@ class WasmBackend implements Backend {
         if (cap) this.softcap(y, rows * N, cap);
         return;
       }
-      // (gate_i, up_i) pairs: up goes to y, gate is packed down in place, and geluMul runs
-      // in place over y (it reads each element before it writes it).
+      // The linear writes (gate_i, up_i) pairs; geluMul reads them as they are.
       const n = (rows * N) / 2;
       const pairs = this.intermediate("linear.gate_up", 2 * n);
       this.linear(pairs, input, w, null, rows);
-      const [p, out] = [this.view(pairs) as Float32Array, this.view(y, 0, n) as Float32Array];
-      for (let i = 0; i < n; i++) {
-        out[i] = p[2 * i + 1];
-        p[i] = p[2 * i];
-      }
-      this.k.geluMul(this.ptr(y, n), this.ptr(pairs, n), this.ptr(y, n), n);
+      this.k.geluMul(this.ptr(y, n), this.ptr(pairs, 2 * n), n);
       return;
     }
     this.plainLinear(y, x, w, bias, rows, opts);

@@ -44,7 +44,7 @@ export interface CpuKernels extends AsRuntime {
 
   layerNorm(y: number, x: number, w: number, b: number, rows: number, D: number, eps: number): void;
   rmsNorm(y: number, x: number, w: number, rows: number, D: number, eps: number, accumulate: number): void;
-  geluMul(y: number, gate: number, up: number, n: number): void;
+  geluMul(y: number, pairs: number, n: number): void;
   softcap(x: number, n: number, cap: number): void;
   rope(x: number, positions: number, rows: number, heads: number, headDim: number, theta: number): void;
 
