@@ -287,10 +287,21 @@ async function writeDrawing(path: string, image: RawImage, found: readonly (Dete
   process.stderr.write(`wrote ${path}${legend.length ? ` (${legend.join(", ")})` : " (nothing found to draw)"}\n`);
 }
 
-// The parent only relays the stderr of the CLI it runs as its child (dawn-warnings.ts).
-const relayed = await relayWithoutDawnWarnings();
+/** Whether this call loads Dawn: a task on a device other than wasm (cache, quantize, --help and bad usage do not). */
+function probesDawn(argv: string[]): boolean {
+  try {
+    const cli = parse(argv);
+    return cli !== undefined && cli.device !== "wasm";
+  } catch {
+    return false;
+  }
+}
+
+// Where Dawn is loaded, the parent only relays the stderr of the CLI it runs as its child (dawn-warnings.ts).
+const argv = process.argv.slice(2);
+const relayed = probesDawn(argv) ? await relayWithoutDawnWarnings() : undefined;
 if (relayed !== undefined) process.exitCode = relayed;
-else main(process.argv.slice(2)).then(
+else main(argv).then(
   (code) => (process.exitCode = code),
   (e) => {
     // SDK errors say what to do; anything else is a bug worth its stack.
