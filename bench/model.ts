@@ -11,8 +11,11 @@
 // which gives the count per Gemma layer and, exactly, per token at the real 18 layers.
 // WebGPU here is Dawn on whatever adapter Node finds; on SwiftShader (CPU) its figures compare
 // kernels with each other (f16 vs q8 vs q4), not what a GPU does, and the bench says so.
-//   node bench/run.mjs bench/model.ts [--backend webgpu|wasm|all] [--depth N] [--steps N] [--only tiny,pg1,pg2,dtypes,calls]
+// WASM runs at each of --threads (default 1 and every core, at most 8), labelled "wasm" and
+// "wasm NT", and each figure at N threads is printed as a ratio of 1 thread's.
+//   node bench/run.mjs bench/model.ts [--backend webgpu|wasm|all] [--depth N] [--steps N] [--threads 1,N] [--only tiny,pg1,pg2,dtypes,calls]
 import "../src/runtime/node.js";
+import { availableParallelism } from "node:os";
 import type { Backend, Weight } from "../src/backends/backend.js";
 import { createBackend } from "../src/backends/select.js";
 import { createWebGPUBackend } from "../src/backends/webgpu/backend.js";
@@ -35,13 +38,16 @@ const arg = (name: string, fallback: string) => {
 const depth = Number(arg("depth", "2"));
 const steps = Number(arg("steps", "8"));
 const only = arg("only", "tiny,pg1,pg2,dtypes,calls").split(",");
-const backendNames = arg("backend", "all") === "all" ? ["webgpu", "wasm"] : [arg("backend", "webgpu")];
+const threadCounts = arg("threads", `1,${Math.min(8, availableParallelism())}`).split(",").map(Number).filter((n, i, a) => a.indexOf(n) === i);
+const wasmNames = threadCounts.map((n) => (n === 1 ? "wasm" : `wasm ${n}T`));
+const backendNames = (arg("backend", "all") === "all" ? ["webgpu", "wasm"] : [arg("backend", "webgpu")]).flatMap((b) => (b === "wasm" ? wasmNames : [b]));
 
 /** API calls made through the WebGPU backends' device, counted. */
 const apiCalls: Counts = new Map();
 
 async function makeBackend(name: string): Promise<Backend> {
-  return name === "webgpu" ? createWebGPUBackend(countingDevice(await testDevice(), apiCalls).device) : createBackend("wasm");
+  if (name === "webgpu") return createWebGPUBackend(countingDevice(await testDevice(), apiCalls).device);
+  return createBackend("wasm", undefined, { threads: name === "wasm" ? 1 : parseInt(name.slice(5)) });
 }
 
 /**
@@ -225,6 +231,12 @@ if (backendNames.length === 2) for (const m of new Set(rows.map((r) => r[0]))) r
 for (const r of rows.filter((r) => /^decode q\d$/.test(r[2]))) {
   const f16 = rows.find((b) => b[1] === r[1] && b[2] === "decode" && b[0] === r[0].replace(/, q\d$/, ", f16"));
   if (f16) console.log(`${r[0]} on ${r[1]}: ${r[2]} ${(parseFloat(r[3]) / parseFloat(f16[3])).toFixed(2)}x f16's tokens/s`);
+}
+// Each WASM figure at N threads against 1 thread's, same model, same run.
+for (const r of rows.filter((r) => /^wasm \d+T$/.test(r[1]))) {
+  const one = rows.find((b) => b[0] === r[0] && b[1] === "wasm" && b[2] === r[2]);
+  // tok/s grows with speed, ms shrinks
+  if (one) console.log(`${r[0]} ${r[2]}: ${r[1]} ${(r[3].endsWith("tok/s") ? parseFloat(r[3]) / parseFloat(one[3]) : parseFloat(one[3]) / parseFloat(r[3])).toFixed(2)}x 1 thread's speed`);
 }
 // WebGPU's decode GB/s against the adapter's peak memory bandwidth (bench/roofline.ts), where known.
 if (backendNames.includes("webgpu")) {

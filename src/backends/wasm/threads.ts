@@ -103,6 +103,8 @@ const HEADER_BYTES = 64;
 /** f64 arguments per thread. */
 const MAX_ARGS = 16;
 const ERROR_BYTES = 512;
+/** How long an idle worker looks for the next op before it sleeps. */
+const SPIN_MS = 2;
 
 export const controlBlockBytes = (threads: number) => HEADER_BYTES + threads * MAX_ARGS * 8 + ERROR_BYTES;
 
@@ -121,6 +123,7 @@ interface Layout {
   maxArgs: number;
   errorAt: number;
   errorBytes: number;
+  spinMs: number;
 }
 
 /** A worker's life: instantiate, report ready, then serve ops until OP < 0. Runs as source text. */
@@ -158,8 +161,13 @@ function workerMain(port: { on(f: (m: unknown) => void): void; post(m: unknown):
     let gen = Atomics.load(head, L.GEN);
     port.post({ ready: true });
     for (;;) {
-      // Ops come back to back in a forward pass: look for the next one briefly before sleeping.
-      for (let spin = 0; spin < 2000 && Atomics.load(head, L.GEN) === gen; spin++);
+      // Ops come back to back in a forward pass, with the caller's own small ops (norms,
+      // rotary, sampling) between them: look for the next one for up to SPIN_MS before
+      // sleeping, since waking from Atomics.wait costs tens of microseconds to a millisecond.
+      const until = performance.now() + L.spinMs;
+      for (let spin = 0; Atomics.load(head, L.GEN) === gen; spin++) {
+        if ((spin & 1023) === 0 && performance.now() > until) break;
+      }
       Atomics.wait(head, L.GEN, gen);
       gen = Atomics.load(head, L.GEN);
       const op = head[L.OP];
@@ -234,7 +242,7 @@ export class ThreadPool {
     new Int32Array(memory.buffer, control, controlBlockBytes(threads) / 4).fill(0);
     const layout: Layout = {
       GEN, FINISHED, ERR, OP, NARGS, TICKET, CHUNKS, CHUNK, TOTAL, LO_AT, argsAt: HEADER_BYTES, maxArgs: MAX_ARGS,
-      errorAt: HEADER_BYTES + threads * MAX_ARGS * 8, errorBytes: ERROR_BYTES,
+      errorAt: HEADER_BYTES + threads * MAX_ARGS * 8, errorBytes: ERROR_BYTES, spinMs: SPIN_MS,
     };
     const workers: ThreadHost[] = [];
     try {
@@ -315,14 +323,19 @@ export class ThreadPool {
     }
   }
 
-  /** Waits until `n` chunks are finished: spins briefly, then sleeps in slices where this thread may block (not a browser's main thread). */
+  /**
+   * Waits until `n` chunks are finished: spins for up to SPIN_MS (the others are finishing
+   * a chunk each, and a wake from sleep costs more than that wait), then sleeps in slices
+   * where this thread may block (not a browser's main thread).
+   */
   private await(n: number): void {
     const head = this.head;
-    const deadline = performance.now() + this.timeoutMs;
+    const start = performance.now();
+    const deadline = start + this.timeoutMs;
     for (let spins = 0; ; spins++) {
       const done = Atomics.load(head, FINISHED);
       if (done >= n) return;
-      if (spins < 1000) continue;
+      if ((spins & 1023) !== 0 || performance.now() < start + SPIN_MS) continue;
       if (this.canBlock) {
         try {
           Atomics.wait(head, FINISHED, done, 20);
