@@ -64,7 +64,7 @@ import { f16 } from "./f16";
 import { MAX_THREADS, perThread } from "./memory";
 import { geluf } from "./math";
 import { sumLanes } from "./simd";
-import { LINEAR_ACCUMULATE, LINEAR_GELU, gemm4x8, storeTransposed } from "./linear";
+import { LINEAR_ACCUMULATE, LINEAR_GELU, gemmPasses, storeTransposed } from "./linear";
 
 /** Fewest rows that take the panel path. */
 export const QUANT_GEMM_MIN_ROWS = 4;
@@ -322,7 +322,7 @@ function dq4(src: usize, s: v128): v128 {
  * q as i8 in k order (q8 rows already are; q4 rows are expanded), four k per
  * vector, transposed into the panel.
  */
-function packPanelQ(panel: usize, w: usize, scales: usize, bias: usize, n0: i32, nc: i32, K: i32, bits: i32): void {
+export function packPanelQ(panel: usize, w: usize, scales: usize, bias: usize, n0: i32, nc: i32, K: i32, bits: i32): void {
   const groups = (K + GROUP - 1) / GROUP;
   const gb: usize = bits == 4 ? 16 : 32;
   const rowBytes = <usize>groups * gb;
@@ -385,13 +385,7 @@ export function quantGemm(
   y: usize, x: usize, w: usize, scales: usize, bias: usize, rows: i32, K: i32, N: i32, n0: i32, n1: i32, bits: i32, flags: i32,
   panel: usize,
 ): void {
-  for (let c = n0; c < n1; c += 8) {
-    const nc = min(8, n1 - c);
-    packPanelQ(panel, w, scales, bias, c, nc, K, bits);
-    for (let r0 = 0; r0 < rows; r0 += 4) {
-      gemm4x8(y + ((<usize>r0 * N + c) << 2), x + ((<usize>r0 * K) << 2), panel, min(4, rows - r0), K, N, nc, flags);
-    }
-  }
+  gemmPasses(y, x, w, scales, bias, bits, rows, K, N, n0, n1, flags, panel);
 }
 
 /** q · scale · `scale` (+ y) for the gathered rows; returns -1, or the first row whose id is outside [0, V). */

@@ -12,7 +12,9 @@
 //   long rows). Below 4 rows, converting W into panels costs more than it saves.
 // - rows >= 4 (prefill, vision): for each block of 8 output columns, W[n0:n0+8, :]
 //   is converted once into an f32 panel laid out [k][8] (so a k step is two
-//   vector loads), then reused by every group of 4 rows. The 4x8 micro-kernel
+//   vector loads), then reused by every group of 4 rows; up to 8 panels are packed
+//   per pass (gemmPasses), so a group of 4 rows of x is read from L1 for all of
+//   them rather than from L3 once per 8 columns. The 4x8 micro-kernel
 //   keeps 8 accumulators in registers and, per k, broadcasts one x value per row
 //   and does 8 multiply-adds (XNNPACK's "loadsplat" scheme; wasm SIMD has no FMA
 //   without relaxed-simd, so it is a mul then an add).
@@ -24,6 +26,7 @@ import { f16, f16x4, tinyF16, tinyF16x4 } from "./f16";
 import { gelu4, geluf } from "./math";
 import { MAX_THREADS, perThread } from "./memory";
 import { hsum4, sumLanes } from "./simd";
+import { packPanelQ } from "./linear-q";
 
 /** flags bit: apply GELU (tanh) to the result. */
 export const LINEAR_GELU = 1;
@@ -36,11 +39,54 @@ const TILES = memory.data(32 * MAX_THREADS, 16);
 const GEMM_MIN_ROWS = 4;
 /** K above which the GEMV reads four rows of W at once (see gemv4). */
 const GEMV_LONG_ROWS = 4096;
+/** Panel bytes one many-row pass packs: well under L2 (1 MB and up on desktop x86, 512 KB on many phones), beside x's rows. */
+const PANEL_PASS_BYTES: usize = 256 << 10;
 /** 2^56: the GEMV scales x by it and its sums of x · (w · 2^-112) back by it (see gemv). */
 const X_SCALE: f32 = 7.205759403792794e16;
 
-export function linearPanelBytes(K: i32): usize {
+/** Bytes of one panel: [8] bias, then [K][8] weights, f32. */
+@inline
+function panelBytes(K: i32): usize {
   return (8 + 8 * <usize>K) << 2;
+}
+
+/** The panels packed per pass: as many as fit PANEL_PASS_BYTES, at most 8. */
+@inline
+function panelsPerPass(K: i32): i32 {
+  return <i32>max<usize>(1, min<usize>(8, PANEL_PASS_BYTES / panelBytes(K)));
+}
+
+export function linearPanelBytes(K: i32): usize {
+  return <usize>panelsPerPass(K) * panelBytes(K);
+}
+
+/**
+ * The many-row paths, f16 (bits 0) and quantized (linear-q.ts: bits 4 or 8, with
+ * scales): columns [n0, n1) in passes of panelsPerPass(K) panels of 8; each block of 4
+ * rows of x then meets every panel of the pass while it is in L1. With one panel per
+ * pass the whole of x came from L3 once per 8 columns, and two threads contended for it.
+ */
+export function gemmPasses(
+  y: usize, x: usize, w: usize, scales: usize, bias: usize, bits: i32, rows: i32, K: i32, N: i32, n0: i32, n1: i32, flags: i32,
+  panel: usize,
+): void {
+  const pb = panelBytes(K);
+  const step = 8 * panelsPerPass(K);
+  for (let c = n0; c < n1; c += step) {
+    const end = min(n1, c + step);
+    for (let j = c; j < end; j += 8) {
+      const at = panel + <usize>((j - c) >> 3) * pb;
+      if (bits) packPanelQ(at, w, scales, bias, j, min(8, end - j), K, bits);
+      else packPanel(at, w, bias, j, min(8, end - j), K);
+    }
+    for (let r0 = 0; r0 < rows; r0 += 4) {
+      const mr = min(4, rows - r0);
+      const xr = x + ((<usize>r0 * K) << 2);
+      for (let j = c; j < end; j += 8) {
+        gemm4x8(y + ((<usize>r0 * N + j) << 2), xr, panel + <usize>((j - c) >> 3) * pb, mr, K, N, min(8, end - j), flags);
+      }
+    }
+  }
 }
 
 /** Output columns [n0, n1) of y (a thread's share; 0, N for all). */
@@ -56,13 +102,7 @@ export function linear(
     }
     return;
   }
-  for (let c = n0; c < n1; c += 8) {
-    const nc = min(8, n1 - c);
-    packPanel(panel, w, bias, c, nc, K);
-    for (let r0 = 0; r0 < rows; r0 += 4) {
-      gemm4x8(y + ((<usize>r0 * N + c) << 2), x + ((<usize>r0 * K) << 2), panel, min(4, rows - r0), K, N, nc, flags);
-    }
-  }
+  gemmPasses(y, x, w, 0, bias, 0, rows, K, N, n0, n1, flags, panel);
 }
 
 @inline

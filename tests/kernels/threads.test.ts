@@ -65,6 +65,7 @@ describe("WASM backend on threads", () => {
     [3, 64, 9, {}],
     [5, 33, 65, { accumulate: true }],
     [13, 70, 23, { gelu: true }],
+    [4, 24, 1100, { gelu: true }], // 2-thread chunks of 72 columns: a pass of 8 panels, then one
   ];
   for (const [dtype, relaxed] of [["f16", false], ...builds.flatMap((r) => [["q8", r], ["q4", r]])] as [Dtype, boolean][]) {
     test(`${dtype} linear${relaxed ? " (relaxed SIMD)" : ""} on 1 and 2 threads equals the reference; 2 threads equal 1 bit for bit`, async () => {
