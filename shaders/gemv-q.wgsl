@@ -20,7 +20,8 @@
 // multiplied by x = 0, whatever the padding holds.
 // Fusions NORM, PAIRS and flags SOFTCAP as in gemv.wgsl (read its header); binding 6 norm
 // f16 [K] packed (read only with NORM).
-// The epilogue is gemv-out.wgsl's finish_feature, shared with gemv.wgsl.
+// x is read through gemv-in.wgsl (x4, gain4), the epilogue is gemv-out.wgsl's
+// finish_feature: both shared with gemv.wgsl.
 
 override ROWS: u32 = 1u;
 override BITS: u32 = 4u;
@@ -51,34 +52,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read> scales: array<u32>;
 @group(0) @binding(5) var<storage, read> bias: array<u32>;
 @group(0) @binding(6) var<storage, read> norm: array<u32>;
-
-/** x[r, k .. k + 4), zero past K. */
-fn x4(r: u32, k: u32) -> vec4<f32> {
-  let at = r * p.k + k;
-  if (k + 4u <= p.k) {
-    return vec4<f32>(x[at], x[at + 1u], x[at + 2u], x[at + 3u]);
-  }
-  var v = vec4<f32>(0.0);
-  for (var i = 0u; i < 4u; i++) {
-    if (k + i < p.k) {
-      v[i] = x[at + i];
-    }
-  }
-  return v;
-}
-
-/** (1 + norm[k .. k + 4)) with NORM, 1 past K (the padding is never read) and without NORM. */
-fn gain4(k: u32) -> vec4<f32> {
-  var g = vec4<f32>(1.0);
-  if (NORM) {
-    for (var i = 0u; i < 4u; i++) {
-      if (k + i < p.k) {
-        g[i] = 1.0 + unpack2x16float(norm[(k + i) >> 1u])[(k + i) & 1u];
-      }
-    }
-  }
-  return g;
-}
 
 /** Four q4 values of a word from nibble `first` on. */
 fn q4(word: u32, first: u32) -> vec4<f32> {

@@ -1,6 +1,6 @@
 // What only the WebGPU backend has to get right, beyond the shared op tests
 // (tests/kernels/ops.test.ts): weights split over several bindings (f16 and quantized),
-// f16 pairs with odd row lengths, quantized kernels with and without subgroups, no GPU
+// the f16 GEMV's three weight loads (vec4<u32>, u32, one half), f16 pairs with odd row lengths, quantized kernels with and without subgroups, no GPU
 // objects created by a repeated decode step, attention streamed over 4100 keys and split
 // over workgroups for decode, queue
 // writes ordered with recorded ops, and errors that say what happened.
@@ -229,7 +229,65 @@ describe("quantized weights over row chunks, with and without subgroups", () => 
   });
 });
 
+/** `d`, recording the label of every compute pipeline made through it (kernel + override constants). */
+function recordingPipelines(d: GPUDevice): { device: GPUDevice; labels: string[] } {
+  const labels: string[] = [];
+  const device = new Proxy(d, {
+    get(t, prop) {
+      const value = Reflect.get(t, prop, t);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        if (prop === "createComputePipeline") labels.push(String((args[0] as GPUComputePipelineDescriptor).label));
+        return value.apply(t, args);
+      };
+    },
+  });
+  return { device, labels };
+}
+
 describe("f16 pairs", () => {
+  // gemv.wgsl's three loads: a vec4<u32> (8 halves) per lane where K % 8 == 0, a u32 where
+  // K is even, one half where K is odd; each plain (bias, GELU, accumulate), with the fused
+  // RMSNorm, and as GeGLU pairs with it, over 1 and several rows, both team kernels.
+  test.each([
+    [1, 64, true, 8],
+    [1, 64, false, 8],
+    [5, 64, true, 8],
+    [8, 136, false, 8],
+    [1, 130, true, 2], // K % 8 == 2
+    [3, 76, false, 2], // 4
+    [6, 38, true, 2], // 6
+    [1, 37, false, 1],
+    [7, 37, true, 1],
+  ])("gemv rows=%i K=%i subgroups=%s loads %i halves per lane and equals the reference", async (rows, K, subgroups, load) => {
+    const N = 11;
+    const rand = rng(rows * 1000 + K);
+    const data = { w: randomArray(rand, N * K, 0.3), gate: randomArray(rand, N * K, 0.3), up: randomArray(rand, N * K, 0.3) };
+    const [bias, norm, x, y0] = [randomArray(rand, N), randomArray(rand, K), randomArray(rand, rows * K, 2), randomArray(rand, rows * N)];
+    const run = async (b: Backend) => {
+      const [w, gate, up] = Object.entries(data).map(([n, d]) => b.uploadWeight(n, d, [N, K]));
+      const rmsNorm = { weight: b.uploadWeight("norm", norm, [K]), eps: 1e-6 };
+      const pairs = b.joinRows("gate_up", [gate, up], { interleave: true });
+      const t = { x: b.alloc("x", rows * K), y: b.alloc("y", rows * N), normed: b.alloc("normed", rows * N), act: b.alloc("act", rows * N) };
+      b.write(t.x, x);
+      b.write(t.y, y0);
+      b.linear(t.y, t.x, w, b.uploadWeight("bias", bias, [N]), rows, { accumulate: true, gelu: true });
+      b.linear(t.normed, t.x, w, null, rows, { rmsNorm });
+      b.linear(t.act, t.x, pairs, null, rows, { rmsNorm, geglu: true });
+      return { y: await b.read(t.y), normed: await b.read(t.normed), act: await b.read(t.act) };
+    };
+    const { device: recorded, labels } = recordingPipelines(device);
+    const gpu = createWebGPUBackend(recorded, { subgroups });
+    const got = await run(gpu);
+    const want = await run(new ReferenceBackend());
+    const gemvs = labels.filter((l) => l.startsWith("gemv"));
+    expect(gemvs).toHaveLength(3); // plain, NORM, NORM + PAIRS
+    expect(gemvs.every((l) => l.includes(`"LOAD":${load}`) && l.includes(`"ROWS":${rows}`) && l.includes("subgroups") === subgroups)).toBe(true);
+    for (const k of ["y", "normed", "act"] as const) expectClose(got[k], want[k], { atol: 2e-5, rtol: 1e-4 }, `gemv ${k}`);
+    gpu.dispose();
+  });
+
+
   test.each([
     [1, 37, 9, true],
     [1, 37, 9, false],

@@ -7,8 +7,9 @@
 // - linear: a GEMV kernel for up to 8 rows (decode: the weight is read once, coalesced;
 //   partial sums added with subgroupAdd where the device has subgroups, in shared memory
 //   elsewhere) and a 64×64-tiled matmul for more (prefill, SigLIP); conv2d and
-//   convTranspose2d run through the same matmul as implicit GEMMs. Both read f16 weights
-//   natively where the device has shader-f16, else unpack them from u32 words. Quantized
+//   convTranspose2d run through the same matmul as implicit GEMMs. The GEMV loads f16
+//   weights 16 bytes at a time and unpacks them; the matmul reads them natively where the
+//   device has shader-f16, else unpacks them from u32 words. Quantized
 //   weights go through gemv-q (16-byte loads, a scale per group) and the same matmul,
 //   dequantized in registers.
 // - Decode is fused (issue 15): linear's rmsNorm, geglu and softcap options run inside the
@@ -164,7 +165,7 @@ export class WebGPUBackend implements Backend {
   private readonly maxBindingBytes: number;
   private readonly subgroups: boolean;
   private readonly ownsDevice: boolean;
-  /** Whether the linear kernels read weights as native f16 (the device has shader-f16). */
+  /** Whether the tiled matmul reads weights as native f16 (the device has shader-f16). */
   readonly f16: boolean;
   /** Bound where a kernel reads an optional input that is absent (no bias). */
   private readonly placeholder: GPUBuffer;
@@ -329,7 +330,8 @@ export class WebGPUBackend implements Backend {
           const params = [outs, K, ldy, n0, flags, groupsPerRow(K), eps, cap];
           this.run("gemv-q", [gpu(y), gpu(x), c.buffer, c.scales!, b, norm], "uuuuuuff", params, groups, { ROWS: rows, BITS: W.bits, ...fused });
         } else {
-          const constants = { ROWS: rows, K_EVEN: K % 2 === 0 ? 1 : 0, ...fused };
+          // Halves a lane loads at once (gemv.wgsl's LOAD): a vec4<u32> where every row starts on one.
+          const constants = { ROWS: rows, LOAD: K % 8 === 0 ? 8 : K % 2 === 0 ? 2 : 1, ...fused };
           this.run("gemv", [gpu(y), gpu(x), c.buffer, b, norm], "uuuuuff", [outs, K, ldy, n0, flags, eps, cap], groups, constants);
         }
       }

@@ -2,17 +2,21 @@
 // created on first use and kept for the backend's life. Each kernel is one file in
 // shaders/ with entry point `main` and its bindings in group 0 (layout "auto").
 //
-// The linear kernels (F16_PAIR_KERNELS) read packed f16 weights as `array<F16Pair>`
+// The tiled matmul (F16_PAIR_KERNELS) reads packed f16 weights as `array<F16Pair>`
 // through `f16_pair`, defined here per device: without shader-f16 a pair is a u32 word
 // unpacked with unpack2x16float; with it, the same word read as a native vec2<f16> (same
 // memory layout, no re-upload), in modules and pipelines named `<kernel>.f16`. Sums stay
-// f32 either way. Kernels over quantized weights (override BITS = 4 or 8) read the words
+// f32 either way. The GEMV loads 16 bytes (vec4<u32>) at a time and unpacks its words on
+// every device: a native read would take bitcast<vec2<f16>>(u32), which naga (Deno,
+// Firefox) miscompiles (it reads the word as an f32), and the unpack costs nothing
+// next to the load. Kernels over quantized weights (override BITS = 4 or 8) read the words
 // as they are, so they take the u32 module.
 //
 // The GEMV kernels (GEMV_KERNELS) add a team of lanes' partial sums with `team_sum`,
 // also defined here, once for all: one subgroup with subgroupAdd where the backend uses
 // subgroups (modules named `<kernel>.subgroups`), else TEAM lanes through shared memory.
-// Their epilogue (gemv-out.wgsl's finish_feature) is appended to each as well.
+// Their input (gemv-in.wgsl) and epilogue (gemv-out.wgsl's finish_feature) are appended
+// to each as well.
 import argmax from "../../../shaders/argmax.wgsl?raw";
 import attention from "../../../shaders/attention.wgsl?raw";
 import attentionMerge from "../../../shaders/attention-merge.wgsl?raw";
@@ -21,6 +25,7 @@ import embed from "../../../shaders/embed.wgsl?raw";
 import gatherRows from "../../../shaders/gather-rows.wgsl?raw";
 import geluMul from "../../../shaders/gelu-mul.wgsl?raw";
 import gemv from "../../../shaders/gemv.wgsl?raw";
+import gemvIn from "../../../shaders/gemv-in.wgsl?raw";
 import gemvOut from "../../../shaders/gemv-out.wgsl?raw";
 import gemvQ from "../../../shaders/gemv-q.wgsl?raw";
 import layerNorm from "../../../shaders/layer-norm.wgsl?raw";
@@ -54,7 +59,7 @@ const SOURCES = {
 
 export type Kernel = keyof typeof SOURCES;
 
-const F16_PAIR_KERNELS: readonly Kernel[] = ["gemv", "matmul"];
+const F16_PAIR_KERNELS: readonly Kernel[] = ["matmul"];
 const GEMV_KERNELS: readonly Kernel[] = ["gemv", "gemv-q"];
 
 /**
@@ -166,7 +171,7 @@ function rowAccess(aligned: boolean, { loads, stores }: { loads: string[]; store
 export class PipelineCache {
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
-  /** Whether the linear kernels read weights as native f16 (the device has shader-f16). */
+  /** Whether the tiled matmul reads weights as native f16 (the device has shader-f16). */
   readonly f16: boolean;
 
   /**
@@ -197,7 +202,7 @@ export class PipelineCache {
         // Declarations may follow their use in WGSL; directives (enable) must come first.
         let code: string = SOURCES[kernel];
         if (pairs) code = f16 ? `enable f16;\n${code}\n${WORDS.f16}` : `${code}\n${WORDS.u32}`;
-        if (team) code = `${team.directives}${code}\n${team.code}\n${gemvOut}`;
+        if (team) code = `${team.directives}${code}\n${team.code}\n${gemvIn}\n${gemvOut}`;
         if (rows) code = `${code}\n${rowAccess(aligned, rows)}\n`;
         module = this.device.createShaderModule({ label: name, code });
         this.modules.set(name, module);
