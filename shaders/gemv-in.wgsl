@@ -1,14 +1,10 @@
 // gemv-in: how the GEMVs read their input, one copy for gemv.wgsl and gemv-q.wgsl (the
-// pipeline cache, pipelines.ts, appends it to both): x by element and in fours, and NORM's
-// gains. Not a kernel of its own: it reads the kernel's p.k, x and norm (bindings as in
-// gemv.wgsl's header) and its NORM.
+// pipeline cache, pipelines.ts, appends it to both): x in fours, and NORM's gains. Not a
+// kernel of its own: it reads the kernel's p.k and norm (bindings as in gemv.wgsl's
+// header), its NORM, and x1 (an element of the input: x, or x plus the residual add;
+// pipelines.ts's INPUTS).
 
-/** x[r, k]. */
-fn x1(r: u32, k: u32) -> f32 {
-  return x[r * p.k + k];
-}
-
-/** x[r, k .. k + 4), zero past K (gemv-q's padded last group). */
+/** x1(r, k .. k + 4), zero past K (gemv-q's padded last group). */
 fn x4(r: u32, k: u32) -> vec4<f32> {
   if (k + 4u <= p.k) {
     return vec4<f32>(x1(r, k), x1(r, k + 1u), x1(r, k + 2u), x1(r, k + 3u));

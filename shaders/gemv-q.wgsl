@@ -19,7 +19,8 @@
 // lanes, added by a tree in shared memory. Elements past K (the padded last group) are
 // multiplied by x = 0, whatever the padding holds.
 // Fusions NORM, PAIRS and flags SOFTCAP as in gemv.wgsl (read its header); binding 6 norm
-// f16 [K] packed (read only with NORM).
+// f16 [K] packed (read only with NORM). Residual as in gemv.wgsl, bindings 7 add, 8 its
+// norm, 9 out.
 // x is read through gemv-in.wgsl (x4, gain4), the epilogue is gemv-out.wgsl's
 // finish_feature: both shared with gemv.wgsl.
 
@@ -71,6 +72,8 @@ fn main(i: Invocation) {
   let lane = i.lid % lanes;
   let teams = WG / lanes;
   let first = (i.wid.y * i.groups.x + i.wid.x) * OUTS;
+  // The input's prologue (with the residual add: its norm; x' kept by one team), once.
+  start_input(i.lid, lanes, first == 0u && p.n0 == 0u && i.lid < lanes);
   // A uniform loop (lanes is), so finish_feature's team_sum may hold a barrier.
   for (var turn = 0u; turn * teams < OUTS; turn++) {
     let f = turn * teams + i.lid / lanes;

@@ -13,6 +13,9 @@
 // normalized copy of x is written. PAIRS (GeGLU): each team takes the weight rows 2n
 // and 2n + 1 (gate_n, up_n, interleaved at load) and stores gelu(gate)·up at column n:
 // x is read once for both. flags SOFTCAP: cap·tanh(v / cap) on the result.
+// Residual (modules `gemv.residual`, LinearOptions.residual): the input is x plus the
+// normalized residual add, and one team stores it; bindings 6 add f32 [ROWS, K], 7 its norm
+// f16 [K] packed, 8 out f32 [ROWS, K] read_write (pipelines.ts's INPUTS says how).
 // x is read through gemv-in.wgsl (x4, gain4: shared with gemv-q.wgsl), the epilogue
 // (NORM's scaling, bias, GELU, PAIRS, SOFTCAP, ACCUMULATE) is gemv-out.wgsl's
 // finish_feature; the pipeline cache appends both. Weight words are unpacked
@@ -74,6 +77,8 @@ fn main(i: Invocation) {
   let lane = i.lid % lanes;
   let teams = WG / lanes;
   let first = (i.wid.y * i.groups.x + i.wid.x) * OUTS;
+  // The input's prologue (with the residual add: its norm; x' kept by one team), once.
+  start_input(i.lid, lanes, first == 0u && p.n0 == 0u && i.lid < lanes);
   // A uniform loop (lanes is), so finish_feature's team_sum may hold a barrier.
   for (var turn = 0u; turn * teams < OUTS; turn++) {
     let f = turn * teams + i.lid / lanes;
