@@ -13,8 +13,9 @@
 //   weights go through gemv-q (16-byte loads, a scale per group) and the same matmul,
 //   dequantized in registers.
 // - Decode is fused (issue 15): linear's residual, rmsNorm, geglu and softcap options run
-//   inside the GEMVs (`.residual` modules, NORM, PAIRS, SOFTCAP); joinRows builds the joined Q/K/V and gate/up weights at
-//   load (copy-rows.wgsl); ropeAppend rotates q/k and appends k/v in one dispatch.
+//   inside the GEMVs (`.residual` modules, NORM, PAIRS, SOFTCAP); joinRows builds the
+//   joined Q/K/V and gate/up weights at load (copy-rows.wgsl); ropeAppend rotates q/k and
+//   appends k/v in one dispatch.
 // - attention streams over key tiles with an online softmax; where the queries are too
 //   few to fill the GPU (decode), several workgroups split a head's keys and a merge
 //   dispatch combines their partial softmaxes. argmax and sampling run on the GPU so
