@@ -19,8 +19,10 @@
 // lanes, added by a tree in shared memory. Elements past K (the padded last group) are
 // multiplied by x = 0, whatever the padding holds.
 // Fusions NORM, PAIRS and flags SOFTCAP as in gemv.wgsl (read its header); binding 6 norm
-// f16 [K] packed (read only with NORM).
-// The epilogue is gemv-out.wgsl's finish_feature, shared with gemv.wgsl.
+// f16 [K] packed (read only with NORM). Residual as in gemv.wgsl, bindings 7 add, 8 its
+// norm, 9 out.
+// x is read through gemv-in.wgsl (x4, gain4), the epilogue is gemv-out.wgsl's
+// finish_feature: both shared with gemv.wgsl.
 
 override ROWS: u32 = 1u;
 override BITS: u32 = 4u;
@@ -52,34 +54,6 @@ struct Params {
 @group(0) @binding(5) var<storage, read> bias: array<u32>;
 @group(0) @binding(6) var<storage, read> norm: array<u32>;
 
-/** x[r, k .. k + 4), zero past K. */
-fn x4(r: u32, k: u32) -> vec4<f32> {
-  let at = r * p.k + k;
-  if (k + 4u <= p.k) {
-    return vec4<f32>(x[at], x[at + 1u], x[at + 2u], x[at + 3u]);
-  }
-  var v = vec4<f32>(0.0);
-  for (var i = 0u; i < 4u; i++) {
-    if (k + i < p.k) {
-      v[i] = x[at + i];
-    }
-  }
-  return v;
-}
-
-/** (1 + norm[k .. k + 4)) with NORM, 1 past K (the padding is never read) and without NORM. */
-fn gain4(k: u32) -> vec4<f32> {
-  var g = vec4<f32>(1.0);
-  if (NORM) {
-    for (var i = 0u; i < 4u; i++) {
-      if (k + i < p.k) {
-        g[i] = 1.0 + unpack2x16float(norm[(k + i) >> 1u])[(k + i) & 1u];
-      }
-    }
-  }
-  return g;
-}
-
 /** Four q4 values of a word from nibble `first` on. */
 fn q4(word: u32, first: u32) -> vec4<f32> {
   let shifts = vec4<u32>(0u, 4u, 8u, 12u) + 4u * first;
@@ -98,6 +72,8 @@ fn main(i: Invocation) {
   let lane = i.lid % lanes;
   let teams = WG / lanes;
   let first = (i.wid.y * i.groups.x + i.wid.x) * OUTS;
+  // The input's prologue (with the residual add: its norm; x' kept by one team), once.
+  start_input(i.lid, lanes, first == 0u && p.n0 == 0u && i.lid < lanes);
   // A uniform loop (lanes is), so finish_feature's team_sum may hold a barrier.
   for (var turn = 0u; turn * teams < OUTS; turn++) {
     let f = turn * teams + i.lid / lanes;

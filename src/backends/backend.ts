@@ -44,6 +44,14 @@ export interface LinearOptions {
    */
   rmsNorm?: { weight: Weight; eps: number };
   /**
+   * A residual add folded into the linear's input, before rmsNorm (which it needs): the
+   * input is x' = x + add / sqrt(mean(add²) + eps) * (1 + norm) row by row (Gemma's RMSNorm
+   * of add, rmsNorm's eps; add [rows, K], norm [K]), and x' is also stored to `out`
+   * [rows, K]. Gemma 2 folds each block's post-norm residual add into the next linear
+   * that reads the residual stream. `out` must be none of y, x and add.
+   */
+  residual?: { add: Buf; norm: Weight; out: Buf };
+  /**
    * GeGLU: W's rows are pairs (gate_i, up_i) (joinRows with interleave); the result is
    * y[r, i] = gelu_tanh(gate_i · x[r]) * (up_i · x[r]), y [rows, N/2]. No bias,
    * accumulate or softcap with it.

@@ -10,7 +10,11 @@
 // Written for few dispatches per token: Q/K/V are one linear over one weight joined at
 // load (and gate/up one, its rows interleaved for the GeGLU), each pre-norm is fused
 // into the linear that reads it, and one op rotates q/k and appends k/v to the cache.
-import type { Backend, Buf, Weight } from "../backends/backend.js";
+// Gemma 2's post-norm residual adds (h += rms(sub)) are each left pending and done by the
+// next linear that reads h (its `residual` option: the QKV takes the last block's
+// post-FFN add, the gate/up the post-attention one, the LM head the last layer's), so a
+// Gemma 2 layer costs the dispatches a Gemma 1 layer does.
+import type { Backend, Buf, LinearOptions, Weight } from "../backends/backend.js";
 import type { TextConfig } from "../config.js";
 import { GEMMA2_ONLY_NORM, LM_HEAD, TEXT } from "../weights/names.js";
 import type { KVCache } from "./kv-cache.js";
@@ -74,7 +78,18 @@ export interface TokenPlacement {
   meta: Buf;
 }
 
-/** Runs every decoder layer over h [T, D] in place, appending K/V to the cache. */
+/** The residual stream after the layers: h [T, D], with Gemma 2's last add still pending. */
+export interface GemmaHidden {
+  h: Buf;
+  /** Gemma 2: h += rms(add) · (1 + norm) is still to do (gemmaLogits does it); null for Gemma 1. */
+  pending: { add: Buf; norm: Weight } | null;
+}
+
+/**
+ * Runs every decoder layer over h [T, D], appending K/V to the cache. Gemma 1 updates h in
+ * place; Gemma 2's stream moves between h and a second buffer (a linear that adds to the
+ * stream cannot write the buffer its other workgroups read), so the result is returned.
+ */
 export function gemmaLayers(
   b: Backend,
   ws: Workspace,
@@ -86,7 +101,7 @@ export function gemmaLayers(
   cache: KVCache,
   /** Per layer: the sliding window, 0 for none. */
   windows: readonly number[],
-): void {
+): GemmaHidden {
   const D = c.hiddenSize;
   const qWidth = c.numHeads * c.headDim;
   const kvWidth = c.numKvHeads * c.headDim;
@@ -94,7 +109,9 @@ export function gemmaLayers(
   const q = ws.get("q", T * qWidth);
   const attn = ws.get("attn", T * qWidth);
   const act = ws.get("act", T * c.intermediateSize);
-  const sub = c.generation === 2 ? ws.get("sub", T * D) : null; // a block's output before its post-norm
+  const sub = c.generation === 2 ? ws.get("sub", T * D) : null; // [T, D] a block's output before its post-norm
+  let spare = sub && ws.get("h2", T * D); // [T, D] where the next pending add puts the stream
+  let pending: GemmaHidden["pending"] = null;
   const eps = c.rmsNormEps;
   const attention = {
     heads: c.numHeads,
@@ -105,38 +122,58 @@ export function gemmaLayers(
   };
   const windowed = windows.map((window) => (window > 0 ? { ...attention, window } : attention));
   const rope = { heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim, theta: c.ropeTheta };
-  const norm = (weight: Weight) => ({ rmsNorm: { weight, eps } });
+  /** A linear reading rms(h): its input and options, doing the pending add first (h moves to the spare buffer). */
+  const readH = (weight: Weight): [Buf, LinearOptions] => {
+    const [x, opts]: [Buf, LinearOptions] = [h, { rmsNorm: { weight, eps } }];
+    if (pending) {
+      opts.residual = { ...pending, out: spare! };
+      [h, spare] = [spare!, h];
+      pending = null;
+    }
+    return [x, opts];
+  };
 
   w.layers.forEach((l, i) => {
-    b.linear(qkv, h, l.qkv, null, T, norm(l.inputNorm)); // [T, (H + 2 KV) hd] = Wqkv · rms(h)
+    const [attnIn, attnOpts] = readH(l.inputNorm);
+    b.linear(qkv, attnIn, l.qkv, null, T, attnOpts); // [T, (H + 2 KV) hd] = Wqkv · rms(h)
     b.ropeAppend(q, cache.keys[i], cache.values[i], qkv, at.positions, at.cacheRows, T, rope);
     b.attention(attn, q, cache.keys[i], cache.values[i], at.meta, T, windowed[i]);
     if (sub) {
       b.linear(sub, attn, l.o, null, T);
-      b.rmsNorm(h, sub, l.postAttentionNorm, T, eps, { accumulate: true }); // h += rms(attn(rms(h)))
+      pending = { add: sub, norm: l.postAttentionNorm }; // h += rms(attn(rms(h))), by the gate/up
     } else {
       b.linear(h, attn, l.o, null, T, { accumulate: true }); // h += attn(rms(h))
     }
-    const mlpNorm = sub ? l.preFeedforwardNorm! : l.postAttentionNorm;
-    b.linear(act, h, l.gateUp, null, T, { ...norm(mlpNorm), geglu: true }); // [T, I] = gelu(gate) · up of rms(h)
+    const [mlpIn, mlpOpts] = readH(sub ? l.preFeedforwardNorm! : l.postAttentionNorm);
+    b.linear(act, mlpIn, l.gateUp, null, T, { ...mlpOpts, geglu: true }); // [T, I] = gelu(gate) · up of rms(h)
     if (sub) {
       b.linear(sub, act, l.down, null, T);
-      b.rmsNorm(h, sub, l.postFeedforwardNorm!, T, eps, { accumulate: true }); // h += rms(mlp(rms(h)))
+      pending = { add: sub, norm: l.postFeedforwardNorm! }; // h += rms(mlp(rms(h))), by the next QKV or the LM head
     } else {
       b.linear(h, act, l.down, null, T, { accumulate: true }); // h += mlp(rms(h))
     }
   });
+  return { h, pending };
 }
 
-/** logits [R, V] for the R rows of h listed in `rows` (i32 [R]), or h's first R rows when `rows` is null. */
-export function gemmaLogits(b: Backend, ws: Workspace, w: GemmaWeights, c: TextConfig, h: Buf, rows: Buf | null, R: number): Buf {
+/**
+ * logits [R, V] for the R rows of the stream listed in `rows` (i32 [R]), or its first R
+ * rows when `rows` is null; a pending add (Gemma 2) is done by the LM head's linear.
+ */
+export function gemmaLogits(b: Backend, ws: Workspace, w: GemmaWeights, c: TextConfig, { h, pending }: GemmaHidden, rows: Buf | null, R: number): Buf {
   const D = c.hiddenSize;
-  let picked = h;
+  let [picked, add] = [h, pending?.add];
   if (rows) {
     picked = ws.get("picked", R * D);
     b.gatherRows(picked, h, rows, R, D);
+    if (add) {
+      add = ws.get("pickedAdd", R * D);
+      b.gatherRows(add, pending!.add, rows, R, D);
+    }
   }
+  const opts: LinearOptions = { rmsNorm: { weight: w.norm, eps: c.rmsNormEps }, softcap: c.finalLogitSoftcap };
+  if (pending) opts.residual = { add: add!, norm: pending.norm, out: ws.get("final", R * D) }; // [R, D] the final h, read by nothing else
   const logits = ws.get("logits", R * c.vocabSize);
-  b.linear(logits, picked, w.lmHead, null, R, { rmsNorm: { weight: w.norm, eps: c.rmsNormEps }, softcap: c.finalLogitSoftcap });
+  b.linear(logits, picked, w.lmHead, null, R, opts);
   return logits;
 }

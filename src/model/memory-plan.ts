@@ -132,9 +132,12 @@ function activationsBytes(c: PaliGemmaConfig, promptTokens: number): number {
   const T = promptTokens;
   const q = t.numHeads * t.headDim;
   const kv = t.numKvHeads * t.headDim;
-  // h, qkv, q, attn, act, and the backend's own: the normalized x and the (gate, up) pairs of a many-row linear.
-  const perToken = 2 * t.hiddenSize + 3 * q + 2 * kv + 3 * t.intermediateSize + (t.generation === 2 ? t.hiddenSize : 0) + 6;
-  const text = T * perToken + N + t.hiddenSize + t.vocabSize + 3;
+  // h, qkv, q, attn, act, and the backend's own: the normalized x and the (gate, up) pairs of a many-row linear;
+  // Gemma 2's block output before its post-norm and the stream's second buffer.
+  const gemma2 = t.generation === 2;
+  const perToken = 2 * t.hiddenSize + 3 * q + 2 * kv + 3 * t.intermediateSize + (gemma2 ? 2 * t.hiddenSize : 0) + 6;
+  // The logits row's h (and, Gemma 2, its pending add and the final h), the logits.
+  const text = T * perToken + N + (gemma2 ? 3 : 1) * t.hiddenSize + t.vocabSize + 3;
   return (vision + text) * f32;
 }
 

@@ -278,7 +278,7 @@ export class PaliGemmaForConditionalGeneration {
       this.backend.scatterRows(h, ws.ints("imageRows", Int32Array.from(imageRows)), projected, imageRows.length, D);
     }
 
-    gemmaLayers(this.backend, ws, this.text, c.text, h, T, {
+    const hidden = gemmaLayers(this.backend, ws, this.text, c.text, h, T, {
       positions: ws.ints("positions", positions),
       cacheRows: ws.ints("cacheRows", cacheRows),
       meta: ws.ints("meta", meta),
@@ -290,7 +290,7 @@ export class PaliGemmaForConditionalGeneration {
       ? Int32Array.from(lengths, (n, b) => b * L + Math.max(n - 1, 0))
       : Int32Array.from({ length: T }, (_, t) => t);
     const inOrder = rows.every((r, i) => r === i); // decode, and logits "all": no gather
-    const logits = gemmaLogits(this.backend, ws, this.text, c.text, h, inOrder ? null : ws.ints("logitRows", rows), R);
+    const logits = gemmaLogits(this.backend, ws, this.text, c.text, hidden, inOrder ? null : ws.ints("logitRows", rows), R);
 
     for (let b = 0; b < B; b++) {
       if (prefill) cache.prefix[b] = lengths[b];

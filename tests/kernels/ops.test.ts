@@ -228,6 +228,38 @@ describe.each(backends)("$name backend", ({ create }) => {
     for (const k of ["qkv", "y", "act", "logits"]) expectClose(r[k].got, r[k].want, { atol: 2e-5, rtol: 1e-4 }, `fused linear ${k}`);
   });
 
+  // Gemma 2's post-norm residual add folded into the next linear that reads the residual
+  // stream: x' = x + rms(add) stored to out and normalized for the dot, on both sides of
+  // the GEMV/matmul switch, odd and even K, plain and as the GeGLU, ping-ponged as
+  // gemma.ts does (the second reads the first's out and writes another buffer).
+  test.each([
+    [1, 37],
+    [3, 64],
+    [8, 130],
+    [17, 33],
+  ])("linear rows=%i K=%i with a residual add: x' stored, normalized and multiplied", async (rows, K) => {
+    const rand = rng(rows * 7 + K);
+    const r = await runBoth(
+      b,
+      { x: randomArray(rand, rows * K, 3), add: randomArray(rand, rows * K, 20) },
+      {
+        w: weight(rand, [9, K], 1 / Math.sqrt(K)),
+        gate: weight(rand, [7, K], 1 / Math.sqrt(K)),
+        up: weight(rand, [7, K], 1 / Math.sqrt(K)),
+        norm: weight(rand, [K]),
+        postNorm: weight(rand, [K]),
+      },
+      { y: rows * 9, out: rows * K, act: rows * 7, out2: rows * K },
+      (be, t, w) => {
+        const rmsNorm = { weight: w.norm, eps: 1e-6 };
+        be.linear(t.y, t.x, w.w, null, rows, { rmsNorm, residual: { add: t.add, norm: w.postNorm, out: t.out } });
+        const gateUp = be.joinRows("gate_up", [w.gate, w.up], { interleave: true });
+        be.linear(t.act, t.out, gateUp, null, rows, { rmsNorm, geglu: true, residual: { add: t.add, norm: w.norm, out: t.out2 } });
+      },
+    );
+    for (const k of ["out", "y", "act", "out2"]) expectClose(r[k].got, r[k].want, { atol: 2e-5, rtol: 1e-4 }, `residual linear ${k}`);
+  });
+
   test.each([
     [5, 3, 1, 24],
     [4, 2, 2, 256],

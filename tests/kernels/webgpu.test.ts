@@ -1,6 +1,7 @@
 // What only the WebGPU backend has to get right, beyond the shared op tests
 // (tests/kernels/ops.test.ts): weights split over several bindings (f16 and quantized),
-// f16 pairs with odd row lengths, quantized kernels with and without subgroups, no GPU
+// the f16 GEMV's three weight loads (vec4<u32>, u32, one half), the residual add inside the
+// GEMVs (and as its own pass where a device binds too few buffers), f16 pairs with odd row lengths, quantized kernels with and without subgroups, no GPU
 // objects created by a repeated decode step, attention streamed over 4100 keys and split
 // over workgroups for decode, queue
 // writes ordered with recorded ops, and errors that say what happened.
@@ -189,7 +190,14 @@ describe("quantized weights over row chunks, with and without subgroups", () => 
     const [qkv, act] = [b.alloc("qkv", rows * (N + 10)), b.alloc("act", rows * N)];
     b.linear(qkv, x, stacked, null, rows, { rmsNorm: norm });
     b.linear(act, x, pairs, null, rows, { rmsNorm: norm, geglu: true });
-    return { y: await b.read(y), e: await b.read(e), qkv: await b.read(qkv), act: await b.read(act), w, pairs };
+    // With a residual add before the norm (x' kept), over the split weight.
+    const [add, kept, added] = [b.alloc("add", rows * K), b.alloc("kept", rows * K), b.alloc("added", rows * N)];
+    b.write(add, randomArray(rand, rows * K, 10));
+    b.linear(added, x, w, null, rows, { rmsNorm: norm, residual: { add, norm: b.uploadWeight("add_norm", randomArray(rand, K), [K]), out: kept } });
+    return {
+      ...{ y: await b.read(y), e: await b.read(e), qkv: await b.read(qkv), act: await b.read(act) },
+      ...{ kept: await b.read(kept), added: await b.read(added), w, pairs },
+    };
   };
 
   for (const options of variants) {
@@ -212,11 +220,35 @@ describe("quantized weights over row chunks, with and without subgroups", () => 
         expectClose(got.e, want.e, { atol: 1e-6, rtol: 1e-6 }, `q${bits} embed`);
         expectClose(got.qkv, want.qkv, { atol: 3e-5, rtol: 2e-4 }, `q${bits} joined, normed linear`);
         expectClose(got.act, want.act, { atol: 3e-5, rtol: 2e-4 }, `q${bits} joined geglu`);
+        expectClose(got.kept, want.kept, { atol: 2e-5, rtol: 1e-4 }, `q${bits} residual's x'`);
+        expectClose(got.added, want.added, { atol: 3e-5, rtol: 2e-4 }, `q${bits} linear after the residual add`);
         if (options.maxBindingBytes) expect((got.pairs as GPUWeight).chunks.every((c) => c.rows % 2 === 0)).toBe(true); // whole (gate, up) pairs
         gpu.dispose();
       });
     }
   }
+
+  test("with WebGPU's default 8 storage buffers a stage, the q GEMV's residual add is a pass of its own; the f16 GEMV's fits", async () => {
+    const own = await (await navigatorlessAdapter()).requestDevice();
+    expect(own.limits.maxStorageBuffersPerShaderStage).toBe(8);
+    const { device: small, labels } = recordingPipelines(own);
+    const [rows, K, N] = [3, 75, 61];
+    const got = await run(createWebGPUBackend(small), 4, rows, K, N, 5);
+    const want = await run(new ReferenceBackend(), 4, rows, K, N, 5);
+    expectClose(got.kept, want.kept, { atol: 2e-5, rtol: 1e-4 }, "unfused residual's x'");
+    expectClose(got.added, want.added, { atol: 3e-5, rtol: 2e-4 }, "q4 linear after the unfused residual add");
+    expect(labels.filter((l) => l.includes("residual"))).toEqual([]);
+    const f16 = await both(
+      createWebGPUBackend(small),
+      { x: randomArray(rng(6), rows * K), add: randomArray(rng(7), rows * K, 10) },
+      { w: { data: randomArray(rng(8), N * K, 0.3), shape: [N, K] }, norm: { data: randomArray(rng(9), K), shape: [K] } },
+      { name: "out", length: rows * K },
+      (b, t, w) => b.linear(b.alloc("y", rows * N), t.x, w.w, null, rows, { rmsNorm: { weight: w.norm, eps: 1e-6 }, residual: { add: t.add, norm: w.norm, out: t.out } }),
+    );
+    expectClose(f16.got, f16.want, { atol: 2e-5, rtol: 1e-4 }, "f16 residual's x'");
+    expect(labels.filter((l) => l.startsWith("gemv.residual"))).toHaveLength(1);
+    own.destroy();
+  });
 
   test("a non-finite scale is refused at upload, naming the tensor", () => {
     const gpu = createWebGPUBackend(device);
@@ -229,7 +261,71 @@ describe("quantized weights over row chunks, with and without subgroups", () => 
   });
 });
 
+/** `d`, recording the label of every compute pipeline made through it (kernel + override constants). */
+function recordingPipelines(d: GPUDevice): { device: GPUDevice; labels: string[] } {
+  const labels: string[] = [];
+  const device = new Proxy(d, {
+    get(t, prop) {
+      const value = Reflect.get(t, prop, t);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        if (prop === "createComputePipeline") labels.push(String((args[0] as GPUComputePipelineDescriptor).label));
+        return value.apply(t, args);
+      };
+    },
+  });
+  return { device, labels };
+}
+
 describe("f16 pairs", () => {
+  // gemv.wgsl's three loads: a vec4<u32> (8 halves) per lane where K % 8 == 0, a u32 where
+  // K is even, one half where K is odd; each plain (bias, GELU, accumulate), with the fused
+  // RMSNorm, as GeGLU pairs with it, and with a residual add before it (x' kept), over 1
+  // and several rows, both team kernels.
+  test.each([
+    [1, 64, true, 8],
+    [1, 64, false, 8],
+    [5, 64, true, 8],
+    [8, 136, false, 8],
+    [1, 130, true, 2], // K % 8 == 2
+    [3, 76, false, 2], // 4
+    [6, 38, true, 2], // 6
+    [1, 37, false, 1],
+    [7, 37, true, 1],
+  ])("gemv rows=%i K=%i subgroups=%s loads %i halves per lane and equals the reference", async (rows, K, subgroups, load) => {
+    const N = 11;
+    const rand = rng(rows * 1000 + K);
+    const data = { w: randomArray(rand, N * K, 0.3), gate: randomArray(rand, N * K, 0.3), up: randomArray(rand, N * K, 0.3) };
+    const [bias, norm, x, y0] = [randomArray(rand, N), randomArray(rand, K), randomArray(rand, rows * K, 2), randomArray(rand, rows * N)];
+    const [addData, addNorm] = [randomArray(rand, rows * K, 10), randomArray(rand, K)];
+    const run = async (b: Backend) => {
+      const [w, gate, up] = Object.entries(data).map(([n, d]) => b.uploadWeight(n, d, [N, K]));
+      const rmsNorm = { weight: b.uploadWeight("norm", norm, [K]), eps: 1e-6 };
+      const pairs = b.joinRows("gate_up", [gate, up], { interleave: true });
+      const t = { x: b.alloc("x", rows * K), y: b.alloc("y", rows * N), normed: b.alloc("normed", rows * N), act: b.alloc("act", rows * N) };
+      b.write(t.x, x);
+      b.write(t.y, y0);
+      b.linear(t.y, t.x, w, b.uploadWeight("bias", bias, [N]), rows, { accumulate: true, gelu: true });
+      b.linear(t.normed, t.x, w, null, rows, { rmsNorm });
+      b.linear(t.act, t.x, pairs, null, rows, { rmsNorm, geglu: true });
+      const [add, kept, added] = [b.alloc("add", rows * K), b.alloc("kept", rows * K), b.alloc("added", rows * N)];
+      b.write(add, addData);
+      b.linear(added, t.x, w, null, rows, { rmsNorm, residual: { add, norm: b.uploadWeight("add_norm", addNorm, [K]), out: kept } });
+      return { y: await b.read(t.y), normed: await b.read(t.normed), act: await b.read(t.act), kept: await b.read(kept), added: await b.read(added) };
+    };
+    const { device: recorded, labels } = recordingPipelines(device);
+    const gpu = createWebGPUBackend(recorded, { subgroups });
+    const got = await run(gpu);
+    const want = await run(new ReferenceBackend());
+    const gemvs = labels.filter((l) => l.startsWith("gemv"));
+    expect(gemvs).toHaveLength(4); // plain, NORM, NORM + PAIRS, residual + NORM
+    expect(gemvs.every((l) => l.includes(`"LOAD":${load}`) && l.includes(`"ROWS":${rows}`) && l.includes("subgroups") === subgroups)).toBe(true);
+    expect(gemvs.filter((l) => l.includes(".residual"))).toHaveLength(1);
+    for (const k of ["y", "normed", "act", "kept", "added"] as const) expectClose(got[k], want[k], { atol: 2e-5, rtol: 1e-4 }, `gemv ${k}`);
+    gpu.dispose();
+  });
+
+
   test.each([
     [1, 37, 9, true],
     [1, 37, 9, false],

@@ -186,6 +186,14 @@ export class ReferenceBackend implements Backend {
     const N = weight.shape[0];
     const K = weight.shape.slice(1).reduce((a, b) => a * b, 1);
     const W = w(weight);
+    if (opts.residual) {
+      // x' = x + rms(add) into out, which is then the input.
+      const { add, norm, out } = opts.residual;
+      if (!opts.rmsNorm) throw new Error(`linear: residual needs rmsNorm (${weight.label})`);
+      f(out).set(f(x).subarray(0, rows * K));
+      this.rmsNorm(out, add, norm, rows, opts.rmsNorm.eps, { accumulate: true });
+      x = out;
+    }
     // The normalized x, held as the real backends hold it (RecordingBackend counts it).
     const X = opts.rmsNorm ? f(this.intermediate("linear.normed", rows * K)) : f(x);
     if (opts.rmsNorm) {

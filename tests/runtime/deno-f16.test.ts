@@ -1,8 +1,8 @@
 // Deno on Mesa llvmpipe: the one CPU driver here whose WebGPU has shader-f16 (SwiftShader,
-// which Node's tests run, has none), so the only place the linear kernels' native-f16
-// variant (pipelines.ts) runs in CI. Runs the built SDK (dist/index.js: Deno cannot read
-// the `?raw` shader imports of src/), linear at odd shapes and conv2d, against a float64
-// reference in the script.
+// which Node's tests run, has none), so the only place the tiled matmul's native-f16
+// variant (pipelines.ts), and the GEMV on a device with it, run in CI. Runs the built SDK
+// (dist/index.js: Deno cannot read the `?raw` shader imports of src/), linear at odd
+// shapes and conv2d, against a float64 reference in the script.
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { runDeno } from "../harness/deno.js";

@@ -427,10 +427,18 @@ class WasmBackend implements Backend {
 
   linear(y: Buf, x: Buf, w: Weight, bias: Weight | null, rows: number, opts: LinearOptions = {}): void {
     const cap = opts.softcap && opts.softcap > 0 ? opts.softcap : 0;
-    if (opts.rmsNorm || opts.geglu || cap) {
+    if (opts.rmsNorm || opts.geglu || cap || opts.residual) {
       // The fused contract, composed of the plain kernels.
       const N = w.shape[0];
       const K = w.shape.slice(1).reduce((a, b) => a * b, 1);
+      if (opts.residual) {
+        // x' = x + rms(add) into out, which is then the input.
+        const { add, norm, out } = opts.residual;
+        if (!opts.rmsNorm) throw new Error(`linear: residual needs rmsNorm (${w.label})`);
+        this.view(out, 0, rows * K).set(this.view(x, 0, rows * K));
+        this.rmsNorm(out, add, norm, rows, opts.rmsNorm.eps, { accumulate: true });
+        x = out;
+      }
       if (opts.geglu && (bias || opts.accumulate || cap || N % 2 !== 0)) {
         throw new Error(`linear: geglu takes an even number of rows and no bias, accumulate or softcap (${w.label})`);
       }

@@ -7,13 +7,15 @@
 // - linear: a GEMV kernel for up to 8 rows (decode: the weight is read once, coalesced;
 //   partial sums added with subgroupAdd where the device has subgroups, in shared memory
 //   elsewhere) and a 64×64-tiled matmul for more (prefill, SigLIP); conv2d and
-//   convTranspose2d run through the same matmul as implicit GEMMs. Both read f16 weights
-//   natively where the device has shader-f16, else unpack them from u32 words. Quantized
+//   convTranspose2d run through the same matmul as implicit GEMMs. The GEMV loads f16
+//   weights 16 bytes at a time and unpacks them; the matmul reads them natively where the
+//   device has shader-f16, else unpacks them from u32 words. Quantized
 //   weights go through gemv-q (16-byte loads, a scale per group) and the same matmul,
 //   dequantized in registers.
-// - Decode is fused (issue 15): linear's rmsNorm, geglu and softcap options run inside the
-//   GEMVs (NORM, PAIRS, SOFTCAP); joinRows builds the joined Q/K/V and gate/up weights at
-//   load (copy-rows.wgsl); ropeAppend rotates q/k and appends k/v in one dispatch.
+// - Decode is fused (issue 15): linear's residual, rmsNorm, geglu and softcap options run
+//   inside the GEMVs (`.residual` modules, NORM, PAIRS, SOFTCAP); joinRows builds the
+//   joined Q/K/V and gate/up weights at load (copy-rows.wgsl); ropeAppend rotates q/k and
+//   appends k/v in one dispatch.
 // - attention streams over key tiles with an online softmax; where the queries are too
 //   few to fill the GPU (decode), several workgroups split a head's keys and a merge
 //   dispatch combines their partial softmaxes. argmax and sampling run on the GPU so
@@ -164,7 +166,7 @@ export class WebGPUBackend implements Backend {
   private readonly maxBindingBytes: number;
   private readonly subgroups: boolean;
   private readonly ownsDevice: boolean;
-  /** Whether the linear kernels read weights as native f16 (the device has shader-f16). */
+  /** Whether the tiled matmul reads weights as native f16 (the device has shader-f16). */
   readonly f16: boolean;
   /** Bound where a kernel reads an optional input that is absent (no bias). */
   private readonly placeholder: GPUBuffer;
@@ -304,7 +306,7 @@ export class WebGPUBackend implements Backend {
 
   linear(y: Buf, x: Buf, w: Weight, bias: Weight | null, rows: number, opts: LinearOptions = {}): void {
     only("linear", ["q8", "q4"], w);
-    f16Only("linear", bias, opts.rmsNorm?.weight ?? null);
+    f16Only("linear", bias, opts.rmsNorm?.weight ?? null, opts.residual?.norm ?? null);
     if (rows === 0) return; // gemv.wgsl has no 0-row variant
     const W = weight(w);
     const K = W.rowLength;
@@ -313,33 +315,47 @@ export class WebGPUBackend implements Backend {
     if (opts.geglu && (bias || opts.accumulate || cap || W.chunks.some((c) => c.rows % 2 !== 0))) {
       throw new Error(`linear: geglu takes an even number of rows and no bias, accumulate or softcap (${w.label})`);
     }
+    if (opts.residual && !opts.rmsNorm) throw new Error(`linear: residual needs rmsNorm (${w.label})`);
     const flags = (bias ? BIAS : 0) | (opts.gelu ? GELU : 0) | (opts.accumulate ? ACCUMULATE : 0) | (cap ? SOFTCAP : 0);
     const b = bias ? weight(bias).whole : this.placeholder;
-    if (rows <= GEMV_MAX_ROWS) {
-      // Decode: the norm, the GeGLU and the softcap all happen inside the GEMV.
+    const gemv = rows <= GEMV_MAX_ROWS;
+    let input = x;
+    let residual = opts.residual;
+    if (residual && !(gemv && this.residualFits(W))) {
+      // x' = x + rms(add) as passes of their own (copied, then accumulated), then the input.
+      this.recorder.copy(gpu(x), 0, gpu(residual.out), 0, rows * K * 4);
+      this.rmsNorm(residual.out, residual.add, residual.norm, rows, opts.rmsNorm!.eps, { accumulate: true });
+      input = residual.out;
+      residual = undefined;
+    }
+    if (gemv) {
+      // Decode: the residual add, the norm, the GeGLU and the softcap all happen inside the GEMV.
       const norm = opts.rmsNorm ? weight(opts.rmsNorm.weight).whole : this.placeholder;
       const eps = opts.rmsNorm?.eps ?? 0;
       const fused = { NORM: opts.rmsNorm ? 1 : 0, PAIRS: opts.geglu ? 1 : 0 };
+      const extra = residual ? [gpu(residual.add), weight(residual.norm).whole, gpu(residual.out)] : [];
       const per = opts.geglu ? 2 : 1; // weight rows per output
       const ldy = N / per;
       for (const c of W.chunks) {
         const [outs, n0] = [c.rows / per, c.row0 / per];
-        const groups = Math.ceil(outs / GEMV_OUTS);
+        const groups = this.grid(Math.ceil(outs / GEMV_OUTS));
         if (W.bits) {
           const params = [outs, K, ldy, n0, flags, groupsPerRow(K), eps, cap];
-          this.run("gemv-q", [gpu(y), gpu(x), c.buffer, c.scales!, b, norm], "uuuuuuff", params, groups, { ROWS: rows, BITS: W.bits, ...fused });
+          const pipeline = this.pipelines.get("gemv-q", { ROWS: rows, BITS: W.bits, ...fused }, !!residual);
+          this.recorder.dispatch(pipeline, [gpu(y), gpu(input), c.buffer, c.scales!, b, norm, ...extra], "uuuuuuff", params, groups);
         } else {
-          const constants = { ROWS: rows, K_EVEN: K % 2 === 0 ? 1 : 0, ...fused };
-          this.run("gemv", [gpu(y), gpu(x), c.buffer, b, norm], "uuuuuff", [outs, K, ldy, n0, flags, eps, cap], groups, constants);
+          // Halves a lane loads at once (gemv.wgsl's LOAD): a vec4<u32> where every row starts on one.
+          const pipeline = this.pipelines.get("gemv", { ROWS: rows, LOAD: K % 8 === 0 ? 8 : K % 2 === 0 ? 2 : 1, ...fused }, !!residual);
+          this.recorder.dispatch(pipeline, [gpu(y), gpu(input), c.buffer, b, norm, ...extra], "uuuuuff", [outs, K, ldy, n0, flags, eps, cap], groups);
         }
       }
       return;
     }
     // Many rows (prefill, SigLIP): the tiled matmul, with the fusions as their own passes.
-    let input = x;
     if (opts.rmsNorm) {
-      input = this.scratchBuf("linear.normed", rows * K);
-      this.rmsNorm(input, x, opts.rmsNorm.weight, rows, opts.rmsNorm.eps);
+      const normed = this.scratchBuf("linear.normed", rows * K);
+      this.rmsNorm(normed, input, opts.rmsNorm.weight, rows, opts.rmsNorm.eps);
+      input = normed;
     }
     const out = opts.geglu ? this.scratchBuf("linear.gate_up", rows * N) : y;
     if (cap && opts.accumulate) throw new Error(`linear: softcap with accumulate over many rows is not supported (${w.label})`);
@@ -447,6 +463,15 @@ export class WebGPUBackend implements Backend {
   }
 
   // ---- internals ----
+
+  /**
+   * Whether the GEMV over W can take the residual add itself: its three more bindings
+   * (8 storage buffers for f16, 9 for q8/q4) within the device's per-stage limit
+   * (WebGPU's default is 8); else the add is a pass of its own.
+   */
+  private residualFits(W: GPUWeight): boolean {
+    return (W.bits ? 9 : 8) <= this.device.limits.maxStorageBuffersPerShaderStage;
+  }
 
   /**
    * Records `kernel` over `workgroups` workgroups, laid out as a 2-D grid within

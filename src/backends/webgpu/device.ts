@@ -3,8 +3,8 @@
 // (the Node entry registers the optional `webgpu` package). The device asks for the
 // adapter's own limits where the model needs more than WebGPU's defaults (a 1 GiB
 // embedding, big activations, 16+ KiB of shared memory), and for the optional features
-// when present: subgroups (the GEMV kernel uses them) and shader-f16 (the linear kernels
-// then read f16 weights natively instead of unpacking u32 words; see pipelines.ts).
+// when present: subgroups (the GEMV kernel uses them) and shader-f16 (the tiled
+// matmul then reads f16 weights natively instead of unpacking u32 words; see pipelines.ts).
 
 let provider: (() => Promise<GPU | undefined>) | undefined;
 

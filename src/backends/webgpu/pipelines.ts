@@ -2,17 +2,22 @@
 // created on first use and kept for the backend's life. Each kernel is one file in
 // shaders/ with entry point `main` and its bindings in group 0 (layout "auto").
 //
-// The linear kernels (F16_PAIR_KERNELS) read packed f16 weights as `array<F16Pair>`
+// The tiled matmul (F16_PAIR_KERNELS) reads packed f16 weights as `array<F16Pair>`
 // through `f16_pair`, defined here per device: without shader-f16 a pair is a u32 word
 // unpacked with unpack2x16float; with it, the same word read as a native vec2<f16> (same
 // memory layout, no re-upload), in modules and pipelines named `<kernel>.f16`. Sums stay
-// f32 either way. Kernels over quantized weights (override BITS = 4 or 8) read the words
+// f32 either way. The GEMV loads 16 bytes (vec4<u32>) at a time and unpacks its words on
+// every device: a native read would take bitcast<vec2<f16>>(u32), which naga (Deno,
+// Firefox) miscompiles (it reads the word as an f32), and the unpack costs nothing
+// next to the load. Kernels over quantized weights (override BITS = 4 or 8) read the words
 // as they are, so they take the u32 module.
 //
 // The GEMV kernels (GEMV_KERNELS) add a team of lanes' partial sums with `team_sum`,
 // also defined here, once for all: one subgroup with subgroupAdd where the backend uses
 // subgroups (modules named `<kernel>.subgroups`), else TEAM lanes through shared memory.
-// Their epilogue (gemv-out.wgsl's finish_feature) is appended to each as well.
+// Their input (gemv-in.wgsl, and x1 and start_input from INPUTS: plain, or with the
+// residual add of LinearOptions.residual in modules `<kernel>.residual`) and epilogue
+// (gemv-out.wgsl's finish_feature) are appended to each as well.
 import argmax from "../../../shaders/argmax.wgsl?raw";
 import attention from "../../../shaders/attention.wgsl?raw";
 import attentionMerge from "../../../shaders/attention-merge.wgsl?raw";
@@ -21,6 +26,7 @@ import embed from "../../../shaders/embed.wgsl?raw";
 import gatherRows from "../../../shaders/gather-rows.wgsl?raw";
 import geluMul from "../../../shaders/gelu-mul.wgsl?raw";
 import gemv from "../../../shaders/gemv.wgsl?raw";
+import gemvIn from "../../../shaders/gemv-in.wgsl?raw";
 import gemvOut from "../../../shaders/gemv-out.wgsl?raw";
 import gemvQ from "../../../shaders/gemv-q.wgsl?raw";
 import layerNorm from "../../../shaders/layer-norm.wgsl?raw";
@@ -54,7 +60,7 @@ const SOURCES = {
 
 export type Kernel = keyof typeof SOURCES;
 
-const F16_PAIR_KERNELS: readonly Kernel[] = ["gemv", "matmul"];
+const F16_PAIR_KERNELS: readonly Kernel[] = ["matmul"];
 const GEMV_KERNELS: readonly Kernel[] = ["gemv", "gemv-q"];
 
 /**
@@ -112,7 +118,7 @@ struct Invocation {
 }
 var<workgroup> partial: array<f32, ROWS * WG>;
 fn team_lanes(i: Invocation) -> u32 { return TEAM; }
-// Called in uniform control flow: it holds barriers. The sums are valid on a team's lane 0.
+// Called in uniform control flow: it holds barriers. Every lane gets its team's sums.
 fn team_sum(acc: array<f32, MAX_ROWS>, lid: u32, lanes: u32) -> array<f32, MAX_ROWS> {
   for (var r = 0u; r < ROWS; r++) {
     partial[r * WG + lid] = acc[r];
@@ -129,7 +135,7 @@ fn team_sum(acc: array<f32, MAX_ROWS>, lid: u32, lanes: u32) -> array<f32, MAX_R
   }
   var sums: array<f32, MAX_ROWS>;
   for (var r = 0u; r < ROWS; r++) {
-    sums[r] = partial[r * WG + lid];
+    sums[r] = partial[r * WG + lid - lane]; // the team's lane 0 holds the sum
   }
   workgroupBarrier(); // the next turn writes partial again
   return sums;
@@ -137,6 +143,53 @@ fn team_sum(acc: array<f32, MAX_ROWS>, lid: u32, lanes: u32) -> array<f32, MAX_R
 `,
   },
 };
+
+/**
+ * The GEMV kernels' x1(r, k), the input element they multiply, and start_input, which
+ * every lane calls once, first, in uniform control flow (team_sum may hold barriers);
+ * `keep` is true on the one team that stores x'. Plain: x as it is. Residual
+ * (LinearOptions.residual): x' = x + add · s[r] · (1 + add_norm), s[r] =
+ * 1 / sqrt(mean(add[r]²) + eps), which each team sums over the row first (the rows are
+ * short next to the weight), and the keeping team stores x' to out as it reads it: team 0
+ * of workgroup 0 of the first weight chunk, so out is written once and read by no other
+ * workgroup. Its three bindings follow the kernel's own, from `first` on.
+ */
+const INPUTS = {
+  plain: () => `fn x1(r: u32, k: u32) -> f32 { return x[r * p.k + k]; }
+fn start_input(lid: u32, lanes: u32, keep: bool) {}
+`,
+  residual: (first: number) => `@group(0) @binding(${first}) var<storage, read> add: array<f32>;
+@group(0) @binding(${first + 1}) var<storage, read> add_norm: array<u32>;
+@group(0) @binding(${first + 2}) var<storage, read_write> out: array<f32>;
+var<private> add_scale: array<f32, MAX_ROWS>;
+var<private> keeps: bool;
+fn start_input(lid: u32, lanes: u32, keep: bool) {
+  var ss: array<f32, MAX_ROWS>;
+  for (var r = 0u; r < ROWS; r++) {
+    ss[r] = 0.0;
+    for (var k = lid % lanes; k < p.k; k += lanes) {
+      let a = add[r * p.k + k];
+      ss[r] = fma(a, a, ss[r]);
+    }
+  }
+  let sums = team_sum(ss, lid, lanes);
+  for (var r = 0u; r < ROWS; r++) {
+    add_scale[r] = inverseSqrt(sums[r] / f32(p.k) + p.eps);
+  }
+  keeps = keep;
+}
+fn x1(r: u32, k: u32) -> f32 {
+  let at = r * p.k + k;
+  let v = x[at] + add[at] * add_scale[r] * (1.0 + unpack2x16float(add_norm[k >> 1u])[k & 1u]);
+  if (keeps) {
+    out[at] = v;
+  }
+  return v;
+}
+`,
+};
+/** Each GEMV kernel's first binding after its own: where INPUTS.residual's go. */
+const RESIDUAL_BINDING: Partial<Record<Kernel, number>> = { gemv: 6, "gemv-q": 7 };
 
 /**
  * attention's rows of HD f32 values (`Elem`, load_<name>, store_<name>, see attention.wgsl):
@@ -166,7 +219,7 @@ function rowAccess(aligned: boolean, { loads, stores }: { loads: string[]; store
 export class PipelineCache {
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
-  /** Whether the linear kernels read weights as native f16 (the device has shader-f16). */
+  /** Whether the tiled matmul reads weights as native f16 (the device has shader-f16). */
   readonly f16: boolean;
 
   /**
@@ -181,13 +234,14 @@ export class PipelineCache {
     this.f16 = device.features.has("shader-f16");
   }
 
-  get(kernel: Kernel, constants: Record<string, number> = {}): GPUComputePipeline {
+  /** `residual`: a GEMV kernel's residual-input module (INPUTS). */
+  get(kernel: Kernel, constants: Record<string, number> = {}, residual = false): GPUComputePipeline {
     const pairs = F16_PAIR_KERNELS.includes(kernel);
     const f16 = pairs && this.f16 && !constants.W_F32 && !constants.BITS;
     const team = GEMV_KERNELS.includes(kernel) ? TEAMS[this.subgroups ? "subgroups" : "shared"] : null;
     const rows = ROW_KERNELS[kernel];
     const aligned = !rows || (constants.HD ?? 64) % 4 === 0;
-    const name = [kernel, f16 && "f16", team && this.subgroups && "subgroups", !aligned && "unaligned"].filter(Boolean).join(".");
+    const name = [kernel, f16 && "f16", team && this.subgroups && "subgroups", residual && "residual", !aligned && "unaligned"].filter(Boolean).join(".");
     const key = `${name}${Object.keys(constants).length ? JSON.stringify(constants) : ""}`;
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
@@ -197,7 +251,10 @@ export class PipelineCache {
         // Declarations may follow their use in WGSL; directives (enable) must come first.
         let code: string = SOURCES[kernel];
         if (pairs) code = f16 ? `enable f16;\n${code}\n${WORDS.f16}` : `${code}\n${WORDS.u32}`;
-        if (team) code = `${team.directives}${code}\n${team.code}\n${gemvOut}`;
+        if (team) {
+          const input = residual ? INPUTS.residual(RESIDUAL_BINDING[kernel]!) : INPUTS.plain();
+          code = `${team.directives}${code}\n${team.code}\n${input}\n${gemvIn}\n${gemvOut}`;
+        }
         if (rows) code = `${code}\n${rowAccess(aligned, rows)}\n`;
         module = this.device.createShaderModule({ label: name, code });
         this.modules.set(name, module);

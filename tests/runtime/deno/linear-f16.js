@@ -1,7 +1,7 @@
 // Run by deno-f16.test.ts under Deno: the built SDK (dist/index.js) on a device with
-// shader-f16, so the linear kernels read weights as native f16. Runs linear (GEMV for
-// <= 8 rows, the tiled matmul above) at odd shapes against a float64 reference in this
-// file, then conv2d (the same matmul) with f16 and f32 weights, and prints, as JSON: the
+// shader-f16, so the tiled matmul reads weights as native f16 (the GEMV unpacks its
+// vec4<u32> loads there too). Runs linear (GEMV for <= 8 rows, the tiled matmul above)
+// at odd shapes against a float64 reference in this file, then conv2d (the same matmul) with f16 and f32 weights, and prints, as JSON: the
 // adapter, whether the backend uses the f16 kernels (true only when its device has
 // shader-f16), and each case's worst error and first mismatches.
 import { createBackend } from "../../../dist/index.js";
