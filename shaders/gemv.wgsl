@@ -25,8 +25,10 @@
 // A team strides along its feature's row, consecutive lanes loading consecutive words
 // (coalesced), each lane keeping ROWS f32 partial sums, which team_sum then adds. LOAD is
 // how many halves a lane loads at once: 8 (one vec4<u32>, 16 bytes) where K % 8 == 0, so
-// that every row starts on a vec4; else 2 (one u32: K even, rows start on a word); else 1
-// (K odd: rows start mid-word, elements are read one at a time).
+// that every row starts on a vec4, and K >= 512, so that every lane of the widest team (64)
+// gets a load (on shorter rows most lanes would idle while a few ran 8-wide: SwiftShader
+// ran the demo model's K = 128 GEMVs 30% slower so); else 2 (one u32: K even, rows start
+// on a word); else 1 (K odd: rows start mid-word, elements are read one at a time).
 // The pipeline cache (pipelines.ts) appends the team (Invocation, team_lanes, team_sum):
 // - with subgroups: 128 threads, a team is a subgroup, added with subgroupAdd (no shared
 //   memory, no barrier: on SwiftShader, a CPU, a barrier costs far more than the work

@@ -283,10 +283,11 @@ describe("f16 pairs", () => {
   // RMSNorm, as GeGLU pairs with it, and with a residual add before it (x' kept), over 1
   // and several rows, both team kernels.
   test.each([
-    [1, 64, true, 8],
-    [1, 64, false, 8],
-    [5, 64, true, 8],
-    [8, 136, false, 8],
+    [1, 512, true, 8],
+    [1, 520, false, 8],
+    [5, 512, true, 8],
+    [8, 1032, false, 8],
+    [2, 64, true, 2], // K % 8 == 0, too short for every lane to take a vec4
     [1, 130, true, 2], // K % 8 == 2
     [3, 76, false, 2], // 4
     [6, 38, true, 2], // 6

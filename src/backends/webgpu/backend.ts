@@ -97,6 +97,8 @@ const matmulColumns = (N: number) => (N <= 16 ? 1 : 4);
 const WG = 256;
 /** Output features per workgroup of both GEMV kernels (their OUTS). */
 const GEMV_OUTS = 4;
+/** Shortest f16 row the GEMV reads in vec4<u32>s: 8 halves for each of a team's 64 lanes. */
+const GEMV_VEC4_MIN_K = 512;
 /** attention.wgsl's query slots per workgroup, keys per tile and largest head dim. */
 const ATTENTION_SLOTS = 8;
 const ATTENTION_TILE = 64;
@@ -344,8 +346,10 @@ export class WebGPUBackend implements Backend {
           const pipeline = this.pipelines.get("gemv-q", { ROWS: rows, BITS: W.bits, ...fused }, !!residual);
           this.recorder.dispatch(pipeline, [gpu(y), gpu(input), c.buffer, c.scales!, b, norm, ...extra], "uuuuuuff", params, groups);
         } else {
-          // Halves a lane loads at once (gemv.wgsl's LOAD): a vec4<u32> where every row starts on one.
-          const pipeline = this.pipelines.get("gemv", { ROWS: rows, LOAD: K % 8 === 0 ? 8 : K % 2 === 0 ? 2 : 1, ...fused }, !!residual);
+          // Halves a lane loads at once (gemv.wgsl's LOAD): a vec4<u32> where every row starts on one
+          // and is long enough to give every lane of a team one.
+          const load = K % 8 === 0 && K >= GEMV_VEC4_MIN_K ? 8 : K % 2 === 0 ? 2 : 1;
+          const pipeline = this.pipelines.get("gemv", { ROWS: rows, LOAD: load, ...fused }, !!residual);
           this.recorder.dispatch(pipeline, [gpu(y), gpu(input), c.buffer, b, norm, ...extra], "uuuuuff", [outs, K, ldy, n0, flags, eps, cap], groups);
         }
       }
