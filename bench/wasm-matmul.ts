@@ -248,7 +248,7 @@ for (const [name, R, K, N, target] of shapes.filter(([n]) => n.includes(arg("sha
       }
     }
     const fns = [...run.map((r) => async (ms: number) => burst(r.fn, ms)), ...(ortLabel ? orts.map((o) => (ms: number) => o.run(ms)) : [])];
-    const ms = await timeInterleaved(fns, 2000, 5);
+    const ms = await timeInterleaved(fns, 4000, 5);
     for (const r of run) r.free();
     const gbs = (t: number) => (w.bytes / t / 1e6).toFixed(1);
     const fmt = (t: number | undefined) => (t === undefined ? "n/a" : `${t.toFixed(2)} (${R > 1 ? ((2 * R * K * N) / t / 1e6).toFixed(0) + " GF/s" : gbs(t) + " GB/s"})`);
