@@ -16,7 +16,7 @@ interface Expected {
   box: [number, number, number, number];
   mask?: string;
 }
-interface Scene {
+export interface Scene {
   seed: number;
   image: string;
   caption: { prompt: string; answer: string };
@@ -68,41 +68,41 @@ export interface DemoScore {
   value: number;
   /** How it was counted: "32/40 exact", "65 objects". */
   detail: string;
-  /** The model's answers, one per scene, to compare devices and dtypes. */
+  /** The model's answers, one per scene in order, to compare devices and dtypes. */
   answers: string[];
 }
 
-/** Scores one task on every scene. */
-export const scoreDemo: Record<DemoTask, (pg: PaliGemma) => Promise<DemoScore>> = {
-  async caption(pg) {
-    const captions = await pg.caption(scenes.map(image));
-    const exact = captions.filter((c, i) => c.text === scenes[i].caption.answer).length;
-    return { value: exact / scenes.length, detail: `${exact}/${scenes.length} exact`, answers: captions.map((c) => c.text) };
+/** Scores one task on `among` (default: every scene). */
+export const scoreDemo: Record<DemoTask, (pg: PaliGemma, among?: Scene[]) => Promise<DemoScore>> = {
+  async caption(pg, among = scenes) {
+    const captions = await pg.caption(among.map(image));
+    const exact = captions.filter((c, i) => c.text === among[i].caption.answer).length;
+    return { value: exact / among.length, detail: `${exact}/${among.length} exact`, answers: captions.map((c) => c.text) };
   },
-  async detect(pg) {
+  async detect(pg, among = scenes) {
     const ious: number[] = [];
     const answers: string[] = [];
-    for (const s of scenes) {
+    for (const s of among) {
       const found = await pg.detect(image(s), labelsOf(s.detect.prompt));
       answers.push(JSON.stringify(found));
       ious.push(...scoreObjects(s.detect.objects, found, (p, e) => boxIoU(p.box, e.box)));
     }
     return { value: mean(ious), detail: `${ious.length} objects`, answers };
   },
-  async segment(pg) {
+  async segment(pg, among = scenes) {
     const ious: number[] = [];
     const answers: string[] = [];
-    for (const s of scenes) {
+    for (const s of among) {
       const found = await pg.segment(image(s), labelsOf(s.segment.prompt), { maxNewTokens: 100 });
       answers.push(JSON.stringify(found.map(({ label, box }) => ({ label, box }))));
       ious.push(...scoreObjects(s.segment.objects, found, (p, e) => maskIoU(p.mask.data, e.mask!)));
     }
     return { value: mean(ious), detail: `${ious.length} objects`, answers };
   },
-  async count(pg) {
-    const questions = scenes.map((s) => s.count.prompt.replace(/^answer en /, ""));
-    const counts = await pg.answer(scenes.map(image), questions);
-    const right = counts.filter((a, i) => a.text === scenes[i].count.answer).length;
-    return { value: right / scenes.length, detail: `${right}/${scenes.length} right`, answers: counts.map((c) => c.text) };
+  async count(pg, among = scenes) {
+    const questions = among.map((s) => s.count.prompt.replace(/^answer en /, ""));
+    const counts = await pg.answer(among.map(image), questions);
+    const right = counts.filter((a, i) => a.text === among[i].count.answer).length;
+    return { value: right / among.length, detail: `${right}/${among.length} right`, answers: counts.map((c) => c.text) };
   },
 };
