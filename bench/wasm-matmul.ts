@@ -248,7 +248,10 @@ for (const [name, R, K, N, target] of shapes.filter(([n]) => n.includes(arg("sha
       }
     }
     const fns = [...run.map((r) => async (ms: number) => burst(r.fn, ms)), ...(ortLabel ? orts.map((o) => (ms: number) => o.run(ms)) : [])];
-    const ms = await timeInterleaved(fns, 4000, 5);
+    // 12 s of rounds, not 4: on a shared VM a neighbour's load comes and goes over seconds
+    // (with 4 s one op's 2T/1T ranged 1.5-2.0x between runs), and more rounds give every
+    // column more chances at an undisturbed call.
+    const ms = await timeInterleaved(fns, 12_000, 5);
     for (const r of run) r.free();
     const gbs = (t: number) => (w.bytes / t / 1e6).toFixed(1);
     const fmt = (t: number | undefined) => (t === undefined ? "n/a" : `${t.toFixed(2)} (${R > 1 ? ((2 * R * K * N) / t / 1e6).toFixed(0) + " GF/s" : gbs(t) + " GB/s"})`);
