@@ -11,10 +11,9 @@
 // ort runs in worker threads (bench/ort-worker.mjs), one per thread count, because it
 // fixes its thread count once per module instance; ours runs on two backends (1
 // thread, and threads = cores). Every column is checked against ours before timing.
-// Figures are the best calls of interleaved bursts (timeInterleaved), one engine at a time;
-// ratios: ours on N
-// threads over ours on 1 (targets 1.7x on the many-row shapes, 1.4x on decode, on a
-// 2-core machine), and ours over ort at equal threads (target 1.0x).
+// Figures are the best calls of interleaved bursts (timeInterleaved), one engine at a
+// time; ratios: ours on N threads over ours on 1 (targets 1.7x on the many-row shapes,
+// 1.4x on decode, on a 2-core machine), and ours over ort at equal threads (target 1.0x).
 //   node bench/run.mjs bench/wasm-matmul.ts [--shape NAME] [--dtype f16|q8|q4] [--threads N]
 import "../src/runtime/node.js";
 import { availableParallelism } from "node:os";
@@ -43,8 +42,8 @@ const dtypes = (["f16", "q8", "q4"] as Dtype[]).filter((d) => d.includes(arg("dt
  * is the one least disturbed by it. A function runs a burst of back-to-back calls (at
  * least `BURST_MS` of them, as a forward pass runs its ops) and reports its best call:
  * a single call after another column's would time waking a sleeping thread pool, or
- * another pool still spinning after its run and taking the core this one wanted. One that takes
- * over a second is run twice only (ort's MatMulNBits on many rows takes tens).
+ * another pool still spinning after its run and taking the core this one wanted. One
+ * that takes over a second is run twice only (ort's MatMulNBits on many rows takes tens).
  */
 async function timeInterleaved(fns: ((burstMs: number) => Promise<number>)[], minMs: number, minRounds: number): Promise<number[]> {
   const best = fns.map(() => Infinity);
@@ -64,6 +63,12 @@ async function timeInterleaved(fns: ((burstMs: number) => Promise<number>)[], mi
 
 /** A burst's length: long enough for several calls of the decode GEMV, short beside a round. */
 const BURST_MS = 40;
+/**
+ * Each engine's rounds last this long: on a shared VM a neighbour's load comes and goes
+ * over seconds (with 4 s one op's 2T/1T ranged 1.5-2.0x between runs), and more rounds
+ * give every column more chances at an undisturbed call.
+ */
+const ROUNDS_MS = 12_000;
 
 /** The best of back-to-back calls of `f` over `burstMs` (at least two calls). */
 function burst(f: () => void, burstMs: number): number {
@@ -251,11 +256,8 @@ for (const [name, R, K, N, target] of shapes.filter(([n]) => n.includes(arg("sha
     // Each engine's 1T and 2T columns interleaved, the engines one after the other: interleaved
     // with ort, our 2T SigLIP fc1 was mostly 10-20% slower than alone (the other engine's threads
     // still spinning, or its working set in the cache), which no model run meets.
-    // 12 s of rounds each, not 4: on a shared VM a neighbour's load comes and goes over seconds
-    // (with 4 s one op's 2T/1T ranged 1.5-2.0x between runs), and more rounds give every
-    // column more chances at an undisturbed call.
-    const ms = await timeInterleaved(run.map((r) => async (burstMs: number) => burst(r.fn, burstMs)), 12_000, 5);
-    if (ortLabel) ms.push(...(await timeInterleaved(orts.map((o) => (burstMs: number) => o.run(burstMs)), 12_000, 5)));
+    const ms = await timeInterleaved(run.map((r) => async (burstMs: number) => burst(r.fn, burstMs)), ROUNDS_MS, 5);
+    if (ortLabel) ms.push(...(await timeInterleaved(orts.map((o) => (burstMs: number) => o.run(burstMs)), ROUNDS_MS, 5)));
     for (const r of run) r.free();
     const gbs = (t: number) => (w.bytes / t / 1e6).toFixed(1);
     const fmt = (t: number | undefined) => (t === undefined ? "n/a" : `${t.toFixed(2)} (${R > 1 ? ((2 * R * K * N) / t / 1e6).toFixed(0) + " GF/s" : gbs(t) + " GB/s"})`);
